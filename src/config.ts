@@ -1,0 +1,166 @@
+import { envSchema } from 'env-schema'
+import { Ajv } from 'ajv'
+
+// One schema for every setting. Names carry their units; defaults give a
+// working development gateway with only Redis running.
+const schema = {
+  type: 'object',
+  additionalProperties: true,
+  required: [],
+  properties: {
+    HOST: { type: 'string', default: '127.0.0.1', minLength: 1 },
+    PORT: { type: 'integer', default: 3000, minimum: 0, maximum: 65535 },
+    LOG_LEVEL: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+    DATA_DIR: { type: 'string', default: './data', minLength: 1 },
+    DATABASE_URL: { type: 'string', pattern: '^postgres(ql)?://' },
+    DATABASE_SCHEMA: { type: 'string', default: 'public', pattern: '^[a-z_][a-z0-9_]{0,62}$' },
+    DATABASE_POOL_MAX: { type: 'integer', default: 10, minimum: 1, maximum: 200 },
+    REDIS_URL: { type: 'string', default: 'redis://127.0.0.1:6379', pattern: '^rediss?://' },
+    REDIS_KEY_PREFIX: { type: 'string', default: 'oss', pattern: '^[A-Za-z0-9:_.-]{1,64}$' },
+    REDIS_CONNECT_TIMEOUT_MS: { type: 'integer', default: 3000, minimum: 100 },
+    BODY_LIMIT_BYTES: { type: 'integer', default: 1048576, minimum: 1024 },
+    CONNECTION_TIMEOUT_MS: { type: 'integer', default: 10000, minimum: 1 },
+    REQUEST_TIMEOUT_MS: { type: 'integer', default: 30000, minimum: 1 },
+    KEEP_ALIVE_TIMEOUT_MS: { type: 'integer', default: 72000, minimum: 1 },
+    SHUTDOWN_DRAIN_MS: { type: 'integer', default: 0, minimum: 0 },
+    SHUTDOWN_TIMEOUT_MS: { type: 'integer', default: 10000, minimum: 100 },
+    TRUST_PROXY: { type: 'boolean', default: false },
+    AUTH_ISSUERS: { type: 'string', default: '' },
+    AUTH_CLOCK_SKEW_SECONDS: { type: 'integer', default: 30, minimum: 0, maximum: 30 },
+    AUTH_MAX_TOKEN_AGE_SECONDS: { type: 'integer', default: 3600, minimum: 60, maximum: 86400 },
+    DOCS_ENABLED: { type: 'boolean', default: true },
+  },
+} as const
+
+export type Role = 'citizen' | 'officer' | 'admin' | 'partner'
+export const ROLES: readonly Role[] = ['citizen', 'officer', 'admin', 'partner']
+
+export interface IssuerConfig {
+  issuer: string
+  audience: string
+  algorithms: Array<'EdDSA' | 'ES256'>
+  // Exactly one of these: a JWKS document on disk, or one served over HTTPS.
+  jwksFile?: string
+  jwksUri?: string
+  // The JOSE `typ` header the issuer puts on access tokens (RFC 9068).
+  typ: string
+  // Roles this issuer may assert; a portal's issuer, say, only `citizen`.
+  roles: Role[]
+}
+
+const issuerSchema = {
+  type: 'array',
+  minItems: 1,
+  items: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['issuer', 'audience'],
+    properties: {
+      issuer: { type: 'string', minLength: 1 },
+      audience: { type: 'string', minLength: 1 },
+      algorithms: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: ['EdDSA', 'ES256'] }, default: ['EdDSA', 'ES256'] },
+      jwksFile: { type: 'string', minLength: 1 },
+      jwksUri: { type: 'string', pattern: '^https://' },
+      typ: { type: 'string', minLength: 1, default: 'at+jwt' },
+      roles: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: ROLES }, default: ROLES },
+    },
+    oneOf: [{ required: ['jwksFile'] }, { required: ['jwksUri'] }],
+  },
+} as const
+
+export interface Config {
+  host: string
+  port: number
+  logLevel: string
+  dataDir: string
+  database: { url?: string, schema: string, poolMax: number }
+  redis: { url: string, keyPrefix: string, connectTimeoutMs: number }
+  http: { bodyLimitBytes: number, connectionTimeoutMs: number, requestTimeoutMs: number, keepAliveTimeoutMs: number, trustProxy: boolean }
+  shutdown: { drainMs: number, timeoutMs: number }
+  auth: { issuers: IssuerConfig[], clockSkewSeconds: number, maxTokenAgeSeconds: number }
+  docsEnabled: boolean
+}
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID'
+  constructor (message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'ConfigError'
+  }
+}
+
+interface RawEnv {
+  HOST: string
+  PORT: number
+  LOG_LEVEL: string
+  DATA_DIR: string
+  DATABASE_URL?: string
+  DATABASE_SCHEMA: string
+  DATABASE_POOL_MAX: number
+  REDIS_URL: string
+  REDIS_KEY_PREFIX: string
+  REDIS_CONNECT_TIMEOUT_MS: number
+  BODY_LIMIT_BYTES: number
+  CONNECTION_TIMEOUT_MS: number
+  REQUEST_TIMEOUT_MS: number
+  KEEP_ALIVE_TIMEOUT_MS: number
+  SHUTDOWN_DRAIN_MS: number
+  SHUTDOWN_TIMEOUT_MS: number
+  TRUST_PROXY: boolean
+  AUTH_ISSUERS: string
+  AUTH_CLOCK_SKEW_SECONDS: number
+  AUTH_MAX_TOKEN_AGE_SECONDS: number
+  DOCS_ENABLED: boolean
+}
+
+const ajv = new Ajv({ useDefaults: true, allErrors: true })
+const validateIssuers = ajv.compile(issuerSchema)
+
+function parseIssuers (text: string): IssuerConfig[] {
+  if (text.trim() === '') return []
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (err) {
+    throw new ConfigError('AUTH_ISSUERS must be a JSON array of issuers', { cause: err })
+  }
+  if (!validateIssuers(value)) {
+    const first = validateIssuers.errors?.[0]
+    throw new ConfigError(`AUTH_ISSUERS${first?.instancePath ?? ''} ${first?.message ?? 'is invalid'}`)
+  }
+  return value as IssuerConfig[]
+}
+
+// Reads and validates the environment. Throws ConfigError naming the variable.
+export function loadConfig (env: Record<string, string | undefined> = process.env): Config {
+  let raw: RawEnv
+  try {
+    raw = envSchema<RawEnv>({ schema, data: { ...env }, env: false, dotenv: false })
+  } catch (err) {
+    // env-schema says "env/PORT must be integer"; keep the variable name first.
+    const message = (err as Error).message.replace(/(^|, )env\//g, '$1')
+    throw new ConfigError(`invalid configuration: ${message}`, { cause: err })
+  }
+  return {
+    host: raw.HOST,
+    port: raw.PORT,
+    logLevel: raw.LOG_LEVEL,
+    dataDir: raw.DATA_DIR,
+    database: { url: raw.DATABASE_URL, schema: raw.DATABASE_SCHEMA, poolMax: raw.DATABASE_POOL_MAX },
+    redis: { url: raw.REDIS_URL, keyPrefix: raw.REDIS_KEY_PREFIX, connectTimeoutMs: raw.REDIS_CONNECT_TIMEOUT_MS },
+    http: {
+      bodyLimitBytes: raw.BODY_LIMIT_BYTES,
+      connectionTimeoutMs: raw.CONNECTION_TIMEOUT_MS,
+      requestTimeoutMs: raw.REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: raw.KEEP_ALIVE_TIMEOUT_MS,
+      trustProxy: raw.TRUST_PROXY,
+    },
+    shutdown: { drainMs: raw.SHUTDOWN_DRAIN_MS, timeoutMs: raw.SHUTDOWN_TIMEOUT_MS },
+    auth: {
+      issuers: parseIssuers(raw.AUTH_ISSUERS),
+      clockSkewSeconds: raw.AUTH_CLOCK_SKEW_SECONDS,
+      maxTokenAgeSeconds: raw.AUTH_MAX_TOKEN_AGE_SECONDS,
+    },
+    docsEnabled: raw.DOCS_ENABLED,
+  }
+}

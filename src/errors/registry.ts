@@ -1,0 +1,41 @@
+// The one registry of error codes. A code, once published, never changes meaning:
+// clients branch on `code`, people read `title` and `detail`.
+export interface ErrorSpec {
+  status: number
+  title: string
+}
+
+export const errorRegistry = {
+  BAD_REQUEST: { status: 400, title: 'Bad request' },
+  VALIDATION_FAILED: { status: 400, title: 'Request validation failed' },
+  MALFORMED_JSON: { status: 400, title: 'Malformed JSON body' },
+  AUTH_REQUIRED: { status: 401, title: 'Authentication required' },
+  TOKEN_INVALID: { status: 401, title: 'Invalid access token' },
+  TOKEN_EXPIRED: { status: 401, title: 'Access token expired' },
+  TOKEN_REPLAYED: { status: 401, title: 'Access token already used' },
+  ROLE_FORBIDDEN: { status: 403, title: 'Role not allowed' },
+  NOT_FOUND: { status: 404, title: 'Not found' },
+  ROUTE_NOT_FOUND: { status: 404, title: 'No such route' },
+  METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
+  NOT_ACCEPTABLE: { status: 406, title: 'Not acceptable' },
+  CONFLICT: { status: 409, title: 'Conflict' },
+  PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
+  RATE_LIMITED: { status: 429, title: 'Too many requests' },
+  INTERNAL: { status: 500, title: 'Internal error' },
+  UPSTREAM_INVALID_RESPONSE: { status: 502, title: 'Invalid response from provider' },
+  SHUTTING_DOWN: { status: 503, title: 'Server is shutting down' },
+  DEPENDENCY_UNAVAILABLE: { status: 503, title: 'A required service is unavailable' },
+} as const satisfies Record<string, ErrorSpec>
+
+export type ErrorCode = keyof typeof errorRegistry
+
+export function isErrorCode (value: string): value is ErrorCode {
+  return Object.hasOwn(errorRegistry, value)
+}
+
+// Problem `type` URIs are relative references that resolve on this gateway to a
+// page describing the code (GET /problems/{code}).
+export function problemType (code: ErrorCode): string {
+  return `/problems/${code.toLowerCase().replaceAll('_', '-')}`
+}
