@@ -1,0 +1,79 @@
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { Redis } from 'ioredis'
+import type { DestinationStream } from 'pino'
+import addFormats from 'ajv-formats'
+import pkg from '../package.json' with { type: 'json' }
+import type { Config } from './config.ts'
+import type { Database } from './db/index.ts'
+import { createRedisReplayCache, createTokenVerifier, type TokenVerifier } from './auth/token-verifier.ts'
+import { genReqId, loggerOptions } from './logger.ts'
+import problem from './plugins/problem.ts'
+import lifecycle from './plugins/lifecycle.ts'
+import metrics from './plugins/metrics.ts'
+import openapi from './plugins/openapi.ts'
+import storage from './plugins/storage.ts'
+import redisPlugin from './plugins/redis.ts'
+import auth from './plugins/auth.ts'
+import { healthRoutes } from './routes/health.ts'
+import { metricsRoutes } from './routes/metrics.ts'
+import { problemRoutes } from './routes/problems.ts'
+
+export interface AppOptions {
+  config: Config
+  // Opened and migrated by the caller, closed by the app on close.
+  db: Database
+  // A connected `client` Redis connection, closed by the app on close.
+  redis: Redis
+  // Defaults to one built from config.auth; tests pass one with a fake clock.
+  verifier?: TokenVerifier
+  // Where log lines go; stdout by default.
+  logStream?: DestinationStream
+}
+
+// Builds the gateway. It never listens: src/server.ts does, and tests use inject.
+export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
+  const { config } = options
+  const app = Fastify({
+    logger: { ...loggerOptions(config.logLevel), ...(options.logStream === undefined ? {} : { stream: options.logStream }) },
+    genReqId,
+    bodyLimit: config.http.bodyLimitBytes,
+    connectionTimeout: config.http.connectionTimeoutMs,
+    requestTimeout: config.http.requestTimeoutMs,
+    keepAliveTimeout: config.http.keepAliveTimeoutMs,
+    trustProxy: config.http.trustProxy,
+    // The lifecycle plugin answers during close, as problem+json.
+    return503OnClosing: false,
+    forceCloseConnections: 'idle',
+    ajv: {
+      // Every failing field is reported, and unknown properties are refused
+      // (where a schema says so) rather than silently dropped.
+      customOptions: { allErrors: true, removeAdditional: false, coerceTypes: 'array', useDefaults: true } as Record<string, unknown>,
+      plugins: [addFormats.default as never],
+    },
+  })
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+  })
+
+  const verifier = options.verifier ?? createTokenVerifier({
+    issuers: config.auth.issuers,
+    replayCache: createRedisReplayCache(options.redis, config.redis.keyPrefix),
+    clockSkewSeconds: config.auth.clockSkewSeconds,
+    maxTokenAgeSeconds: config.auth.maxTokenAgeSeconds,
+  })
+
+  await app.register(problem)
+  await app.register(lifecycle)
+  await app.register(metrics)
+  await app.register(openapi, { docsEnabled: config.docsEnabled, version: pkg.version })
+  await app.register(storage, { db: options.db })
+  await app.register(redisPlugin, { redis: options.redis, keyPrefix: config.redis.keyPrefix })
+  await app.register(auth, { verifier })
+
+  await app.register(healthRoutes)
+  await app.register(metricsRoutes)
+  await app.register(problemRoutes)
+
+  return app
+}

@@ -1,0 +1,28 @@
+import type { Role } from '../config.ts'
+
+interface Base {
+  role: Role
+  // Subject id from the token; for a citizen, the registration number.
+  sub: string
+  issuer: string
+  tokenId: string
+  expiresAt: number
+}
+
+export interface CitizenPrincipal extends Base {
+  role: 'citizen'
+  regnum: string
+  // The portal the citizen came through (OAuth `azp`).
+  portal: string
+}
+
+export interface OfficerPrincipal extends Base {
+  role: 'officer'
+  unit: string
+  agency: string
+}
+
+export interface AdminPrincipal extends Base { role: 'admin' }
+export interface PartnerPrincipal extends Base { role: 'partner' }
+
+export type Principal = CitizenPrincipal | OfficerPrincipal | AdminPrincipal | PartnerPrincipal

@@ -1,0 +1,33 @@
+export interface QueryResult<T> {
+  rows: T[]
+  rowCount: number
+}
+
+export interface Queryable {
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<T>>
+}
+
+// The one storage interface: PostgreSQL through `pg` in production, PGlite
+// embedded when no DATABASE_URL is set. Both speak the same SQL.
+export interface Database extends Queryable {
+  readonly kind: 'postgres' | 'embedded'
+  readonly schema: string
+  // Runs `fn` in one transaction; rolls back when it throws.
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>
+  // Runs a multi-statement script without parameters.
+  exec(sql: string): Promise<void>
+  close(): Promise<void>
+}
+
+export class DatabaseError extends Error {
+  readonly code: string
+  constructor (code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'DatabaseError'
+    this.code = code
+  }
+}
+
+export function quoteIdent (name: string): string {
+  return '"' + name.replaceAll('"', '""') + '"'
+}

@@ -1,0 +1,75 @@
+import pg from 'pg'
+import { quoteIdent, type Database, type Queryable, type QueryResult } from './database.ts'
+
+export interface PostgresOptions {
+  url: string
+  schema: string
+  poolMax: number
+  connectionTimeoutMs?: number
+  idleTimeoutMs?: number
+  statementTimeoutMs?: number
+  applicationName?: string
+}
+
+// int8 and numeric counts come back as numbers, as they do from PGlite, so
+// code above this layer sees one shape whichever store runs.
+const types = {
+  getTypeParser (oid: number, format?: 'text' | 'binary') {
+    if (oid === 20) return (value: string) => Number(value)
+    return pg.types.getTypeParser(oid, format as 'text')
+  },
+}
+
+function wrap<T> (result: pg.QueryResult): QueryResult<T> {
+  return { rows: result.rows as T[], rowCount: result.rowCount ?? 0 }
+}
+
+export function createPostgresDatabase (options: PostgresOptions): Database {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolMax,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? 5000,
+    idleTimeoutMillis: options.idleTimeoutMs ?? 30000,
+    application_name: options.applicationName ?? 'oss-gateway',
+    // search_path per connection keeps each deployment (or test run) in its schema.
+    options: `-c search_path=${quoteIdent(options.schema)}`,
+    statement_timeout: options.statementTimeoutMs ?? 30000,
+    types,
+  })
+  // An idle client losing its connection must not crash the process; the pool
+  // replaces it and readiness shows the outage.
+  pool.on('error', () => {})
+
+  return {
+    kind: 'postgres',
+    schema: options.schema,
+    async query<T> (sql: string, params?: unknown[]) {
+      return wrap<T>(await pool.query(sql, params as unknown[]))
+    },
+    async exec (sql: string) {
+      await pool.query(sql)
+    },
+    async transaction<T> (fn: (tx: Queryable) => Promise<T>): Promise<T> {
+      const client = await pool.connect()
+      try {
+        await client.query('BEGIN')
+        const tx: Queryable = {
+          async query<R> (sql: string, params?: unknown[]) {
+            return wrap<R>(await client.query(sql, params as unknown[]))
+          },
+        }
+        const result = await fn(tx)
+        await client.query('COMMIT')
+        return result
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {})
+        throw err
+      } finally {
+        client.release()
+      }
+    },
+    async close () {
+      await pool.end()
+    },
+  }
+}

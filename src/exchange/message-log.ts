@@ -1,0 +1,72 @@
+import { maskRegnumsInText } from '../domain/regnum.ts'
+
+// Operational monitoring, X-Road style: one record per exchange on either
+// transport. Bodies are never stored, and anything shaped like a
+// registration number (say, an officer's X-Road-UserId) is masked.
+
+export interface MessageRecord {
+  id: string
+  transport: 'rest' | 'xyp'
+  client: string | null
+  service: string | null
+  userId: string | null
+  issue: string | null
+  requestInTs: string
+  responseOutTs: string
+  durationMs: number
+  status: number
+  // X-Road-Error type, or the SOAP fault code / non-zero XYP resultCode.
+  error: string | null
+  succeeded: boolean
+  requestSize: number
+  responseSize: number
+}
+
+export interface MessageQuery {
+  client?: string
+  service?: string
+  userId?: string
+  limit?: number
+}
+
+export class MessageLog {
+  readonly capacity: number
+  readonly #ring: Array<MessageRecord | undefined>
+  #next = 0
+  #count = 0
+
+  constructor (capacity: number) {
+    this.capacity = Math.max(1, capacity)
+    this.#ring = new Array<MessageRecord | undefined>(this.capacity)
+  }
+
+  record (entry: MessageRecord): void {
+    this.#ring[this.#next] = {
+      ...entry,
+      userId: entry.userId === null ? null : maskRegnumsInText(entry.userId),
+      issue: entry.issue === null ? null : maskRegnumsInText(entry.issue),
+    }
+    this.#next = (this.#next + 1) % this.capacity
+    this.#count = Math.min(this.#count + 1, this.capacity)
+  }
+
+  // Newest first.
+  query (q: MessageQuery = {}): MessageRecord[] {
+    const limit = Math.min(Math.max(q.limit ?? 100, 1), this.capacity)
+    const userId = q.userId === undefined ? undefined : maskRegnumsInText(q.userId)
+    const out: MessageRecord[] = []
+    for (let i = 1; i <= this.#count && out.length < limit; i++) {
+      const e = this.#ring[(this.#next - i + this.capacity) % this.capacity]
+      if (e === undefined) continue
+      if (q.client !== undefined && e.client !== q.client) continue
+      if (q.service !== undefined && e.service !== q.service) continue
+      if (userId !== undefined && e.userId !== userId) continue
+      out.push(e)
+    }
+    return out
+  }
+
+  get size (): number {
+    return this.#count
+  }
+}

@@ -1,0 +1,93 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { Role } from '../config.ts'
+import type { Principal } from '../auth/principal.ts'
+import type { TokenVerifier } from '../auth/token-verifier.ts'
+import { ProblemError } from '../errors/problem-error.ts'
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    // Roles a route allows; a route without it is public.
+    auth?: { roles: readonly Role[] }
+  }
+  interface FastifyRequest {
+    principal: Principal | null
+  }
+}
+
+export interface AuthPluginOptions {
+  verifier: TokenVerifier
+  realm?: string
+}
+
+function challenge (realm: string, error?: string, description?: string): string {
+  let value = `Bearer realm="${realm}"`
+  if (error !== undefined) value += `, error="${error}"`
+  if (description !== undefined) value += `, error_description="${description.replaceAll('"', "'")}"`
+  return value
+}
+
+function bearerToken (request: FastifyRequest): string | null {
+  const header = request.headers.authorization
+  if (header === undefined) return null
+  const match = /^Bearer ([A-Za-z0-9._~+/=-]+)$/i.exec(header.trim())
+  return match === null ? '' : (match[1] as string)
+}
+
+// Authenticates requests to routes that declare `config.auth`, then checks the
+// caller's role against the route's list (RFC 6750 challenges on 401).
+export function createAuthenticate ({ verifier, realm = 'oss-gateway' }: AuthPluginOptions) {
+  return async function authenticate (request: FastifyRequest): Promise<void> {
+    const auth = request.routeOptions.config.auth
+    if (auth === undefined) return
+    const token = bearerToken(request)
+    if (token === null) {
+      throw new ProblemError('AUTH_REQUIRED', 'send an access token as "Authorization: Bearer <token>"', {
+        headers: { 'www-authenticate': challenge(realm) },
+      })
+    }
+    if (token === '') {
+      throw new ProblemError('TOKEN_INVALID', 'the Authorization header is not a Bearer token', {
+        headers: { 'www-authenticate': challenge(realm, 'invalid_request', 'expected a Bearer token') },
+      })
+    }
+    let principal: Principal
+    try {
+      principal = await verifier.verify(token)
+    } catch (err) {
+      if (err instanceof ProblemError && err.status === 401) {
+        throw new ProblemError(err.code, err.detail, {
+          cause: err.cause ?? err,
+          headers: { 'www-authenticate': challenge(realm, 'invalid_token', err.detail) },
+        })
+      }
+      throw err
+    }
+    request.principal = principal
+    if (!auth.roles.includes(principal.role)) {
+      throw new ProblemError('ROLE_FORBIDDEN', `this route is for: ${auth.roles.join(', ')}; your role is ${principal.role}`, {
+        headers: { 'www-authenticate': challenge(realm, 'insufficient_scope') },
+      })
+    }
+  }
+}
+
+async function authPlugin (app: FastifyInstance, options: AuthPluginOptions): Promise<void> {
+  app.decorateRequest('principal', null)
+  app.addHook('onRequest', createAuthenticate(options))
+  // Protected routes say so in the OpenAPI document.
+  app.addHook('onRoute', (route) => {
+    const auth = route.config?.auth
+    if (auth === undefined) return
+    const schema = (route.schema ??= {}) as Record<string, unknown>
+    schema.security ??= [{ bearer: [] }]
+    const roles = `Roles: ${auth.roles.join(', ')}.`
+    schema.description = typeof schema.description === 'string' ? `${schema.description}\n\n${roles}` : roles
+    const response = (schema.response ??= {}) as Record<string, unknown>
+    const problem = { content: { 'application/problem+json': { schema: { $ref: 'Problem#' } } } }
+    response[401] ??= { description: 'Missing or invalid access token', ...problem }
+    response[403] ??= { description: 'Role not allowed', ...problem }
+  })
+}
+
+export default fp(authPlugin, { name: 'auth', fastify: '5.x', dependencies: ['problem'] })

@@ -1,0 +1,46 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import { ProblemError } from '../errors/problem-error.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    lifecycle: Lifecycle
+  }
+}
+
+export interface Lifecycle {
+  // Readiness is false from the moment shutdown starts.
+  readonly ready: boolean
+  readonly closing: boolean
+  markShuttingDown(): void
+}
+
+export function createLifecycle (): Lifecycle & { markClosing(): void } {
+  let ready = true
+  let closing = false
+  return {
+    get ready () { return ready },
+    get closing () { return closing },
+    markShuttingDown () { ready = false },
+    markClosing () { ready = false; closing = true },
+  }
+}
+
+async function lifecyclePlugin (app: FastifyInstance): Promise<void> {
+  const lifecycle = createLifecycle()
+  app.decorate('lifecycle', lifecycle)
+  app.addHook('preClose', async () => {
+    lifecycle.markClosing()
+  })
+  // Once closing, requests that still arrive on kept-alive connections get a
+  // problem+json 503 and the connection is closed, so clients retry elsewhere.
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!lifecycle.closing) return
+    reply.header('connection', 'close')
+    throw new ProblemError('SHUTTING_DOWN', 'this gateway instance is shutting down; retry the request', {
+      headers: { 'retry-after': '1' },
+    })
+  })
+}
+
+export default fp(lifecyclePlugin, { name: 'lifecycle', fastify: '5.x', dependencies: ['problem'] })

@@ -1,0 +1,55 @@
+import fp from 'fastify-plugin'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import type { FastifyInstance } from 'fastify'
+import problemSchema from '../../schemas/problem.json' with { type: 'json' }
+
+export interface OpenApiPluginOptions {
+  docsEnabled: boolean
+  version: string
+}
+
+// Builds the OpenAPI 3.1 document from the route schemas; `openapi.yaml` at
+// the top level is this document, written by `npm run openapi`.
+async function openApiPlugin (app: FastifyInstance, options: OpenApiPluginOptions): Promise<void> {
+  app.addSchema(problemSchema)
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'One-Stop-Shop integration gateway',
+        version: options.version,
+        description: 'The national integration layer between citizen portals, One-Stop-Shop officers\' tools, ' +
+          'the national catalogue of services and the agencies behind the national data-exchange bus. ' +
+          'Errors are RFC 9457 problem details with a stable `code`.',
+        license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
+      },
+      servers: [{ url: '/', description: 'This gateway' }],
+      tags: [
+        { name: 'operations', description: 'Health, readiness and metrics' },
+      ],
+      components: {
+        securitySchemes: {
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            bearerFormat: 'JWT',
+            description: 'An access token (RFC 9068, typ at+jwt) from a trusted issuer, signed with EdDSA or ES256',
+          },
+        },
+      },
+    },
+    refResolver: {
+      // Shared schemas keep their $id as their component name.
+      buildLocalReference (json, _baseUri, _fragment, i) {
+        return typeof json.$id === 'string' ? json.$id : `def-${i}`
+      },
+    },
+  })
+  if (options.docsEnabled) {
+    await app.register(swaggerUi, { routePrefix: '/docs' })
+  }
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+}
+
+export default fp(openApiPlugin, { name: 'openapi', fastify: '5.x' })

@@ -1,0 +1,71 @@
+import { Redis, type RedisOptions } from 'ioredis'
+
+// What a connection is for decides how it behaves while Redis is away:
+// - `client` (replay cache, rate limits) and `queue` (BullMQ producers) fail
+//   fast, so a request gets a 503 instead of hanging;
+// - `worker` (BullMQ workers) waits for Redis forever, as BullMQ requires.
+export type RedisRole = 'client' | 'queue' | 'worker'
+
+export interface RedisConnectionOptions {
+  url: string
+  role: RedisRole
+  connectTimeoutMs?: number
+  connectionName?: string
+}
+
+export function createRedisConnection (options: RedisConnectionOptions): Redis {
+  const common: RedisOptions = {
+    lazyConnect: true,
+    connectTimeout: options.connectTimeoutMs ?? 3000,
+    connectionName: options.connectionName ?? `oss-gateway:${options.role}`,
+    // Reconnect with a capped backoff; never give up on a long outage.
+    retryStrategy: (times) => Math.min(times * 200, 5000),
+  }
+  const byRole: Record<RedisRole, RedisOptions> = {
+    client: { enableOfflineQueue: false, maxRetriesPerRequest: 1 },
+    queue: { enableOfflineQueue: false, maxRetriesPerRequest: 1 },
+    worker: { enableOfflineQueue: true, maxRetriesPerRequest: null },
+  }
+  return new Redis(options.url, { ...common, ...byRole[options.role] })
+}
+
+export class RedisUnreachableError extends Error {
+  readonly code = 'REDIS_UNREACHABLE'
+  constructor (url: string, options?: { cause?: unknown }) {
+    super(`Redis is not reachable at ${redactUrl(url)}: start one with ` +
+      '`redis-server --daemonize yes --save "" --appendonly no` or set REDIS_URL', options)
+    this.name = 'RedisUnreachableError'
+  }
+}
+
+export function redactUrl (url: string): string {
+  try {
+    const u = new URL(url)
+    if (u.password !== '') u.password = '***'
+    return u.toString().replace(/\/$/, '')
+  } catch {
+    return '(invalid URL)'
+  }
+}
+
+// Connects once at start: an unreachable Redis stops the start with one line.
+export async function connectRedis (redis: Redis, url: string): Promise<void> {
+  try {
+    await redis.connect()
+    await redis.ping()
+  } catch (err) {
+    redis.disconnect()
+    throw new RedisUnreachableError(url, { cause: err })
+  }
+}
+
+// Queues are only safe when Redis never evicts keys. Returns the policy, or
+// null when the server does not let us read it (managed services may not).
+export async function readEvictionPolicy (redis: Redis): Promise<string | null> {
+  try {
+    const reply = await redis.config('GET', 'maxmemory-policy') as string[]
+    return reply[1] ?? null
+  } catch {
+    return null
+  }
+}

@@ -1,0 +1,106 @@
+import closeWithGrace from 'close-with-grace'
+import type { FastifyInstance } from 'fastify'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { buildApp } from './app.ts'
+import { ensureDevIssuer } from './auth/dev-issuer.ts'
+import { ConfigError, loadConfig, type Config } from './config.ts'
+import { openDatabase } from './db/index.ts'
+import { connectRedis, createRedisConnection, readEvictionPolicy, RedisUnreachableError } from './redis/connection.ts'
+
+export interface StartOptions {
+  config?: Config
+  // Extra plugins, registered after the gateway's own (used by tests).
+  extend?: (app: FastifyInstance) => Promise<void>
+}
+
+export interface Started {
+  app: FastifyInstance
+  url: string
+  close: () => Promise<void>
+}
+
+// The composition root: opens Redis and the database, builds the app, listens,
+// and shuts down in order on SIGTERM/SIGINT: readiness 503 first, then in-flight
+// requests finish, then connections and queues close.
+export async function startServer (options: StartOptions = {}): Promise<Started> {
+  const config = options.config ?? loadConfig()
+  let devMode = false
+  if (config.auth.issuers.length === 0) {
+    const dev = await ensureDevIssuer(config.dataDir)
+    config.auth.issuers = [dev.config]
+    devMode = true
+  }
+
+  const redis = createRedisConnection({ url: config.redis.url, role: 'client', connectTimeoutMs: config.redis.connectTimeoutMs })
+  await connectRedis(redis, config.redis.url)
+  const evictionPolicy = await readEvictionPolicy(redis)
+
+  let db
+  try {
+    db = await openDatabase(config)
+  } catch (err) {
+    redis.disconnect()
+    throw err
+  }
+
+  const app = await buildApp({ config, db, redis })
+  if (options.extend !== undefined) await options.extend(app)
+
+  if (devMode) {
+    app.log.warn({ issuer: config.auth.issuers[0]?.issuer, keys: `${config.dataDir}/keys` },
+      'DEVELOPMENT MODE: no AUTH_ISSUERS configured, trusting the throwaway development issuer; mint tokens with `npm run token`')
+  }
+  if (evictionPolicy !== null && evictionPolicy !== 'noeviction') {
+    app.log.warn({ maxmemoryPolicy: evictionPolicy },
+      `REDIS IS UNSAFE FOR QUEUES: maxmemory-policy is "${evictionPolicy}", so Redis may evict queued jobs; set it to "noeviction"`)
+  }
+  app.log.info({ store: db.kind, schema: db.schema }, db.kind === 'embedded' ? 'using the embedded store (PGlite)' : 'using PostgreSQL')
+
+  await app.listen({ port: config.port, host: config.host })
+  const address = app.server.address()
+  const url = typeof address === 'object' && address !== null
+    ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
+    : String(address)
+
+  let closing: Promise<void> | undefined
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      app.lifecycle.markShuttingDown()
+      // Give load balancers time to see readiness fail before the port closes.
+      if (config.shutdown.drainMs > 0) await sleep(config.shutdown.drainMs)
+      await app.close()
+    })()
+    return closing
+  }
+  return { app, url, close }
+}
+
+async function main (): Promise<void> {
+  let config: Config
+  try {
+    config = loadConfig()
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`error: ${err.message}`)
+      process.exit(78) // EX_CONFIG
+    }
+    throw err
+  }
+  let started: Started
+  try {
+    started = await startServer({ config })
+  } catch (err) {
+    if (err instanceof RedisUnreachableError || (err as { code?: string }).code === 'EMBEDDED_STORE_LOCKED') {
+      console.error(`error: ${(err as Error).message}`)
+      process.exit(1)
+    }
+    throw err
+  }
+  closeWithGrace({ delay: config.shutdown.timeoutMs + config.shutdown.drainMs, logger: started.app.log }, async ({ signal, err }) => {
+    if (err !== undefined) started.app.log.error({ err }, 'closing after an uncaught error')
+    else started.app.log.info({ signal }, 'shutting down')
+    await started.close()
+  })
+}
+
+if (import.meta.main) await main()

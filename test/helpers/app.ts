@@ -1,0 +1,54 @@
+import type { FastifyInstance } from 'fastify'
+import type { Test } from 'tap'
+import { buildApp, type AppOptions } from '../../src/app.ts'
+import { ensureDevIssuer } from '../../src/auth/dev-issuer.ts'
+import { loadConfig, type Config } from '../../src/config.ts'
+import { openDatabase } from '../../src/db/index.ts'
+import { connectRedis, createRedisConnection } from '../../src/redis/connection.ts'
+import { dropSchema, TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from './services.ts'
+import { signTestToken, type TokenOverrides } from './tokens.ts'
+
+export interface TestApp {
+  app: FastifyInstance
+  config: Config
+  dataDir: string
+  token: (role: string, overrides?: TokenOverrides) => Promise<string>
+}
+
+export interface TestAppOptions {
+  env?: Record<string, string>
+  // Called before the app is ready, to add test-only routes.
+  extend?: (app: FastifyInstance) => Promise<void> | void
+  appOptions?: Partial<Pick<AppOptions, 'verifier' | 'logStream'>>
+}
+
+// A gateway on the real PostgreSQL (its own schema) and the real Redis (its own
+// key prefix), trusting a development issuer whose keys live in the test's
+// own directory. Everything is dropped when the test ends.
+export async function buildTestApp (t: Test, options: TestAppOptions = {}): Promise<TestApp> {
+  const name = uniqueName('t')
+  const dataDir = t.testdir()
+  const issuer = await ensureDevIssuer(dataDir)
+  const config = loadConfig({
+    DATABASE_URL: TEST_DATABASE_URL,
+    DATABASE_SCHEMA: name,
+    DATABASE_POOL_MAX: '4',
+    REDIS_URL: TEST_REDIS_URL,
+    REDIS_KEY_PREFIX: `test:${name}`,
+    LOG_LEVEL: 'silent',
+    DATA_DIR: dataDir,
+    ...options.env,
+  })
+  config.auth.issuers = [issuer.config]
+  const redis = createRedisConnection({ url: config.redis.url, role: 'client' })
+  await connectRedis(redis, config.redis.url)
+  const db = await openDatabase(config)
+  const app = await buildApp({ config, db, redis, ...options.appOptions })
+  await options.extend?.(app)
+  t.teardown(async () => {
+    await app.close()
+    await dropSchema(name)
+  })
+  await app.ready()
+  return { app, config, dataDir, token: (role, overrides) => signTestToken(dataDir, role, overrides) }
+}
