@@ -15,6 +15,7 @@ import storage from './plugins/storage.ts'
 import redisPlugin from './plugins/redis.ts'
 import auth from './plugins/auth.ts'
 import { healthRoutes } from './routes/health.ts'
+import { meRoutes } from './routes/me.ts'
 import { metricsRoutes } from './routes/metrics.ts'
 import { problemRoutes } from './routes/problems.ts'
 
@@ -74,6 +75,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(healthRoutes)
   await app.register(metricsRoutes)
   await app.register(problemRoutes)
+  await app.register(meRoutes)
 
   return app
 }

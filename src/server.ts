@@ -75,7 +75,7 @@ export async function startServer (options: StartOptions = {}): Promise<Started>
   return { app, url, close }
 }
 
-async function main (): Promise<void> {
+export async function main (options: Omit<StartOptions, 'config'> = {}): Promise<void> {
   let config: Config
   try {
     config = loadConfig()
@@ -88,7 +88,7 @@ async function main (): Promise<void> {
   }
   let started: Started
   try {
-    started = await startServer({ config })
+    started = await startServer({ ...options, config })
   } catch (err) {
     if (err instanceof RedisUnreachableError || (err as { code?: string }).code === 'EMBEDDED_STORE_LOCKED') {
       console.error(`error: ${(err as Error).message}`)

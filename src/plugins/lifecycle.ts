@@ -32,6 +32,12 @@ async function lifecyclePlugin (app: FastifyInstance): Promise<void> {
   app.addHook('preClose', async () => {
     lifecycle.markClosing()
   })
+  // From the start of shutdown, every response closes its connection, so
+  // kept-alive clients reconnect elsewhere and close() need not wait for their
+  // keep-alive timeout; this includes requests that were in flight.
+  app.addHook('onSend', async (_request, reply) => {
+    if (!lifecycle.ready) reply.header('connection', 'close')
+  })
   // Once closing, requests that still arrive on kept-alive connections get a
   // problem+json 503 and the connection is closed, so clients retry elsewhere.
   app.addHook('onRequest', async (_request, reply) => {

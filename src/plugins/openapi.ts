@@ -26,7 +26,8 @@ async function openApiPlugin (app: FastifyInstance, options: OpenApiPluginOption
       },
       servers: [{ url: '/', description: 'This gateway' }],
       tags: [
-        { name: 'operations', description: 'Health, readiness and metrics' },
+        { name: 'operations', description: 'Health, readiness, metrics and error codes' },
+        { name: 'session', description: 'The caller\'s own identity' },
       ],
       components: {
         securitySchemes: {

@@ -50,12 +50,17 @@ export function redactUrl (url: string): string {
 
 // Connects once at start: an unreachable Redis stops the start with one line.
 export async function connectRedis (redis: Redis, url: string): Promise<void> {
+  // The failure is reported once, below, not as ioredis' "unhandled error event".
+  const quiet = () => {}
+  redis.on('error', quiet)
   try {
     await redis.connect()
     await redis.ping()
   } catch (err) {
     redis.disconnect()
     throw new RedisUnreachableError(url, { cause: err })
+  } finally {
+    redis.off('error', quiet)
   }
 }
 

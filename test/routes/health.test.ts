@@ -1,0 +1,37 @@
+import t from 'tap'
+import { buildApp } from '../../src/app.ts'
+import { loadConfig } from '../../src/config.ts'
+import { createEmbeddedDatabase } from '../../src/db/embedded.ts'
+import { createRedisConnection } from '../../src/redis/connection.ts'
+import { buildTestApp } from '../helpers/app.ts'
+
+t.test('live is always 200; ready checks the database and Redis', async (tt) => {
+  const { app } = await buildTestApp(tt)
+  const live = await app.inject({ method: 'GET', url: '/health/live' })
+  tt.equal(live.statusCode, 200)
+  tt.same(live.json(), { status: 'ok' })
+  const ready = await app.inject({ method: 'GET', url: '/health/ready' })
+  tt.equal(ready.statusCode, 200)
+  tt.match(ready.json(), { status: 'ready', checks: { database: { status: 'up' }, redis: { status: 'up' } } })
+})
+
+t.test('ready turns 503 once shutdown starts', async (tt) => {
+  const { app } = await buildTestApp(tt)
+  app.lifecycle.markShuttingDown()
+  const ready = await app.inject({ method: 'GET', url: '/health/ready' })
+  tt.equal(ready.statusCode, 503)
+  tt.match(ready.json(), { status: 'not_ready', checks: { lifecycle: { status: 'down' } } })
+  tt.equal((await app.inject({ method: 'GET', url: '/health/live' })).statusCode, 200, 'still alive while draining')
+})
+
+t.test('ready reports Redis down', async (tt) => {
+  const config = loadConfig({ LOG_LEVEL: 'silent', REDIS_URL: 'redis://127.0.0.1:1' })
+  const db = await createEmbeddedDatabase({ schema: 'public' })
+  // Never connected: port 1 has no Redis, so every command fails at once.
+  const redis = createRedisConnection({ url: config.redis.url, role: 'client' })
+  const app = await buildApp({ config, db, redis })
+  tt.teardown(() => app.close())
+  const ready = await app.inject({ method: 'GET', url: '/health/ready' })
+  tt.equal(ready.statusCode, 503)
+  tt.match(ready.json(), { status: 'not_ready', checks: { database: { status: 'up' }, redis: { status: 'down', detail: String } } })
+})
