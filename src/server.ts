@@ -5,7 +5,7 @@ import { buildApp } from './app.ts'
 import { ensureDevIssuer } from './auth/dev-issuer.ts'
 import { ConfigError, loadConfig, type Config } from './config.ts'
 import { openDatabase } from './db/index.ts'
-import { connectRedis, createRedisConnection, readEvictionPolicy, RedisUnreachableError } from './redis/connection.ts'
+import { connectRedis, createRedisConnection, evictionWarning, readEvictionPolicy, RedisUnreachableError } from './redis/connection.ts'
 
 export interface StartOptions {
   config?: Config
@@ -50,10 +50,8 @@ export async function startServer (options: StartOptions = {}): Promise<Started>
     app.log.warn({ issuer: config.auth.issuers[0]?.issuer, keys: `${config.dataDir}/keys` },
       'DEVELOPMENT MODE: no AUTH_ISSUERS configured, trusting the throwaway development issuer; mint tokens with `npm run token`')
   }
-  if (evictionPolicy !== null && evictionPolicy !== 'noeviction') {
-    app.log.warn({ maxmemoryPolicy: evictionPolicy },
-      `REDIS IS UNSAFE FOR QUEUES: maxmemory-policy is "${evictionPolicy}", so Redis may evict queued jobs; set it to "noeviction"`)
-  }
+  const unsafe = evictionWarning(evictionPolicy)
+  if (unsafe !== null) app.log.warn({ maxmemoryPolicy: evictionPolicy }, unsafe)
   app.log.info({ store: db.kind, schema: db.schema }, db.kind === 'embedded' ? 'using the embedded store (PGlite)' : 'using PostgreSQL')
 
   await app.listen({ port: config.port, host: config.host })

@@ -74,3 +74,10 @@ export async function readEvictionPolicy (redis: Redis): Promise<string | null> 
     return null
   }
 }
+
+// The loud warning for a Redis that may evict keys, or null when it is safe
+// or the policy could not be read.
+export function evictionWarning (policy: string | null): string | null {
+  if (policy === null || policy === 'noeviction') return null
+  return `REDIS IS UNSAFE FOR QUEUES: maxmemory-policy is "${policy}", so Redis may evict queued jobs; set it to "noeviction"`
+}
