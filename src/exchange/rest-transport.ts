@@ -80,11 +80,11 @@
  *   /r1/{provider id}/getOpenAPI?serviceCode=X  an OpenAPI 3.1 document of one service
  */
 import { randomUUID } from 'node:crypto'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose'
 import { BusError, ProviderError } from './errors.ts'
 import {
-  describeAjvError, dripStream, dropConnection, finish, providerFaults, sha256b64url, track, tracking,
+  describeAjvError, dripStream, dropConnection, finish, providerFaults, sha256b64url, track,
   type ExchangeContext, type Tracking,
 } from './context.ts'
 import { isAllowed, MEMBER_ID_PATTERN, type Member } from './members.ts'
@@ -284,7 +284,7 @@ function metaservice (ctx: ExchangeContext, request: FastifyRequest, target: Tar
 
 // ---- the transport ---------------------------------------------------------------
 
-async function callProvider (ctx: ExchangeContext, request: FastifyRequest, reply: FastifyReply, state: RestState, target: Target, member: Member, body: Buffer): Promise<unknown> {
+async function callProvider (ctx: ExchangeContext, request: FastifyRequest, state: RestState, target: Target, member: Member, body: Buffer): Promise<unknown> {
   const { provider, service } = target
   if (provider === undefined || service === undefined) {
     throw new BusError('Server.ServerProxy.UnknownService', `No service ${target.audience}`)
@@ -311,7 +311,6 @@ async function callProvider (ctx: ExchangeContext, request: FastifyRequest, repl
   }
   const validate = ctx.validator(service.request)
   if (!validate(parsed)) throw new ProviderError('Provider.InvalidRequest', 'The request body is not valid', describeAjvError(validate))
-  void reply
   return service.handle({ population: ctx.population, desk, clientId: member.id, xRoadId: state.xRoadId, body: parsed })
 }
 
@@ -341,7 +340,7 @@ export function restTransport (ctx: ExchangeContext) {
         .send({ type: busError.type, message: busError.message, detail: id })
     })
 
-    r1.addHook('onRequest', async (request, reply) => {
+    r1.addHook('onRequest', async (request) => {
       const given = header(request, 'x-road-id')
       const xRoadId = given === undefined || given === '' ? randomUUID() : given
       const state: RestState = { tracking: track(ctx, request, 'rest', xRoadId), xRoadId, requestHash: null }
@@ -353,7 +352,6 @@ export function restTransport (ctx: ExchangeContext) {
         state.tracking.record.id = state.xRoadId
         throw new BusError('Client.InvalidRequest', 'X-Road-Id must be 1-128 characters of A-Z a-z 0-9 . _ : -')
       }
-      void reply
     })
 
     r1.addHook('onSend', async (request, reply, payload) => {
@@ -386,7 +384,8 @@ export function restTransport (ctx: ExchangeContext) {
       method: ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'],
       url: '/r1/*',
       handler: async (request, reply) => {
-        const state = states.get(request) ?? tracking(request) as never
+        const state = states.get(request)
+        if (state === undefined) throw new BusError('Server.ServerProxy.InternalError', 'The request was not tracked')
         const target = parseTarget(request.raw.url ?? '')
         state.tracking.record.service = target.audience
         const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
@@ -398,7 +397,7 @@ export function restTransport (ctx: ExchangeContext) {
         const member = await authenticate(ctx, request, state, target, body)
         const answer = target.meta !== undefined
           ? metaservice(ctx, request, target, member)
-          : await callProvider(ctx, request, reply, state, target, member, body)
+          : await callProvider(ctx, request, state, target, member, body)
         return await reply.code(200).type('application/json').send(answer)
       },
     })

@@ -1,0 +1,99 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type { FastifyInstance } from 'fastify'
+import type { ExchangeContext } from './context.ts'
+import { FAULT_SCHEMA, type FaultSettings } from './faults.ts'
+import { PROVIDERS, providerByName } from './providers.ts'
+
+// Admin endpoints of the emulator: message log, counters, faults, members.
+// Protected by a bearer token when one is configured, open otherwise (a
+// development tool on 127.0.0.1).
+
+function sameSecret (a: string, b: string): boolean {
+  return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest())
+}
+
+function adminError (type: string, message: string) {
+  return { type, message, detail: '' }
+}
+
+export function adminRoutes (ctx: ExchangeContext, adminToken: string | undefined) {
+  return async function (admin: FastifyInstance): Promise<void> {
+    if (adminToken !== undefined && adminToken !== '') {
+      admin.addHook('onRequest', async (request, reply) => {
+        const given = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1]
+        if (given === undefined || !sameSecret(given, adminToken)) {
+          return await reply.code(401).header('www-authenticate', 'Bearer').send(adminError('Admin.Unauthorized', 'A valid admin bearer token is required'))
+        }
+      })
+    }
+
+    const providerParam = {
+      type: 'object',
+      required: ['provider'],
+      properties: { provider: { type: 'string', enum: PROVIDERS.map((p) => p.name) } },
+    } as const
+
+    admin.get('/admin/message-log', {
+      schema: {
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            client: { type: 'string' },
+            service: { type: 'string' },
+            userId: { type: 'string' },
+            limit: { type: 'integer', minimum: 1, maximum: 100_000, default: 100 },
+          },
+        },
+      },
+    }, async (request) => {
+      const q = request.query as { client?: string, service?: string, userId?: string, limit?: number }
+      return { records: ctx.log.query(q), size: ctx.log.size, capacity: ctx.log.capacity }
+    })
+
+    admin.get('/admin/providers', async () => ({
+      providers: PROVIDERS.map((p) => ({
+        name: p.name,
+        id: p.id,
+        title: p.title,
+        services: [...p.services.keys()],
+        xypOperations: p.xypOperations,
+        counters: ctx.desks.get(p.name)?.counters(),
+      })),
+    }))
+
+    admin.get('/admin/providers/:provider/counters', { schema: { params: providerParam } }, async (request) => {
+      const name = (request.params as { provider: string }).provider
+      const p = providerByName(name)
+      return { provider: name, id: p?.id, ...ctx.desks.get(name)?.counters() }
+    })
+
+    admin.get('/admin/faults', async () => ({ faults: ctx.faults.all() }))
+
+    admin.put('/admin/faults/:provider', { schema: { params: providerParam, body: FAULT_SCHEMA } }, async (request) => {
+      const name = (request.params as { provider: string }).provider
+      return { provider: name, faults: ctx.faults.set(name, request.body as Partial<FaultSettings>) }
+    })
+
+    admin.delete('/admin/faults/:provider', { schema: { params: providerParam } }, async (request, reply) => {
+      ctx.faults.reset((request.params as { provider: string }).provider)
+      return await reply.code(204).send()
+    })
+
+    admin.delete('/admin/faults', async (_request, reply) => {
+      ctx.faults.reset()
+      return await reply.code(204).send()
+    })
+
+    admin.get('/admin/members', async () => ({
+      members: ctx.members.list().map((m) => ({
+        id: m.id,
+        name: m.name,
+        kids: [...m.kids()],
+        revokedKids: [...m.revokedKids],
+        xyp: m.xyp !== undefined,
+        allowedServices: m.allowedServices,
+      })),
+    }))
+  }
+}

@@ -1,0 +1,339 @@
+/**
+ * KHUR XYP transport (SOAP 1.1, document/literal), as citizen-1.5.0.
+ *
+ *   POST /xyp/citizen-1.5.0/ws        Content-Type: text/xml; charset=utf-8
+ *   GET  /xyp/citizen-1.5.0/ws?wsdl   the WSDL of the operations served
+ *
+ * Operations: WS100101_getCitizenIDCardInfo, WS100103_getCitizenAddressInfo,
+ * WS100120_childrenInfo (the children of auth.citizen), WS100125_checkCitizenRegnum.
+ * The body element is the operation, holding `request` with `auth.citizen`
+ * and `auth.operator` blocks and the operation's fields (`regnum`…).
+ *
+ * HTTP headers (names are case-insensitive; KHUR's own client sends `timeStamp`):
+ *   accessToken  the member's XYP access token
+ *   timestamp    Unix seconds
+ *   signature    Base64(RSA-SHA256(accessToken + "." + timestamp)), PKCS#1 v1.5,
+ *                verified with the member's RSA public key
+ *
+ * Refusals. Authentication happens before the service runs, so a request
+ * that fails it gets a SOAP 1.1 Fault (HTTP 500, faultcode soap:Client, the
+ * code in faultstring and in detail/code), never a result:
+ *   XYP.MissingHeaders      accessToken, timestamp or signature missing
+ *   XYP.UnknownAccessToken  no member has this access token
+ *   XYP.StaleTimestamp      timestamp more than 120 s away from the bus clock
+ *   XYP.InvalidSignature    the signature does not verify
+ *   XYP.InvalidRequest      not a SOAP envelope, or a DOCTYPE (soap:Client)
+ *   XYP.UnknownOperation    an operation this service does not have (soap:Client)
+ *   XYP.ServiceFailed       injected provider failure (soap:Server)
+ * Once authenticated, outcomes are results inside the normal envelope
+ * `return { request, requestId, response, resultCode, resultMessage }` (HTTP 200):
+ *   0 success · 1 not found · 2 invalid request · 3 access denied
+ * `request` echoes the request without its auth block.
+ */
+import { randomUUID, verify } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { XMLBuilder, XMLParser } from 'fast-xml-parser'
+import { dripStream, dropConnection, finish, providerFaults, track, type ExchangeContext, type Tracking } from './context.ts'
+import { isAllowed, type Member } from './members.ts'
+import type { Citizen } from './population.ts'
+import { providerByName } from './providers.ts'
+import * as reg from './registries.ts'
+
+export const XYP_PATH = '/xyp/citizen-1.5.0/ws'
+export const XYP_NAMESPACE = 'http://citizen.xyp.gov.mn/'
+const SOAP_NS = 'http://schemas.xmlsoap.org/soap/envelope/'
+const WSDL_FILE = join(import.meta.dirname, 'citizen-1.5.0.wsdl')
+
+export type XypFaultCode =
+  | 'XYP.MissingHeaders' | 'XYP.UnknownAccessToken' | 'XYP.StaleTimestamp' | 'XYP.InvalidSignature'
+  | 'XYP.InvalidRequest' | 'XYP.UnknownOperation' | 'XYP.ServiceFailed'
+
+export class XypFault extends Error {
+  readonly code: XypFaultCode
+  readonly side: 'Client' | 'Server'
+  constructor (code: XypFaultCode, message: string, options: { cause?: unknown, side?: 'Client' | 'Server' } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'XypFault'
+    this.code = code
+    this.side = options.side ?? 'Client'
+  }
+}
+
+export const RESULT = {
+  OK: { code: 0, message: 'амжилттай' },
+  NOT_FOUND: { code: 1, message: 'Мэдээлэл олдсонгүй' },
+  INVALID: { code: 2, message: 'Хүсэлтийн утга буруу байна' },
+  DENIED: { code: 3, message: 'Энэ сервисийг ашиглах эрхгүй байна' },
+} as const
+
+interface AuthEntity { regnum?: string, civilId?: string, otp?: string, signature?: string, certFingerprint?: string }
+interface XypRequest { auth?: { citizen?: AuthEntity, operator?: AuthEntity }, regnum?: string, civilId?: string, date?: string }
+
+type Outcome = { result: typeof RESULT[keyof typeof RESULT], response?: Record<string, unknown>, xsiType?: string }
+
+const parser = new XMLParser({ removeNSPrefix: true, ignoreAttributes: true, parseTagValue: false, trimValues: true })
+const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@_', suppressEmptyNode: true })
+
+function dateTime (isoDate: string): string {
+  return `${isoDate}T00:00:00+08:00`
+}
+
+function gender (c: Citizen): string {
+  return c.sex === 'male' ? 'Эрэгтэй' : 'Эмэгтэй'
+}
+
+// Drops nulls, since every optional element is minOccurs="0".
+function compact (value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(compact)
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null && v !== undefined).map(([k, v]) => [k, compact(v)]))
+  }
+  return value
+}
+
+function runOperation (ctx: ExchangeContext, op: string, request: XypRequest): Outcome {
+  const population = ctx.population
+  const lookup = (): Citizen | undefined => {
+    if (typeof request.regnum === 'string' && request.regnum !== '') return population.byRegnum(request.regnum.toUpperCase())
+    if (typeof request.civilId === 'string' && request.civilId !== '') return population.citizens.find((c) => c.civilId === request.civilId)
+    return undefined
+  }
+  switch (op) {
+    case 'WS100101_getCitizenIDCardInfo': {
+      if (request.regnum === undefined && request.civilId === undefined) return { result: RESULT.INVALID }
+      const c = lookup()
+      if (c === undefined) return { result: RESULT.NOT_FOUND }
+      const card = reg.idCard(population, c)
+      const addr = reg.address(population, c)
+      const born = reg.birth(population, c)
+      return {
+        result: RESULT.OK,
+        xsiType: 'citizenData',
+        response: {
+          addressDetail: addr.addressDetail,
+          aimagCityCode: addr.aimagCityCode,
+          aimagCityName: addr.aimagCityName,
+          bagKhorooCode: addr.bagKhorooCode,
+          bagKhorooName: addr.bagKhorooName,
+          birthDate: dateTime(c.birthDate),
+          birthDateAsText: c.birthDate,
+          birthPlace: `${born.birthPlace.aimagCityName}, ${born.birthPlace.soumDistrictName}`,
+          civilId: c.civilId,
+          firstname: c.firstname,
+          gender: gender(c),
+          lastname: c.lastname,
+          nationality: 'Халх',
+          passportAddress: addr.fullAddress,
+          passportExpireDate: card.idCard?.expiryDate ?? null,
+          passportIssueDate: card.idCard?.issueDate ?? null,
+          passportNum: card.idCard?.cardNumber ?? null,
+          personId: String(c.index + 1),
+          regnum: c.regnum,
+          soumDistrictCode: addr.soumDistrictCode,
+          soumDistrictName: addr.soumDistrictName,
+          surname: c.surname,
+        },
+      }
+    }
+    case 'WS100103_getCitizenAddressInfo': {
+      if (request.regnum === undefined && request.civilId === undefined) return { result: RESULT.INVALID }
+      const c = lookup()
+      if (c === undefined) return { result: RESULT.NOT_FOUND }
+      const addr = reg.address(population, c)
+      return {
+        result: RESULT.OK,
+        xsiType: 'citizenAddressData',
+        response: {
+          addressDetail: addr.addressDetail,
+          aimagCityCode: addr.aimagCityCode,
+          aimagCityName: addr.aimagCityName,
+          bagKhorooCode: addr.bagKhorooCode,
+          bagKhorooName: addr.bagKhorooName,
+          citizenship: 'Монгол',
+          civilId: c.civilId,
+          firstname: c.firstname,
+          fullAddress: addr.fullAddress,
+          lastname: c.lastname,
+          regnum: c.regnum,
+          soumDistrictCode: addr.soumDistrictCode,
+          soumDistrictName: addr.soumDistrictName,
+          surname: c.surname,
+        },
+      }
+    }
+    case 'WS100125_checkCitizenRegnum': {
+      if (typeof request.regnum !== 'string' || request.regnum === '') return { result: RESULT.INVALID }
+      return { result: RESULT.OK, xsiType: 'checkCitizenRegnumData', response: { valid: population.byRegnum(request.regnum.toUpperCase()) !== undefined } }
+    }
+    case 'WS100120_childrenInfo': {
+      // The children of the consenting citizen named in auth.citizen.
+      const who = request.auth?.citizen?.regnum
+      if (typeof who !== 'string' || who === '') return { result: RESULT.INVALID }
+      const c = population.byRegnum(who.toUpperCase())
+      if (c === undefined) return { result: RESULT.NOT_FOUND }
+      const kids = reg.children(population, c).children
+      return {
+        result: RESULT.OK,
+        xsiType: 'childrenInfoData',
+        response: {
+          listData: kids.map((k) => {
+            const child = population.byRegnum(k.regnum)
+            return {
+              birthCertificateNumber: child === undefined ? null : reg.birth(population, child).certificateNumber,
+              firstname: k.firstname,
+              lastname: k.lastname,
+              regnum: k.regnum,
+              sendDate: dateTime(k.birthDate),
+              state: child?.deathDate == null ? 'амьд' : 'нас барсан',
+            }
+          }),
+        },
+      }
+    }
+    default:
+      throw new XypFault('XYP.UnknownOperation', `citizen-1.5.0 has no operation ${op}`)
+  }
+}
+
+function envelope (body: Record<string, unknown>): string {
+  return builder.build({
+    '?xml': { '@_version': '1.0', '@_encoding': 'UTF-8' },
+    'soap:Envelope': { '@_xmlns:soap': SOAP_NS, 'soap:Body': body },
+  }) as string
+}
+
+export function faultXml (fault: XypFault): string {
+  return envelope({
+    'soap:Fault': {
+      faultcode: `soap:${fault.side}`,
+      faultstring: `${fault.code}: ${fault.message}`,
+      detail: { code: fault.code },
+    },
+  })
+}
+
+function resultXml (op: string, requestId: string, echo: unknown, outcome: Outcome): string {
+  const response = outcome.response === undefined
+    ? undefined
+    : { '@_xsi:type': `ns2:${outcome.xsiType ?? 'anyType'}`, ...(compact(outcome.response) as Record<string, unknown>) }
+  return envelope({
+    [`ns2:${op}Response`]: {
+      '@_xmlns:ns2': XYP_NAMESPACE,
+      '@_xmlns:xsi': 'http://www.w3.org/2001/XMLSchema-instance',
+      return: {
+        request: compact(echo),
+        requestId,
+        ...(response === undefined ? {} : { response }),
+        resultCode: outcome.result.code,
+        resultMessage: outcome.result.message,
+      },
+    },
+  })
+}
+
+function headerValue (request: FastifyRequest, name: string): string | undefined {
+  const v = request.headers[name.toLowerCase()]
+  return Array.isArray(v) ? v[0] : v
+}
+
+function authenticate (ctx: ExchangeContext, request: FastifyRequest, t: Tracking): Member {
+  const token = headerValue(request, 'accessToken')
+  const timestamp = headerValue(request, 'timestamp')
+  const signature = headerValue(request, 'signature')
+  if (token === undefined || timestamp === undefined || signature === undefined || token === '' || signature === '') {
+    throw new XypFault('XYP.MissingHeaders', 'accessToken, timestamp and signature headers are required')
+  }
+  const member = ctx.members.byAccessToken(token)
+  if (member?.xyp === undefined) throw new XypFault('XYP.UnknownAccessToken', 'The access token is not registered')
+  t.record.client = member.id
+  const seconds = /^[0-9]{1,12}$/.test(timestamp) ? Number(timestamp) : Number.NaN
+  if (!Number.isFinite(seconds) || Math.abs(ctx.now() / 1000 - seconds) > ctx.settings.xypMaxClockSkewSeconds) {
+    throw new XypFault('XYP.StaleTimestamp', `The timestamp must be Unix seconds within ${ctx.settings.xypMaxClockSkewSeconds} s of the bus clock`)
+  }
+  let ok = false
+  try {
+    ok = verify('sha256', Buffer.from(`${token}.${timestamp}`), member.xyp.publicKey, Buffer.from(signature, 'base64'))
+  } catch (err) {
+    throw new XypFault('XYP.InvalidSignature', 'The signature cannot be verified', { cause: err })
+  }
+  if (!ok) throw new XypFault('XYP.InvalidSignature', 'The signature does not verify against the member key')
+  return member
+}
+
+function parseEnvelope (xml: string): { op: string, request: XypRequest } {
+  if (/<!DOCTYPE/i.test(xml)) throw new XypFault('XYP.InvalidRequest', 'DOCTYPE is not allowed')
+  let doc: Record<string, unknown>
+  try {
+    doc = parser.parse(xml) as Record<string, unknown>
+  } catch (err) {
+    throw new XypFault('XYP.InvalidRequest', 'The body is not well-formed XML', { cause: err })
+  }
+  const body = (doc.Envelope as Record<string, unknown> | undefined)?.Body
+  if (body === null || typeof body !== 'object') throw new XypFault('XYP.InvalidRequest', 'The body is not a SOAP envelope')
+  const [op, content] = Object.entries(body as Record<string, unknown>)[0] ?? []
+  if (op === undefined) throw new XypFault('XYP.InvalidRequest', 'The SOAP body is empty')
+  const request = (content !== null && typeof content === 'object' ? (content as { request?: unknown }).request : undefined) ?? {}
+  return { op, request: (typeof request === 'object' ? request : {}) as XypRequest }
+}
+
+export function xypTransport (ctx: ExchangeContext) {
+  const wsdl = readFileSync(WSDL_FILE, 'utf8')
+  const civil = providerByName('civil')
+  if (civil === undefined) throw new Error('the civil provider is missing')
+
+  return async function (xyp: FastifyInstance): Promise<void> {
+    xyp.removeAllContentTypeParsers()
+    xyp.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => { done(null, body) })
+
+    xyp.get(XYP_PATH, async (request, reply) => {
+      const query = request.query as Record<string, unknown>
+      if (!('wsdl' in query) && !('WSDL' in query)) return await reply.code(404).type('text/plain').send('add ?wsdl')
+      const host = request.headers.host ?? '127.0.0.1'
+      return await reply.type('text/xml; charset=utf-8').send(wsdl.replace('http://xyp.gov.mn/citizen-1.5.0/ws', `${request.protocol}://${host}${XYP_PATH}`))
+    })
+
+    xyp.post(XYP_PATH, async (request: FastifyRequest, reply: FastifyReply) => {
+      const requestId = randomUUID()
+      const t = track(ctx, request, 'xyp', requestId)
+      const xml = typeof request.body === 'string' ? request.body : ''
+      t.record.requestSize = Buffer.byteLength(xml)
+      const send = async (status: number, text: string, error: string | null): Promise<FastifyReply> => {
+        t.record.error = error
+        t.responseSize = Buffer.byteLength(text)
+        reply.raw.once('finish', () => { finish(ctx, t, status, status === 200 && error === null) })
+        reply.code(status).type('text/xml; charset=utf-8')
+        if (t.dripMs > 0) return await reply.header('content-length', t.responseSize).send(dripStream(Buffer.from(text), t.dripMs))
+        return await reply.send(text)
+      }
+      try {
+        if (ctx.faults.get(civil.name).down) {
+          dropConnection(ctx, request, reply, t)
+          return reply
+        }
+        const member = authenticate(ctx, request, t)
+        const { op, request: xypRequest } = parseEnvelope(xml)
+        const serviceId = `${civil.id}/${op}`
+        t.record.service = serviceId
+        const operator = xypRequest.auth?.operator
+        t.record.userId = operator?.regnum ?? operator?.civilId ?? null
+        if (!civil.xypOperations.includes(op)) throw new XypFault('XYP.UnknownOperation', `citizen-1.5.0 has no operation ${op}`)
+        const { auth, ...echo } = xypRequest
+        void auth
+        if (!isAllowed(member.allowedServices, serviceId)) {
+          return await send(200, resultXml(op, requestId, echo, { result: RESULT.DENIED }), `resultCode:${RESULT.DENIED.code}`)
+        }
+        const faults = await providerFaults(ctx, ctx.faults.get(civil.name))
+        t.dripMs = faults.dripMs
+        if (faults.failed) throw new XypFault('XYP.ServiceFailed', 'The civil registration service failed (injected fault)', { side: 'Server' })
+        const outcome = runOperation(ctx, op, xypRequest)
+        return await send(200, resultXml(op, requestId, echo, outcome), outcome.result.code === 0 ? null : `resultCode:${outcome.result.code}`)
+      } catch (err) {
+        if (err instanceof XypFault) return await send(500, faultXml(err), err.code)
+        request.log.error({ err }, 'XYP request failed')
+        return await send(500, faultXml(new XypFault('XYP.ServiceFailed', 'The bus failed to handle the request', { side: 'Server', cause: err })), 'XYP.ServiceFailed')
+      }
+    })
+  }
+}
