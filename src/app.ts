@@ -5,6 +5,7 @@ import addFormats from 'ajv-formats'
 import pkg from '../package.json' with { type: 'json' }
 import type { Config } from './config.ts'
 import type { Database } from './db/index.ts'
+import type { BusClients } from './bus/index.ts'
 import { createRedisReplayCache, createTokenVerifier, type TokenVerifier } from './auth/token-verifier.ts'
 import { genReqId, loggerOptions } from './logger.ts'
 import problem from './plugins/problem.ts'
@@ -14,6 +15,8 @@ import openapi from './plugins/openapi.ts'
 import storage from './plugins/storage.ts'
 import redisPlugin from './plugins/redis.ts'
 import auth from './plugins/auth.ts'
+import adapters from './plugins/adapters.ts'
+import { adminAdapterRoutes } from './routes/admin/adapters.ts'
 import { healthRoutes } from './routes/health.ts'
 import { meRoutes } from './routes/me.ts'
 import { metricsRoutes } from './routes/metrics.ts'
@@ -25,6 +28,8 @@ export interface AppOptions {
   db: Database
   // A connected `client` Redis connection, closed by the app on close.
   redis: Redis
+  // Signed clients to the exchange bus, closed by the app on close.
+  bus: BusClients
   // Defaults to one built from config.auth; tests pass one with a fake clock.
   verifier?: TokenVerifier
   // Where log lines go; stdout by default.
@@ -71,11 +76,13 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(storage, { db: options.db })
   await app.register(redisPlugin, { redis: options.redis, keyPrefix: config.redis.keyPrefix })
   await app.register(auth, { verifier })
+  await app.register(adapters, { bus: options.bus, settings: config.bus })
 
   await app.register(healthRoutes)
   await app.register(metricsRoutes)
   await app.register(problemRoutes)
   await app.register(meRoutes)
+  await app.register(adminAdapterRoutes)
 
   return app
 }

@@ -29,6 +29,21 @@ const schema = {
     AUTH_CLOCK_SKEW_SECONDS: { type: 'integer', default: 30, minimum: 0, maximum: 30 },
     AUTH_MAX_TOKEN_AGE_SECONDS: { type: 'integer', default: 3600, minimum: 60, maximum: 86400 },
     DOCS_ENABLED: { type: 'boolean', default: true },
+    EXCHANGE_URL: { type: 'string', pattern: '^https?://' },
+    EXCHANGE_PORT: { type: 'integer', default: 3100, minimum: 0, maximum: 65535 },
+    EXCHANGE_CITIZENS: { type: 'integer', default: 10000, minimum: 1, maximum: 1000000 },
+    BUS_MEMBER_ID: { type: 'string', default: 'MN/GOV/OSS/gateway', pattern: '^[A-Z]{2}/[A-Z]+/[A-Za-z0-9_-]+/[A-Za-z0-9_-]+$' },
+    BUS_SIGNING_KEYS_FILE: { type: 'string', minLength: 1 },
+    BUS_XYP_PRIVATE_KEY_FILE: { type: 'string', minLength: 1 },
+    BUS_XYP_ACCESS_TOKEN: { type: 'string', default: 'oss-gateway-dev-xyp-token', minLength: 1 },
+    BUS_JWKS_URL: { type: 'string', pattern: '^https?://' },
+    BUS_CONNECTIONS: { type: 'integer', default: 32, minimum: 1, maximum: 1024 },
+    BUS_CONNECT_TIMEOUT_MS: { type: 'integer', default: 2000, minimum: 10 },
+    BUS_READ_RETRIES: { type: 'integer', default: 2, minimum: 0, maximum: 10 },
+    BUS_RETRY_BASE_MS: { type: 'integer', default: 50, minimum: 1 },
+    BUS_RETRY_MAX_MS: { type: 'integer', default: 1000, minimum: 1 },
+    BUS_BREAKER_FAILURES: { type: 'integer', default: 5, minimum: 1 },
+    BUS_BREAKER_COOLDOWN_MS: { type: 'integer', default: 10000, minimum: 100 },
   },
 } as const
 
@@ -79,6 +94,21 @@ export interface Config {
   shutdown: { drainMs: number, timeoutMs: number }
   auth: { issuers: IssuerConfig[], clockSkewSeconds: number, maxTokenAgeSeconds: number }
   docsEnabled: boolean
+  exchange: { url?: string, port: number, citizens: number }
+  bus: {
+    memberId: string
+    signingKeysFile?: string
+    xypPrivateKeyFile?: string
+    xypAccessToken: string
+    jwksUrl?: string
+    connections: number
+    connectTimeoutMs: number
+    readRetries: number
+    retryBaseMs: number
+    retryMaxMs: number
+    breakerFailures: number
+    breakerCoolDownMs: number
+  }
 }
 
 export class ConfigError extends Error {
@@ -111,6 +141,21 @@ interface RawEnv {
   AUTH_CLOCK_SKEW_SECONDS: number
   AUTH_MAX_TOKEN_AGE_SECONDS: number
   DOCS_ENABLED: boolean
+  EXCHANGE_URL?: string
+  EXCHANGE_PORT: number
+  EXCHANGE_CITIZENS: number
+  BUS_MEMBER_ID: string
+  BUS_SIGNING_KEYS_FILE?: string
+  BUS_XYP_PRIVATE_KEY_FILE?: string
+  BUS_XYP_ACCESS_TOKEN: string
+  BUS_JWKS_URL?: string
+  BUS_CONNECTIONS: number
+  BUS_CONNECT_TIMEOUT_MS: number
+  BUS_READ_RETRIES: number
+  BUS_RETRY_BASE_MS: number
+  BUS_RETRY_MAX_MS: number
+  BUS_BREAKER_FAILURES: number
+  BUS_BREAKER_COOLDOWN_MS: number
 }
 
 const ajv = new Ajv({ useDefaults: true, allErrors: true })
@@ -162,5 +207,20 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
       maxTokenAgeSeconds: raw.AUTH_MAX_TOKEN_AGE_SECONDS,
     },
     docsEnabled: raw.DOCS_ENABLED,
+    exchange: { url: raw.EXCHANGE_URL, port: raw.EXCHANGE_PORT, citizens: raw.EXCHANGE_CITIZENS },
+    bus: {
+      memberId: raw.BUS_MEMBER_ID,
+      signingKeysFile: raw.BUS_SIGNING_KEYS_FILE,
+      xypPrivateKeyFile: raw.BUS_XYP_PRIVATE_KEY_FILE,
+      xypAccessToken: raw.BUS_XYP_ACCESS_TOKEN,
+      jwksUrl: raw.BUS_JWKS_URL,
+      connections: raw.BUS_CONNECTIONS,
+      connectTimeoutMs: raw.BUS_CONNECT_TIMEOUT_MS,
+      readRetries: raw.BUS_READ_RETRIES,
+      retryBaseMs: raw.BUS_RETRY_BASE_MS,
+      retryMaxMs: raw.BUS_RETRY_MAX_MS,
+      breakerFailures: raw.BUS_BREAKER_FAILURES,
+      breakerCoolDownMs: raw.BUS_BREAKER_COOLDOWN_MS,
+    },
   }
 }

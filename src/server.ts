@@ -5,6 +5,7 @@ import { buildApp } from './app.ts'
 import { ensureDevIssuer } from './auth/dev-issuer.ts'
 import { ConfigError, loadConfig, type Config } from './config.ts'
 import { openDatabase } from './db/index.ts'
+import { createBusClients, resolveMemberKeys } from './bus/index.ts'
 import { connectRedis, createRedisConnection, evictionWarning, readEvictionPolicy, RedisUnreachableError } from './redis/connection.ts'
 
 export interface StartOptions {
@@ -43,7 +44,29 @@ export async function startServer (options: StartOptions = {}): Promise<Started>
     throw err
   }
 
-  const app = await buildApp({ config, db, redis })
+  // Without EXCHANGE_URL the bundled bus emulator runs in this process, on
+  // its own port; the gateway still reaches it only over HTTP.
+  const { keys, development: devBusKeys } = resolveMemberKeys(config)
+  let exchange: { url: string, close: () => Promise<void> } | undefined
+  let exchangeUrl = config.exchange.url
+  if (exchangeUrl === undefined) {
+    const { startExchange } = await import('./exchange/index.ts')
+    exchange = await startExchange({
+      port: config.exchange.port,
+      citizens: config.exchange.citizens,
+      members: [{
+        id: config.bus.memberId,
+        name: 'One-Stop-Shop integration gateway',
+        jwks: keys.publicJwks as never,
+        xyp: { accessToken: config.bus.xypAccessToken, publicKeyPem: keys.xypPublicKeyPem },
+        allowedServices: ['*'],
+      }],
+      logger: false,
+    })
+    exchangeUrl = exchange.url
+  }
+
+  const app = await buildApp({ config, db, redis, bus: createBusClients(config, exchangeUrl, keys) })
   if (options.extend !== undefined) await options.extend(app)
 
   if (devMode) {
@@ -53,6 +76,8 @@ export async function startServer (options: StartOptions = {}): Promise<Started>
   const unsafe = evictionWarning(evictionPolicy)
   if (unsafe !== null) app.log.warn({ maxmemoryPolicy: evictionPolicy }, unsafe)
   app.log.info({ store: db.kind, schema: db.schema }, db.kind === 'embedded' ? 'using the embedded store (PGlite)' : 'using PostgreSQL')
+  app.log.info({ exchange: exchangeUrl, member: config.bus.memberId, developmentKeys: devBusKeys },
+    exchange === undefined ? 'using the exchange bus' : 'started the bundled exchange bus emulator')
 
   await app.listen({ port: config.port, host: config.host })
   const address = app.server.address()
@@ -67,6 +92,7 @@ export async function startServer (options: StartOptions = {}): Promise<Started>
       // Give load balancers time to see readiness fail before the port closes.
       if (config.shutdown.drainMs > 0) await sleep(config.shutdown.drainMs)
       await app.close()
+      await exchange?.close()
     })()
     return closing
   }

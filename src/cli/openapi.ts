@@ -5,6 +5,7 @@ import { buildApp } from '../app.ts'
 import { loadConfig } from '../config.ts'
 import { createEmbeddedDatabase } from '../db/embedded.ts'
 import { createRedisConnection } from '../redis/connection.ts'
+import { createBusClients, ephemeralMemberKeys } from '../bus/index.ts'
 
 export const OPENAPI_FILE = join(import.meta.dirname, '..', '..', 'openapi.yaml')
 
@@ -14,7 +15,9 @@ export async function generateOpenApi (): Promise<string> {
   const config = loadConfig({ LOG_LEVEL: 'silent' })
   const db = await createEmbeddedDatabase({ schema: 'public' })
   const redis = createRedisConnection({ url: config.redis.url, role: 'client' })
-  const app = await buildApp({ config, db, redis })
+  // Port 9 (discard): nothing is ever sent there.
+  const bus = createBusClients(config, 'http://127.0.0.1:9', ephemeralMemberKeys())
+  const app = await buildApp({ config, db, redis, bus })
   try {
     await app.ready()
     return app.swagger({ yaml: true })

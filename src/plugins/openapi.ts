@@ -28,6 +28,7 @@ async function openApiPlugin (app: FastifyInstance, options: OpenApiPluginOption
       tags: [
         { name: 'operations', description: 'Health, readiness, metrics and error codes' },
         { name: 'session', description: 'The caller\'s own identity' },
+        { name: 'admin', description: 'Operating the gateway (admin role)' },
       ],
       components: {
         securitySchemes: {

@@ -6,6 +6,8 @@ import { loadConfig, type Config } from '../../src/config.ts'
 import { openDatabase } from '../../src/db/index.ts'
 import { connectRedis, createRedisConnection } from '../../src/redis/connection.ts'
 import { dropSchema, TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from './services.ts'
+import { createBusClients, ephemeralMemberKeys, resolveMemberKeys } from '../../src/bus/index.ts'
+import { startExchange, type ExchangeOptions, type RunningExchange } from '../../src/exchange/index.ts'
 import { signTestToken, type TokenOverrides } from './tokens.ts'
 
 export interface TestApp {
@@ -13,6 +15,8 @@ export interface TestApp {
   config: Config
   dataDir: string
   token: (role: string, overrides?: TokenOverrides) => Promise<string>
+  // The bus emulator, when the test asked for one.
+  exchange?: RunningExchange
 }
 
 export interface TestAppOptions {
@@ -20,6 +24,8 @@ export interface TestAppOptions {
   // Called before the app is ready, to add test-only routes.
   extend?: (app: FastifyInstance) => Promise<void> | void
   appOptions?: Partial<Pick<AppOptions, 'verifier' | 'logStream'>>
+  // Start a bus emulator on a free port that trusts this gateway's member keys.
+  exchange?: boolean | Omit<ExchangeOptions, 'members'>
 }
 
 // A gateway on the real PostgreSQL (its own schema) and the real Redis (its own
@@ -43,12 +49,33 @@ export async function buildTestApp (t: Test, options: TestAppOptions = {}): Prom
   const redis = createRedisConnection({ url: config.redis.url, role: 'client' })
   await connectRedis(redis, config.redis.url)
   const db = await openDatabase(config)
-  const app = await buildApp({ config, db, redis, ...options.appOptions })
+  let exchange: RunningExchange | undefined
+  let bus
+  if (options.exchange === undefined || options.exchange === false) {
+    // Port 9 (discard): tests without a bus never send anything there.
+    bus = createBusClients(config, 'http://127.0.0.1:9', ephemeralMemberKeys())
+  } else {
+    const { keys } = resolveMemberKeys(config)
+    exchange = await startExchange({
+      port: 0,
+      citizens: 500,
+      ...(options.exchange === true ? {} : options.exchange),
+      members: [{
+        id: config.bus.memberId,
+        jwks: keys.publicJwks as never,
+        xyp: { accessToken: config.bus.xypAccessToken, publicKeyPem: keys.xypPublicKeyPem },
+        allowedServices: ['*'],
+      }],
+    })
+    bus = createBusClients(config, exchange.url, keys)
+  }
+  const app = await buildApp({ config, db, redis, bus, ...options.appOptions })
   await options.extend?.(app)
   t.teardown(async () => {
     await app.close()
+    await exchange?.close()
     await dropSchema(name)
   })
   await app.ready()
-  return { app, config, dataDir, token: (role, overrides) => signTestToken(dataDir, role, overrides) }
+  return { app, config, dataDir, token: (role, overrides) => signTestToken(dataDir, role, overrides), ...(exchange === undefined ? {} : { exchange }) }
 }

@@ -17,9 +17,10 @@ export interface ServerProcess {
 export function spawnServer (script: string, env: Record<string, string>): ServerProcess {
   const base = { ...process.env }
   for (const key of Object.keys(base)) {
-    if (/^(DATABASE_|REDIS_|AUTH_|PORT$|HOST$|DATA_DIR$|SHUTDOWN_)/.test(key)) delete base[key]
+    if (/^(DATABASE_|REDIS_|AUTH_|BUS_|EXCHANGE_|PORT$|HOST$|DATA_DIR$|SHUTDOWN_)/.test(key)) delete base[key]
   }
-  const child = spawn(process.execPath, [script], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  // The bundled emulator takes a free port, so servers can run side by side.
+  const child = spawn(process.execPath, [script], { env: { ...base, EXCHANGE_PORT: '0', EXCHANGE_CITIZENS: '500', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   const lines: string[] = []
   const waiters: Array<{ pattern: RegExp, resolve: (line: string) => void }> = []
   let errText = ''

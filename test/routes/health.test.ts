@@ -3,6 +3,7 @@ import { buildApp } from '../../src/app.ts'
 import { loadConfig } from '../../src/config.ts'
 import { createEmbeddedDatabase } from '../../src/db/embedded.ts'
 import { createRedisConnection } from '../../src/redis/connection.ts'
+import { createBusClients, ephemeralMemberKeys } from '../../src/bus/index.ts'
 import { buildTestApp } from '../helpers/app.ts'
 
 t.test('live is always 200; ready checks the database and Redis', async (tt) => {
@@ -29,7 +30,7 @@ t.test('ready reports Redis down', async (tt) => {
   const db = await createEmbeddedDatabase({ schema: 'public' })
   // Never connected: port 1 has no Redis, so every command fails at once.
   const redis = createRedisConnection({ url: config.redis.url, role: 'client' })
-  const app = await buildApp({ config, db, redis })
+  const app = await buildApp({ config, db, redis, bus: createBusClients(config, 'http://127.0.0.1:9', ephemeralMemberKeys()) })
   tt.teardown(() => app.close())
   const ready = await app.inject({ method: 'GET', url: '/health/ready' })
   tt.equal(ready.statusCode, 503)

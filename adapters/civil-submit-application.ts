@@ -1,0 +1,13 @@
+import type { RestAdapter } from '../src/adapters/types.ts'
+
+export const adapter: RestAdapter<Record<string, unknown>> = {
+  operation: 'civil.submitApplication',
+  provider: 'civil',
+  kind: 'write',
+  transport: 'rest',
+  service: 'MN/GOV/GASR/civil/submitApplication',
+  timeoutMs: 5000,
+  summary: 'Deliver an application to the agency; idempotent on X-Road-Id',
+  toBus: (request) => request,
+  fromBus: (body) => body,
+}

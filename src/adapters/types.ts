@@ -1,0 +1,51 @@
+import type { XypAnswer, XypAuthEntity } from '../bus/xyp-client.ts'
+
+// What every adapter declares. One adapter serves one canonical operation by
+// calling one bus service; its JSON Schemas live in schemas/adapters/ under the
+// $id `adapter:<operation>` with $defs `request`, `busResponse` and `result`.
+
+export interface AdapterContext {
+  // Propagated to the bus as X-Road-Id (for writes: the application id).
+  xRoadId?: string
+  // The officer, as X-Road-UserId / XYP auth.operator.
+  userId?: string
+  // The case or application reference, as X-Road-Issue.
+  issue?: string
+  // XYP only: the consenting citizen's registration number.
+  citizenRegnum?: string
+  signal?: AbortSignal
+}
+
+interface Common {
+  // Canonical operation, `<area>.<verb><Thing>`: civil.getIdCard
+  operation: string
+  // The provider's short name; one circuit breaker per provider.
+  provider: string
+  // `read` is safe to retry; a `write` is delivered only through the queue.
+  kind: 'read' | 'write'
+  timeoutMs: number
+  summary: string
+}
+
+export interface RestAdapter<Req = any, Res = any> extends Common {
+  transport: 'rest'
+  // Bus service id: MN/GOV/GASR/civil/getIdCard
+  service: string
+  toBus: (request: Req, ctx: AdapterContext) => unknown
+  fromBus: (body: any) => Res
+}
+
+export interface XypAdapter<Req = any, Res = any> extends Common {
+  transport: 'xyp'
+  endpoint: string
+  // The KHUR operation: WS100101_getCitizenIDCardInfo
+  service: string
+  toBus: (request: Req, ctx: AdapterContext) => { auth: { citizen?: XypAuthEntity, operator?: XypAuthEntity }, fields: Record<string, string> }
+  fromBus: (response: NonNullable<XypAnswer['response']>) => Res
+}
+
+export type Adapter = RestAdapter | XypAdapter
+
+export function schemaId (operation: string): string {
+  return `adapter:${operation}`
+}
