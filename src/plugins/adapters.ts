@@ -1,13 +1,19 @@
 import fp from 'fastify-plugin'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Config } from '../config.ts'
 import type { BusClients } from '../bus/index.ts'
 import { loadAdapters, loadAdapterSchemas } from '../adapters/load.ts'
 import { createAdapterRuntime, type AdapterRuntime } from '../adapters/runtime.ts'
+import type { AdapterContext } from '../adapters/types.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
     adapters: AdapterRuntime
+  }
+  interface FastifyRequest {
+    // Calls an adapter on behalf of this request: its id goes to the bus as
+    // X-Road-Id, so the bus's message log joins up with the gateway's logs.
+    callAdapter<T = unknown>(operation: string, body: unknown, ctx?: AdapterContext): Promise<T>
   }
 }
 
@@ -29,6 +35,9 @@ async function adaptersPlugin (app: FastifyInstance, { bus, settings }: Adapters
     registry: app.metrics.registry,
   })
   app.decorate('adapters', runtime)
+  app.decorateRequest('callAdapter', function <T>(this: FastifyRequest, operation: string, body: unknown, ctx: AdapterContext = {}): Promise<T> {
+    return runtime.invoke<T>(operation, body, { xRoadId: this.id, ...ctx })
+  })
   app.addHook('onClose', async () => {
     await Promise.all([bus.rest.close(), bus.xyp.close()])
   })
