@@ -1,9 +1,9 @@
 import t from 'tap'
 import { generatePopulation } from '../../src/exchange/index.ts'
-import { createAdapterRuntime } from '../../src/adapters/runtime.ts'
-import { loadAdapters, loadAdapterSchemas } from '../../src/adapters/load.ts'
-import { createBusClients, resolveMemberKeys } from '../../src/bus/index.ts'
+import { loadAdapterSchemas } from '../../src/adapters/load.ts'
+import { resolveMemberKeys } from '../../src/bus/index.ts'
 import { buildTestApp } from '../helpers/app.ts'
+import { createTestRuntime } from '../helpers/bus.ts'
 
 // The gateway's adapters against the real emulator over HTTP, both transports.
 const population = generatePopulation({ citizens: 500 })
@@ -59,13 +59,7 @@ t.test('an answer that breaks the adapter schema is never passed on', async (tt)
   const schemas = loadAdapterSchemas().map((s) => s.$id === 'adapter:civil.getIdCard'
     ? { ...s, $defs: { ...(s.$defs as object), busResponse: { type: 'object', required: ['passportPhoto'] } } }
     : s)
-  const runtime = createAdapterRuntime({
-    adapters: await loadAdapters(),
-    schemas,
-    ...createBusClients(config, exchange!.url, resolveMemberKeys(config).keys),
-    breaker: { failureThreshold: 5, coolDownMs: 1000 },
-    retry: { retries: 0, baseMs: 1, maxMs: 1 },
-  })
+  const runtime = await createTestRuntime(tt, config, exchange!.url, resolveMemberKeys(config).keys, { schemas })
   await tt.rejects(runtime.invoke('civil.getIdCard', { regnum: adult.regnum }), { code: 'UPSTREAM_INVALID_RESPONSE', status: 502, message: /passportPhoto/ })
   tt.ok(app)
 })
@@ -74,29 +68,16 @@ t.test('an answer whose signature does not verify is rejected', async (tt) => {
   const { config, exchange } = await setup(tt)
   // A second bus publishes other keys: answers from the first cannot verify against them.
   const other = await setup(tt)
-  const clients = createBusClients({ ...config, bus: { ...config.bus, jwksUrl: `${other.exchange!.url}/.well-known/jwks.json` } }, exchange!.url, resolveMemberKeys(config).keys)
-  tt.teardown(() => Promise.all([clients.rest.close(), clients.xyp.close()]))
-  const runtime = createAdapterRuntime({
-    adapters: await loadAdapters(),
-    schemas: loadAdapterSchemas(),
-    ...clients,
-    breaker: { failureThreshold: 5, coolDownMs: 1000 },
-    retry: { retries: 0, baseMs: 1, maxMs: 1 },
-  })
+  const otherKeys = { ...config, bus: { ...config.bus, jwksUrl: `${other.exchange!.url}/.well-known/jwks.json` } }
+  const runtime = await createTestRuntime(tt, otherKeys, exchange!.url, resolveMemberKeys(config).keys)
   await tt.rejects(runtime.invoke('civil.getIdCard', { regnum: adult.regnum }), { code: 'UPSTREAM_INVALID_SIGNATURE', status: 502 })
 })
 
 t.test('the breaker opens on a down provider, fails fast, and closes after the cool-down', async (tt) => {
   const { config, exchange } = await setup(tt)
   let clock = Date.now()
-  const clients = createBusClients(config, exchange!.url, resolveMemberKeys(config).keys)
-  tt.teardown(() => Promise.all([clients.rest.close(), clients.xyp.close()]))
-  const runtime = createAdapterRuntime({
-    adapters: await loadAdapters(),
-    schemas: loadAdapterSchemas(),
-    ...clients,
+  const runtime = await createTestRuntime(tt, config, exchange!.url, resolveMemberKeys(config).keys, {
     breaker: { failureThreshold: 3, coolDownMs: 30000 },
-    retry: { retries: 0, baseMs: 1, maxMs: 1 },
     now: () => clock,
   })
   await exchange!.app.inject({ method: 'PUT', url: '/admin/faults/land', payload: { down: true } })
