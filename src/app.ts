@@ -16,6 +16,9 @@ import storage from './plugins/storage.ts'
 import redisPlugin from './plugins/redis.ts'
 import auth from './plugins/auth.ts'
 import adapters from './plugins/adapters.ts'
+import catalogue from './plugins/catalogue.ts'
+import { publicCatalogueRoutes } from './routes/catalogue/public.ts'
+import { adminCatalogueRoutes } from './routes/catalogue/admin.ts'
 import { adminAdapterRoutes } from './routes/admin/adapters.ts'
 import { healthRoutes } from './routes/health.ts'
 import { meRoutes } from './routes/me.ts'
@@ -77,12 +80,15 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(redisPlugin, { redis: options.redis, keyPrefix: config.redis.keyPrefix })
   await app.register(auth, { verifier })
   await app.register(adapters, { bus: options.bus, settings: config.bus })
+  await app.register(catalogue, { refreshMs: config.catalogue.refreshMs })
 
   await app.register(healthRoutes)
   await app.register(metricsRoutes)
   await app.register(problemRoutes)
   await app.register(meRoutes)
   await app.register(adminAdapterRoutes)
+  await app.register(publicCatalogueRoutes)
+  await app.register(adminCatalogueRoutes)
 
   return app
 }

@@ -29,6 +29,7 @@ const schema = {
     AUTH_CLOCK_SKEW_SECONDS: { type: 'integer', default: 30, minimum: 0, maximum: 30 },
     AUTH_MAX_TOKEN_AGE_SECONDS: { type: 'integer', default: 3600, minimum: 60, maximum: 86400 },
     DOCS_ENABLED: { type: 'boolean', default: true },
+    CATALOGUE_REFRESH_MS: { type: 'integer', default: 2000, minimum: 100 },
     EXCHANGE_URL: { type: 'string', pattern: '^https?://' },
     EXCHANGE_PORT: { type: 'integer', default: 3100, minimum: 0, maximum: 65535 },
     EXCHANGE_CITIZENS: { type: 'integer', default: 10000, minimum: 1, maximum: 1000000 },
@@ -94,6 +95,7 @@ export interface Config {
   shutdown: { drainMs: number, timeoutMs: number }
   auth: { issuers: IssuerConfig[], clockSkewSeconds: number, maxTokenAgeSeconds: number }
   docsEnabled: boolean
+  catalogue: { refreshMs: number }
   exchange: { url?: string, port: number, citizens: number }
   bus: {
     memberId: string
@@ -141,6 +143,7 @@ interface RawEnv {
   AUTH_CLOCK_SKEW_SECONDS: number
   AUTH_MAX_TOKEN_AGE_SECONDS: number
   DOCS_ENABLED: boolean
+  CATALOGUE_REFRESH_MS: number
   EXCHANGE_URL?: string
   EXCHANGE_PORT: number
   EXCHANGE_CITIZENS: number
@@ -207,6 +210,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
       maxTokenAgeSeconds: raw.AUTH_MAX_TOKEN_AGE_SECONDS,
     },
     docsEnabled: raw.DOCS_ENABLED,
+    catalogue: { refreshMs: raw.CATALOGUE_REFRESH_MS },
     exchange: { url: raw.EXCHANGE_URL, port: raw.EXCHANGE_PORT, citizens: raw.EXCHANGE_CITIZENS },
     bus: {
       memberId: raw.BUS_MEMBER_ID,

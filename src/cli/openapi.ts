@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { buildApp } from '../app.ts'
 import { loadConfig } from '../config.ts'
 import { createEmbeddedDatabase } from '../db/embedded.ts'
+import { migrate } from '../db/migrate.ts'
 import { createRedisConnection } from '../redis/connection.ts'
 import { createBusClients, ephemeralMemberKeys } from '../bus/index.ts'
 
@@ -14,6 +15,7 @@ export const OPENAPI_FILE = join(import.meta.dirname, '..', '..', 'openapi.yaml'
 export async function generateOpenApi (): Promise<string> {
   const config = loadConfig({ LOG_LEVEL: 'silent' })
   const db = await createEmbeddedDatabase({ schema: 'public' })
+  await migrate(db)
   const redis = createRedisConnection({ url: config.redis.url, role: 'client' })
   // Port 9 (discard): nothing is ever sent there.
   const bus = createBusClients(config, 'http://127.0.0.1:9', ephemeralMemberKeys())

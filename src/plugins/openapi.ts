@@ -28,6 +28,8 @@ async function openApiPlugin (app: FastifyInstance, options: OpenApiPluginOption
       tags: [
         { name: 'operations', description: 'Health, readiness, metrics and error codes' },
         { name: 'session', description: 'The caller\'s own identity' },
+        { name: 'catalogue', description: 'The published national catalogue of OSS services (anonymous)' },
+        { name: 'catalogue admin', description: 'Keeping the catalogue: draft, publish, versions, import and export (admin role)' },
         { name: 'admin', description: 'Operating the gateway (admin role)' },
       ],
       components: {

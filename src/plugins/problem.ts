@@ -90,6 +90,7 @@ async function problemPlugin (app: FastifyInstance): Promise<void> {
     const schema = (route.schema ??= {}) as Record<string, unknown>
     if (schema.hide !== true) {
       const response = (schema.response ??= {}) as Record<string, unknown>
+      if (!Object.keys(response).some((k) => k.startsWith('2'))) response['2xx'] = { description: 'Success' }
       response['4xx'] ??= { description: 'Client error', content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: 'Problem#' } } } }
       response['5xx'] ??= { description: 'Server error', content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: 'Problem#' } } } }
     }

@@ -2,6 +2,7 @@ import t from 'tap'
 import { buildApp } from '../../src/app.ts'
 import { loadConfig } from '../../src/config.ts'
 import { createEmbeddedDatabase } from '../../src/db/embedded.ts'
+import { migrate } from '../../src/db/migrate.ts'
 import { createRedisConnection } from '../../src/redis/connection.ts'
 import { createBusClients, ephemeralMemberKeys } from '../../src/bus/index.ts'
 import { buildTestApp } from '../helpers/app.ts'
@@ -28,6 +29,7 @@ t.test('ready turns 503 once shutdown starts', async (tt) => {
 t.test('ready reports Redis down', async (tt) => {
   const config = loadConfig({ LOG_LEVEL: 'silent', REDIS_URL: 'redis://127.0.0.1:1' })
   const db = await createEmbeddedDatabase({ schema: 'public' })
+  await migrate(db)
   // Never connected: port 1 has no Redis, so every command fails at once.
   const redis = createRedisConnection({ url: config.redis.url, role: 'client' })
   const app = await buildApp({ config, db, redis, bus: createBusClients(config, 'http://127.0.0.1:9', ephemeralMemberKeys()) })

@@ -1,0 +1,157 @@
+import type { Database, Queryable } from '../db/index.ts'
+import { hashRecord, type AuditEntry, type AuditRecord } from './record.ts'
+
+// Writes audit records in small groups: entries that arrive within
+// `batchWindowMs` share one transaction, and each caller's promise settles
+// only once its record is committed. The chain head row is locked inside the
+// transaction, so the chain is serialised in the database, across processes.
+
+export interface AuditLogOptions {
+  batchWindowMs?: number
+  maxBatch?: number
+}
+
+interface Pending {
+  entry: AuditEntry
+  resolve: (record: AuditRecord) => void
+  reject: (err: unknown) => void
+}
+
+const COLUMNS = `seq, record_type AS "recordType", at, request_id AS "requestId", actor, actor_unit AS "actorUnit",
+  actor_agency AS "actorAgency", purpose, case_ref AS "caseRef", citizen, sources_asked AS "sourcesAsked",
+  sources_answered AS "sourcesAnswered", result, client_ip AS "clientIp", details, prev_hash AS "prevHash", hash`
+
+export function rowToRecord (r: Record<string, unknown>): AuditRecord {
+  return {
+    ...(r as unknown as AuditRecord),
+    seq: Number(r.seq),
+    at: r.at instanceof Date ? r.at.toISOString() : new Date(String(r.at)).toISOString(),
+  }
+}
+
+export interface AuditQuery {
+  citizen?: string
+  actor?: string
+  unit?: string
+  from?: string
+  to?: string
+  recordType?: string
+  beforeSeq?: number
+  limit: number
+}
+
+export function createAuditLog (db: Database, options: AuditLogOptions = {}) {
+  const windowMs = options.batchWindowMs ?? 2
+  const maxBatch = options.maxBatch ?? 128
+  let queue: Pending[] = []
+  let timer: NodeJS.Timeout | null = null
+  let flushing: Promise<void> = Promise.resolve()
+
+  async function insert (tx: Queryable, batch: Pending[]): Promise<AuditRecord[]> {
+    const { rows } = await tx.query<{ seq: number, hash: string }>("SELECT seq, hash FROM audit_chain_head WHERE chain = 'main' FOR UPDATE")
+    let seq = Number(rows[0]!.seq)
+    let prevHash = rows[0]!.hash
+    const records: AuditRecord[] = []
+    for (const { entry } of batch) {
+      seq++
+      const hash = hashRecord(seq, prevHash, entry)
+      records.push({ ...entry, seq, prevHash, hash })
+      prevHash = hash
+    }
+    // One multi-row INSERT for the whole group.
+    const params: unknown[] = []
+    const values = records.map((r) => {
+      const cols = [r.seq, r.recordType, r.at, r.requestId, r.actor, r.actorUnit, r.actorAgency, r.purpose, r.caseRef, r.citizen,
+        r.sourcesAsked, r.sourcesAnswered, r.result, r.clientIp, r.details === null ? null : JSON.stringify(r.details), r.prevHash, r.hash]
+      const start = params.length
+      params.push(...cols)
+      return `(${cols.map((_c, i) => `$${start + i + 1}`).join(', ')})`
+    })
+    await tx.query(`INSERT INTO audit_log (seq, record_type, at, request_id, actor, actor_unit, actor_agency, purpose, case_ref, citizen,
+      sources_asked, sources_answered, result, client_ip, details, prev_hash, hash) VALUES ${values.join(', ')}`, params)
+    await tx.query("UPDATE audit_chain_head SET seq = $1, hash = $2 WHERE chain = 'main'", [seq, prevHash])
+    return records
+  }
+
+  function flush (): void {
+    timer = null
+    const batch = queue
+    queue = []
+    if (batch.length === 0) return
+    flushing = flushing.then(async () => {
+      try {
+        const records = await db.transaction((tx) => insert(tx, batch))
+        batch.forEach((p, i) => p.resolve(records[i]!))
+      } catch (err) {
+        for (const p of batch) p.reject(err)
+      }
+    })
+  }
+
+  return {
+    // Resolves once the record is durable; rejects if it could not be written.
+    append (entry: AuditEntry): Promise<AuditRecord> {
+      return new Promise((resolve, reject) => {
+        queue.push({ entry, resolve, reject })
+        if (queue.length >= maxBatch) {
+          if (timer !== null) clearTimeout(timer)
+          flush()
+        } else if (timer === null) {
+          timer = setTimeout(flush, windowMs)
+        }
+      })
+    },
+
+    async query (q: AuditQuery): Promise<AuditRecord[]> {
+      const where: string[] = []
+      const params: unknown[] = []
+      const add = (sql: string, value: unknown) => { params.push(value); where.push(sql.replace('?', `$${params.length}`)) }
+      if (q.citizen !== undefined) add('citizen = ?', q.citizen)
+      if (q.actor !== undefined) add('actor = ?', q.actor)
+      if (q.unit !== undefined) add('actor_unit = ?', q.unit)
+      if (q.from !== undefined) add('at >= ?', q.from)
+      if (q.to !== undefined) add('at < ?', q.to)
+      if (q.recordType !== undefined) add('record_type = ?', q.recordType)
+      if (q.beforeSeq !== undefined) add('seq < ?', q.beforeSeq)
+      params.push(q.limit)
+      const { rows } = await db.query<Record<string, unknown>>(
+        `SELECT ${COLUMNS} FROM audit_log ${where.length === 0 ? '' : 'WHERE ' + where.join(' AND ')} ORDER BY seq DESC LIMIT $${params.length}`, params)
+      return rows.map(rowToRecord)
+    },
+
+    // Recomputes every hash and link, in order, a page at a time.
+    async verify (): Promise<{ ok: true, records: number } | { ok: false, records: number, brokenAt: number, reason: string }> {
+      let prevHash = 'genesis'
+      let expected = 1
+      let checked = 0
+      for (;;) {
+        const { rows } = await db.query<Record<string, unknown>>(`SELECT ${COLUMNS} FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT 1000`, [expected])
+        if (rows.length === 0) break
+        for (const row of rows.map(rowToRecord)) {
+          if (row.seq !== expected) return { ok: false, records: checked, brokenAt: expected, reason: `record ${expected} is missing` }
+          if (row.prevHash !== prevHash) return { ok: false, records: checked, brokenAt: row.seq, reason: 'does not link to the record before it' }
+          const { seq, prevHash: _p, hash, ...entry } = row
+          if (hashRecord(seq, prevHash, entry) !== hash) return { ok: false, records: checked, brokenAt: row.seq, reason: 'its content does not match its hash' }
+          prevHash = hash
+          expected++
+          checked++
+        }
+      }
+      const { rows } = await db.query<{ seq: number, hash: string }>("SELECT seq, hash FROM audit_chain_head WHERE chain = 'main'")
+      if (Number(rows[0]?.seq) !== checked || rows[0]?.hash !== prevHash) {
+        return { ok: false, records: checked, brokenAt: checked + 1, reason: 'the chain head does not match the last record (records were removed)' }
+      }
+      return { ok: true, records: checked }
+    },
+
+    async close (): Promise<void> {
+      if (timer !== null) {
+        clearTimeout(timer)
+        flush()
+      }
+      await flushing
+    },
+  }
+}
+
+export type AuditLog = ReturnType<typeof createAuditLog>

@@ -1,0 +1,32 @@
+import { createHash } from 'node:crypto'
+import { canonicalJson } from '../catalogue/document.ts'
+
+export type RecordType = 'citizen_lookup' | 'catalogue_change'
+
+export interface AuditEntry {
+  recordType: RecordType
+  at: string
+  requestId: string
+  actor: string
+  actorUnit: string | null
+  actorAgency: string | null
+  purpose: string | null
+  caseRef: string | null
+  citizen: string | null
+  sourcesAsked: string[]
+  sourcesAnswered: string[]
+  result: string
+  clientIp: string | null
+  details: Record<string, unknown> | null
+}
+
+export interface AuditRecord extends AuditEntry {
+  seq: number
+  prevHash: string
+  hash: string
+}
+
+// hash = SHA-256(prevHash + "\n" + canonical JSON of the entry and its seq).
+export function hashRecord (seq: number, prevHash: string, entry: AuditEntry): string {
+  return createHash('sha256').update(prevHash).update('\n').update(canonicalJson({ seq, ...entry })).digest('hex')
+}

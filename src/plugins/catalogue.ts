@@ -1,0 +1,58 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import { buildSeedDocument } from '../catalogue/seed.ts'
+import { createSnapshot, type Snapshot } from '../catalogue/snapshot.ts'
+import { createCatalogueStore, type CatalogueStore } from '../catalogue/store.ts'
+import { ProblemError } from '../errors/problem-error.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    catalogue: CatalogueService
+  }
+}
+
+export interface CatalogueService {
+  store: CatalogueStore
+  // The published version, from memory.
+  current(): Snapshot
+  // Reloads the published version if it changed (after a publish here, or
+  // in another process: every instance also polls).
+  refresh(): Promise<void>
+}
+
+export interface CataloguePluginOptions {
+  refreshMs: number
+}
+
+export async function createCatalogueService (app: FastifyInstance): Promise<CatalogueService> {
+  const store = createCatalogueStore(app.db)
+  if (await store.ensureSeeded(buildSeedDocument)) app.log.info('loaded the seed catalogue as version 1')
+  let snapshot: Snapshot | null = null
+  const refresh = async () => {
+    const head = await store.publishedDigest()
+    if (head === null || (snapshot?.version === head.version && snapshot.digest === head.digest)) return
+    const row = await store.published()
+    if (row !== null) snapshot = createSnapshot(row.version, row.digest, row.document)
+  }
+  await refresh()
+  return {
+    store,
+    current () {
+      if (snapshot === null) throw new ProblemError('DEPENDENCY_UNAVAILABLE', 'no catalogue has been published')
+      return snapshot
+    },
+    refresh,
+  }
+}
+
+async function cataloguePlugin (app: FastifyInstance, options: CataloguePluginOptions): Promise<void> {
+  const service = await createCatalogueService(app)
+  app.decorate('catalogue', service)
+  const timer = setInterval(() => {
+    service.refresh().catch((err) => app.log.warn({ err }, 'could not refresh the published catalogue'))
+  }, options.refreshMs)
+  timer.unref()
+  app.addHook('onClose', async () => clearInterval(timer))
+}
+
+export default fp(cataloguePlugin, { name: 'catalogue', fastify: '5.x', dependencies: ['storage'] })

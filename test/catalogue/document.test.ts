@@ -1,0 +1,42 @@
+import t from 'tap'
+import { diffDocuments } from '../../src/catalogue/diff.ts'
+import { canonicalJson, etagOf, validateDocument } from '../../src/catalogue/document.ts'
+import { buildSeedDocument } from '../../src/catalogue/seed.ts'
+
+const seed = buildSeedDocument()
+
+t.test('the seed document is valid, and units get transliterated English names', async (tt) => {
+  tt.same(validateDocument(seed), [])
+  const bag = seed.units.find((u) => u.code === '210151')!
+  tt.same(bag.name, { mn: '1-р баг', en: '1-r bag' })
+  tt.equal(seed.units.find((u) => u.code === '11')!.name.en, 'Ulaanbaatar')
+})
+
+t.test('references are checked and reported with their paths', async (tt) => {
+  const doc = structuredClone(seed)
+  doc.units.push({ code: '9999', level: 'soum', parent: '98', name: { mn: 'Шинэ', en: 'New' } })
+  doc.mobileRounds[0]!.bags.push('110151')
+  doc.availability.push({ unit: '8225', service: 'no.such', offered: true })
+  doc.services[0]!.formSchema = { ...doc.services[0]!.formSchema, examples: [{ unexpected: true }] }
+  const problems = validateDocument(doc).map((p) => p.pointer)
+  tt.ok(problems.includes(`/units/${doc.units.length - 1}/parent`))
+  tt.ok(problems.includes(`/mobileRounds/0/bags/${doc.mobileRounds[0]!.bags.length - 1}`))
+  tt.ok(problems.includes(`/availability/${doc.availability.length - 1}/service`))
+  tt.ok(problems.includes('/services/0/formSchema/examples/0'))
+  tt.ok(validateDocument(null).length > 0)
+  tt.ok(validateDocument({ ...seed, services: [null] }).some((p) => p.pointer === '/services/0'))
+})
+
+t.test('canonical JSON and ETags ignore key order; diffs name entities', async (tt) => {
+  tt.equal(canonicalJson({ b: 1, a: [{ d: 2, c: 3 }] }), '{"a":[{"c":3,"d":2}],"b":1}')
+  tt.equal(etagOf({ a: 1, b: 2 }), etagOf({ b: 2, a: 1 }))
+  const next = structuredClone(seed)
+  next.agencies[0]!.name.en = 'Changed'
+  next.categories.push({ code: 'culture', name: { mn: 'Соёл', en: 'Culture' }, mandated: false })
+  next.mobileRounds.pop()
+  const diff = diffDocuments(seed, next)
+  tt.same(Object.keys(diff).sort(), ['agencies', 'categories', 'mobile-rounds'])
+  tt.same(diff.categories!.added, ['culture'])
+  tt.equal(diff.agencies!.changed[0]!.key, seed.agencies[0]!.code)
+  tt.same(diff['mobile-rounds']!.removed, [seed.mobileRounds.at(-1)!.id])
+})
