@@ -7,7 +7,8 @@ import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
+import { createServer } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
 import autocannon from 'autocannon'
 import { buildSeedDocument } from '../src/catalogue/seed.ts'
 
@@ -17,17 +18,32 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
 const seed = buildSeedDocument()
 const bag = seed.mobileRounds[0]?.bags[0] ?? seed.units.find((u) => u.level === 'bag')!.code
 const dataDir = mkdtempSync(join(tmpdir(), 'oss-bench-'))
+const port = await freePort()
+const url = `http://127.0.0.1:${port}`
 const server = spawn(process.execPath, [join(import.meta.dirname, '..', 'src', 'server.ts')], {
-  env: { ...process.env, PORT: '0', EXCHANGE_PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'warn', REDIS_KEY_PREFIX: `bench:${process.pid}` },
-  stdio: ['ignore', 'pipe', 'inherit'],
+  env: { ...process.env, PORT: String(port), EXCHANGE_PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', REDIS_KEY_PREFIX: `bench:${process.pid}` },
+  stdio: ['ignore', 'ignore', 'inherit'],
 })
-const url = await new Promise<string>((resolve, reject) => {
-  server.on('exit', (code) => reject(new Error(`the gateway exited with ${code}`)))
-  createInterface({ input: server.stdout! }).on('line', (line) => {
-    const m = /Server listening at (http:\/\/[^"]+)/.exec(line)
-    if (m !== null) resolve(m[1] as string)
+await waitReady(url)
+
+function freePort (): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number }
+      probe.close(() => resolve(port))
+    })
   })
-})
+}
+
+async function waitReady (base: string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    try {
+      if ((await fetch(`${base}/health/ready`)).ok) return
+    } catch {}
+    await sleep(100)
+  }
+  throw new Error('the gateway did not become ready in 30 s')
+}
 
 async function run (title: string, path: string, headers: Record<string, string> = {}) {
   const result = await autocannon({ url: url + path, connections: CONNECTIONS, duration: DURATION_SECONDS, headers })
