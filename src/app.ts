@@ -17,6 +17,11 @@ import redisPlugin from './plugins/redis.ts'
 import auth from './plugins/auth.ts'
 import adapters from './plugins/adapters.ts'
 import catalogue from './plugins/catalogue.ts'
+import audit from './plugins/audit.ts'
+import policies from './plugins/policies.ts'
+import rateLimit from '@fastify/rate-limit'
+import { citizenRoutes } from './routes/citizens.ts'
+import { adminAuditRoutes } from './routes/admin/audit.ts'
 import { publicCatalogueRoutes } from './routes/catalogue/public.ts'
 import { adminCatalogueRoutes } from './routes/catalogue/admin.ts'
 import { adminAdapterRoutes } from './routes/admin/adapters.ts'
@@ -80,7 +85,11 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(redisPlugin, { redis: options.redis, keyPrefix: config.redis.keyPrefix })
   await app.register(auth, { verifier })
   await app.register(adapters, { bus: options.bus, settings: config.bus })
+  await app.register(audit, { batchWindowMs: config.audit.batchWindowMs })
+  await app.register(policies)
   await app.register(catalogue, { refreshMs: config.catalogue.refreshMs })
+  // Limits are applied by the routes that need them (officers' look-ups), on Redis.
+  await app.register(rateLimit, { global: false, redis: options.redis, nameSpace: `${config.redis.keyPrefix}:rl:`, skipOnError: false })
 
   await app.register(healthRoutes)
   await app.register(metricsRoutes)
@@ -89,6 +98,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(adminAdapterRoutes)
   await app.register(publicCatalogueRoutes)
   await app.register(adminCatalogueRoutes)
+  await app.register(citizenRoutes, { limits: config.officers })
+  await app.register(adminAuditRoutes)
 
   return app
 }

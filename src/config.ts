@@ -30,6 +30,11 @@ const schema = {
     AUTH_MAX_TOKEN_AGE_SECONDS: { type: 'integer', default: 3600, minimum: 60, maximum: 86400 },
     DOCS_ENABLED: { type: 'boolean', default: true },
     CATALOGUE_REFRESH_MS: { type: 'integer', default: 2000, minimum: 100 },
+    AUDIT_BATCH_WINDOW_MS: { type: 'integer', default: 2, minimum: 0, maximum: 100 },
+    OFFICER_LOOKUPS_PER_MINUTE: { type: 'integer', default: 60, minimum: 1 },
+    UNIT_LOOKUPS_PER_MINUTE: { type: 'integer', default: 600, minimum: 1 },
+    HARVEST_DISTINCT_CITIZENS: { type: 'integer', default: 100, minimum: 1 },
+    HARVEST_WINDOW_MINUTES: { type: 'integer', default: 60, minimum: 1, maximum: 10080 },
     EXCHANGE_URL: { type: 'string', pattern: '^https?://' },
     EXCHANGE_PORT: { type: 'integer', default: 3100, minimum: 0, maximum: 65535 },
     EXCHANGE_CITIZENS: { type: 'integer', default: 10000, minimum: 1, maximum: 1000000 },
@@ -96,6 +101,8 @@ export interface Config {
   auth: { issuers: IssuerConfig[], clockSkewSeconds: number, maxTokenAgeSeconds: number }
   docsEnabled: boolean
   catalogue: { refreshMs: number }
+  audit: { batchWindowMs: number }
+  officers: { perOfficerPerMinute: number, perUnitPerMinute: number, harvestDistinctCitizens: number, harvestWindowMinutes: number }
   exchange: { url?: string, port: number, citizens: number }
   bus: {
     memberId: string
@@ -144,6 +151,11 @@ interface RawEnv {
   AUTH_MAX_TOKEN_AGE_SECONDS: number
   DOCS_ENABLED: boolean
   CATALOGUE_REFRESH_MS: number
+  AUDIT_BATCH_WINDOW_MS: number
+  OFFICER_LOOKUPS_PER_MINUTE: number
+  UNIT_LOOKUPS_PER_MINUTE: number
+  HARVEST_DISTINCT_CITIZENS: number
+  HARVEST_WINDOW_MINUTES: number
   EXCHANGE_URL?: string
   EXCHANGE_PORT: number
   EXCHANGE_CITIZENS: number
@@ -211,6 +223,13 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     },
     docsEnabled: raw.DOCS_ENABLED,
     catalogue: { refreshMs: raw.CATALOGUE_REFRESH_MS },
+    audit: { batchWindowMs: raw.AUDIT_BATCH_WINDOW_MS },
+    officers: {
+      perOfficerPerMinute: raw.OFFICER_LOOKUPS_PER_MINUTE,
+      perUnitPerMinute: raw.UNIT_LOOKUPS_PER_MINUTE,
+      harvestDistinctCitizens: raw.HARVEST_DISTINCT_CITIZENS,
+      harvestWindowMinutes: raw.HARVEST_WINDOW_MINUTES,
+    },
     exchange: { url: raw.EXCHANGE_URL, port: raw.EXCHANGE_PORT, citizens: raw.EXCHANGE_CITIZENS },
     bus: {
       memberId: raw.BUS_MEMBER_ID,

@@ -132,14 +132,14 @@ export function createAdapterRuntime (options: AdapterRuntimeOptions): AdapterRu
 
   // One attempt: returns the provider's body, or throws ProblemError (final)
   // or Transient (may be retried).
-  async function attempt (c: Compiled, request: unknown, ctx: AdapterContext): Promise<unknown> {
+  async function attempt (c: Compiled, request: unknown, ctx: AdapterContext, timeoutMs: number): Promise<unknown> {
     const a = c.adapter
     try {
       if (a.transport === 'rest') {
         const answer = await options.rest.call({
           service: a.service,
           body: a.toBus(request, ctx),
-          timeoutMs: a.timeoutMs,
+          timeoutMs,
           ...(ctx.xRoadId === undefined ? {} : { xRoadId: ctx.xRoadId }),
           ...(ctx.userId === undefined ? {} : { userId: ctx.userId }),
           ...(ctx.issue === undefined ? {} : { issue: ctx.issue }),
@@ -158,7 +158,7 @@ export function createAdapterRuntime (options: AdapterRuntimeOptions): AdapterRu
         })
       }
       const { auth, fields } = a.toBus(request, ctx)
-      const answer = await options.xyp.call({ endpoint: a.endpoint, operation: a.service, auth, fields, timeoutMs: a.timeoutMs })
+      const answer = await options.xyp.call({ endpoint: a.endpoint, operation: a.service, auth, fields, timeoutMs })
       switch (answer.resultCode) {
         case 0: return answer.response ?? {}
         case 1: throw new ProblemError('UPSTREAM_NOT_FOUND', answer.resultMessage || `${a.provider} has no such record`)
@@ -169,7 +169,7 @@ export function createAdapterRuntime (options: AdapterRuntimeOptions): AdapterRu
       if (err instanceof ProblemError || err instanceof Transient) throw err
       if (err instanceof BusTransportError) {
         switch (err.code) {
-          case 'BUS_TIMEOUT': throw new ProblemError('UPSTREAM_TIMEOUT', `${a.provider} did not answer within ${a.timeoutMs} ms`, { cause: err })
+          case 'BUS_TIMEOUT': throw new ProblemError('UPSTREAM_TIMEOUT', `${a.provider} did not answer within ${timeoutMs} ms`, { cause: err })
           case 'BUS_NETWORK': throw new Transient(new ProblemError('UPSTREAM_UNAVAILABLE', `${a.provider} could not be reached`, { cause: err }))
           case 'BUS_BAD_SIGNATURE': throw new ProblemError('UPSTREAM_INVALID_SIGNATURE', err.message, { cause: err })
           case 'BUS_BAD_BODY': throw invalidResponse(c, null, err)
@@ -227,8 +227,14 @@ export function createAdapterRuntime (options: AdapterRuntimeOptions): AdapterRu
               headers: { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) },
             })
           }
+          const now = Date.now()
+          const timeoutMs = ctx.deadline === undefined ? a.timeoutMs : Math.min(a.timeoutMs, ctx.deadline - now)
+          if (timeoutMs <= 0) {
+            breaker.release()
+            throw new ProblemError('UPSTREAM_TIMEOUT', `no time was left to call ${a.provider}`)
+          }
           try {
-            const body = await attempt(c, request, ctx)
+            const body = await attempt(c, request, ctx, timeoutMs)
             breaker.success()
             if (!c.busResponse(body)) throw invalidResponse(c, c.busResponse.errors)
             const result = a.fromBus(body as never)

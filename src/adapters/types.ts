@@ -13,7 +13,9 @@ export interface AdapterContext {
   issue?: string
   // XYP only: the consenting citizen's registration number.
   citizenRegnum?: string
-  signal?: AbortSignal
+  // Epoch ms by which the call, retries included, must be over; each attempt
+  // gets what is left, at most the adapter's own timeout.
+  deadline?: number
 }
 
 interface Common {

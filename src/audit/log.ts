@@ -47,7 +47,7 @@ export function createAuditLog (db: Database, options: AuditLogOptions = {}) {
   let timer: NodeJS.Timeout | null = null
   let flushing: Promise<void> = Promise.resolve()
 
-  async function insert (tx: Queryable, batch: Pending[]): Promise<AuditRecord[]> {
+  async function insert (tx: Queryable, batch: Array<Pick<Pending, 'entry'>>): Promise<AuditRecord[]> {
     const { rows } = await tx.query<{ seq: number, hash: string }>("SELECT seq, hash FROM audit_chain_head WHERE chain = 'main' FOR UPDATE")
     let seq = Number(rows[0]!.seq)
     let prevHash = rows[0]!.hash
@@ -89,6 +89,12 @@ export function createAuditLog (db: Database, options: AuditLogOptions = {}) {
   }
 
   return {
+    // Inside a caller's transaction, so the records commit or roll back with
+    // the change they describe (catalogue writes).
+    async appendWithin (tx: Queryable, entries: AuditEntry[]): Promise<AuditRecord[]> {
+      return entries.length === 0 ? [] : insert(tx, entries.map((entry) => ({ entry })))
+    },
+
     // Resolves once the record is durable; rejects if it could not be written.
     append (entry: AuditEntry): Promise<AuditRecord> {
       return new Promise((resolve, reject) => {

@@ -58,10 +58,16 @@ function checkIfMatch (ifMatch: string | undefined, etag: string, what: string):
   }
 }
 
+export interface CatalogueStoreOptions {
+  // Called inside each write's transaction with what it changed, so the
+  // audit log records the change atomically with it.
+  onChanges?: (tx: Queryable, version: number, actor: string, changes: Change[]) => Promise<void>
+}
+
 // Versions of the catalogue in the database. Every write takes the draft row
 // FOR UPDATE, so concurrent admins (in any process) are serialised, and is
 // validated whole before it is stored.
-export function createCatalogueStore (db: Database) {
+export function createCatalogueStore (db: Database, options: CatalogueStoreOptions = {}) {
   async function selectOne (q: Queryable, where: string, params: unknown[] = [], lock = false): Promise<VersionRow | null> {
     const { rows } = await q.query<VersionMeta & { document: CatalogueDocument }>(
       `SELECT ${META}, document FROM catalogue_versions WHERE ${where} ${lock ? 'FOR UPDATE' : ''}`, params)
@@ -74,6 +80,7 @@ export function createCatalogueStore (db: Database) {
         'INSERT INTO catalogue_changes (version, actor, action, collection, key, before, after) VALUES ($1, $2, $3, $4, $5, $6, $7)',
         [version, actor, c.action, c.collection, c.key, c.before === undefined ? null : JSON.stringify(c.before), c.after === undefined ? null : JSON.stringify(c.after)])
     }
+    await options.onChanges?.(q, version, actor, changes)
   }
 
   async function writeDraft (q: Queryable, draft: VersionRow, document: CatalogueDocument): Promise<VersionRow> {

@@ -9,11 +9,14 @@ export const errorRegistry = {
   BAD_REQUEST: { status: 400, title: 'Bad request' },
   VALIDATION_FAILED: { status: 400, title: 'Request validation failed' },
   MALFORMED_JSON: { status: 400, title: 'Malformed JSON body' },
+  INVALID_REGNUM: { status: 400, title: 'Invalid registration number' },
   AUTH_REQUIRED: { status: 401, title: 'Authentication required' },
   TOKEN_INVALID: { status: 401, title: 'Invalid access token' },
   TOKEN_EXPIRED: { status: 401, title: 'Access token expired' },
   TOKEN_REPLAYED: { status: 401, title: 'Access token already used' },
   ROLE_FORBIDDEN: { status: 403, title: 'Role not allowed' },
+  PURPOSE_FORBIDDEN: { status: 403, title: 'Purpose not allowed for this agency' },
+  SOURCE_FORBIDDEN: { status: 403, title: 'Source outside the purpose' },
   NOT_FOUND: { status: 404, title: 'Not found' },
   ROUTE_NOT_FOUND: { status: 404, title: 'No such route' },
   METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
@@ -35,6 +38,9 @@ export const errorRegistry = {
   UPSTREAM_TIMEOUT: { status: 504, title: 'Provider did not answer in time' },
   SHUTTING_DOWN: { status: 503, title: 'Server is shutting down' },
   DEPENDENCY_UNAVAILABLE: { status: 503, title: 'A required service is unavailable' },
+  AUDIT_UNAVAILABLE: { status: 503, title: 'The audit log cannot be written' },
+  ALL_SOURCES_FAILED: { status: 502, title: 'No source answered' },
+  ALL_SOURCES_TIMED_OUT: { status: 504, title: 'No source answered in time' },
 } as const satisfies Record<string, ErrorSpec>
 
 export type ErrorCode = keyof typeof errorRegistry

@@ -25,7 +25,27 @@ export interface CataloguePluginOptions {
 }
 
 export async function createCatalogueService (app: FastifyInstance): Promise<CatalogueService> {
-  const store = createCatalogueStore(app.db)
+  const store = createCatalogueStore(app.db, {
+    // Catalogue changes go into the audit chain, in the same transaction.
+    onChanges: async (tx, version, actor, changes) => {
+      await app.audit.appendWithin(tx, changes.map((c) => ({
+        recordType: 'catalogue_change',
+        at: new Date().toISOString(),
+        requestId: `catalogue-v${version}`,
+        actor,
+        actorUnit: null,
+        actorAgency: null,
+        purpose: null,
+        caseRef: null,
+        citizen: null,
+        sourcesAsked: [],
+        sourcesAnswered: [],
+        result: c.action,
+        clientIp: null,
+        details: { version, collection: c.collection, key: c.key, before: c.before ?? null, after: c.after ?? null },
+      })))
+    },
+  })
   if (await store.ensureSeeded(buildSeedDocument)) app.log.info('loaded the seed catalogue as version 1')
   let snapshot: Snapshot | null = null
   const refresh = async () => {
@@ -55,4 +75,4 @@ async function cataloguePlugin (app: FastifyInstance, options: CataloguePluginOp
   app.addHook('onClose', async () => clearInterval(timer))
 }
 
-export default fp(cataloguePlugin, { name: 'catalogue', fastify: '5.x', dependencies: ['storage'] })
+export default fp(cataloguePlugin, { name: 'catalogue', fastify: '5.x', dependencies: ['storage', 'audit'] })

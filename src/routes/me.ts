@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import principalSchema from '../../schemas/principal.json' with { type: 'json' }
 import { ROLES } from '../config.ts'
+import type { CitizenPrincipal } from '../auth/principal.ts'
 
 // Lets a portal or an officer's tool check what its token grants.
 export async function meRoutes (app: FastifyInstance): Promise<void> {
@@ -17,5 +18,54 @@ export async function meRoutes (app: FastifyInstance): Promise<void> {
     const p = request.principal!
     const { tokenId: _tokenId, expiresAt, ...rest } = p
     return { ...rest, expiresAt: new Date(expiresAt * 1000).toISOString() }
+  })
+
+  // The citizen's own data tracker: who looked at their data, when, where
+  // and why. Officers appear as their agency and OSS unit, never by name.
+  app.get('/v1/me/data-access', {
+    config: { auth: { roles: ['citizen'] } },
+    schema: {
+      tags: ['session'],
+      operationId: 'getMyDataAccess',
+      summary: 'Who looked at my data: when, from which OSS and agency, for which purpose and case',
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          before: { type: 'integer', minimum: 1 },
+          limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 },
+          lang: { type: 'string', enum: ['mn', 'en'], default: 'mn' },
+        },
+      },
+    },
+  }, async (request) => {
+    const citizen = request.principal as CitizenPrincipal
+    const q = request.query as { before?: number, limit: number, lang: 'mn' | 'en' }
+    const records = await app.audit.query({
+      citizen: citizen.regnum,
+      recordType: 'citizen_lookup',
+      limit: q.limit,
+      ...(q.before === undefined ? {} : { beforeSeq: q.before }),
+    })
+    const snap = app.catalogue.current()
+    return {
+      accesses: records.map((r) => {
+        const unit = r.actorUnit === null ? undefined : snap.unit(r.actorUnit)
+        const purpose = r.purpose === null ? undefined : app.policies.purposes[r.purpose]
+        return {
+          id: r.seq,
+          at: r.at,
+          unit: r.actorUnit,
+          unitName: unit === undefined ? null : unit.name[q.lang],
+          agency: r.actorAgency,
+          purpose: r.purpose,
+          purposeName: purpose === undefined ? null : purpose.name[q.lang],
+          case: r.caseRef,
+          sources: r.sourcesAnswered,
+          result: r.result,
+        }
+      }),
+      next: records.length === q.limit ? records.at(-1)!.seq : null,
+    }
   })
 }
