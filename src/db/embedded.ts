@@ -85,6 +85,7 @@ export async function createEmbeddedDatabase (options: EmbeddedOptions): Promise
       return db.transaction((tx) => fn(asQueryable(tx)))
     },
     async close () {
+      if (db.closed) return
       try {
         await db.close()
       } finally {

@@ -69,7 +69,8 @@ export function createPostgresDatabase (options: PostgresOptions): Database {
       }
     },
     async close () {
-      await pool.end()
+      // Idempotent: a second close (shutdown after a failure) is a no-op.
+      if (!pool.ending) await pool.end()
     },
   }
 }
