@@ -7,16 +7,15 @@ import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createServer } from 'node:net'
-import { setTimeout as sleep } from 'node:timers/promises'
 import autocannon from 'autocannon'
 import { buildSeedDocument } from '../src/catalogue/seed.ts'
+import { freePort, waitFor } from './lib.ts'
 
 const DURATION_SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
 
 const seed = buildSeedDocument()
-const bag = seed.mobileRounds[0]?.bags[0] ?? seed.units.find((u) => u.level === 'bag')!.code
+const bag = seed.mobileRounds[0]?.bags[0] ?? seed.units.find((u) => u.level === "bag")!.code
 const dataDir = mkdtempSync(join(tmpdir(), 'oss-bench-'))
 const port = await freePort()
 const url = `http://127.0.0.1:${port}`
@@ -24,26 +23,7 @@ const server = spawn(process.execPath, [join(import.meta.dirname, '..', 'src', '
   env: { ...process.env, PORT: String(port), EXCHANGE_PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', REDIS_KEY_PREFIX: `bench:${process.pid}` },
   stdio: ['ignore', 'ignore', 'inherit'],
 })
-await waitReady(url)
-
-function freePort (): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number }
-      probe.close(() => resolve(port))
-    })
-  })
-}
-
-async function waitReady (base: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    try {
-      if ((await fetch(`${base}/health/ready`)).ok) return
-    } catch {}
-    await sleep(100)
-  }
-  throw new Error('the gateway did not become ready in 30 s')
-}
+await waitFor(`${url}/health/ready`)
 
 async function run (title: string, path: string, headers: Record<string, string> = {}) {
   const result = await autocannon({ url: url + path, connections: CONNECTIONS, duration: DURATION_SECONDS, headers })
