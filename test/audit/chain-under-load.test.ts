@@ -35,7 +35,9 @@ t.test('200 concurrent look-ups through two gateway processes leave one unbroken
   const tokens = await Promise.all(Array.from({ length: LOOKUPS }, (_, i) => signTestToken(dataDir, 'officer', officer(i))))
   const responses = await Promise.all(tokens.map(async (token, i) => {
     const citizen = adults[i % adults.length]!
-    const res = await fetch(`${urls[i % 2]}/v1/citizens/${encodeURIComponent(citizen.regnum)}?purpose=welfare.eligibility&case=LOAD-${i}`, {
+    // One source per look-up keeps the bus load within what a shared CI machine
+    // answers inside the source timeout; the chain is what is under test.
+    const res = await fetch(`${urls[i % 2]}/v1/citizens/${encodeURIComponent(citizen.regnum)}/civil?purpose=welfare.eligibility&case=LOAD-${i}`, {
       headers: { authorization: `Bearer ${token}` },
     })
     return { status: res.status, body: await res.json() as { auditSeq?: number } }
