@@ -19,6 +19,8 @@ import adapters from './plugins/adapters.ts'
 import catalogue from './plugins/catalogue.ts'
 import audit from './plugins/audit.ts'
 import policies from './plugins/policies.ts'
+import applications from './plugins/applications.ts'
+import { applicationRoutes } from './routes/applications.ts'
 import rateLimit from '@fastify/rate-limit'
 import { citizenRoutes } from './routes/citizens.ts'
 import { adminAuditRoutes } from './routes/admin/audit.ts'
@@ -87,6 +89,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(adapters, { bus: options.bus, settings: config.bus })
   await app.register(audit, { batchWindowMs: config.audit.batchWindowMs })
   await app.register(policies)
+  await app.register(applications, { redisUrl: config.redis.url, settings: config.delivery })
   await app.register(catalogue, { refreshMs: config.catalogue.refreshMs })
   // Limits are applied by the routes that need them (officers' look-ups), on Redis.
   await app.register(rateLimit, { global: false, redis: options.redis, nameSpace: `${config.redis.keyPrefix}:rl:`, skipOnError: false })
@@ -100,6 +103,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(adminCatalogueRoutes)
   await app.register(citizenRoutes, { limits: config.officers })
   await app.register(adminAuditRoutes)
+  await app.register(applicationRoutes)
 
   return app
 }

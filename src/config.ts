@@ -30,6 +30,13 @@ const schema = {
     AUTH_MAX_TOKEN_AGE_SECONDS: { type: 'integer', default: 3600, minimum: 60, maximum: 86400 },
     DOCS_ENABLED: { type: 'boolean', default: true },
     CATALOGUE_REFRESH_MS: { type: 'integer', default: 2000, minimum: 100 },
+    WORKER: { type: 'string', enum: ['on', 'off'], default: 'on' },
+    DELIVERY_ATTEMPTS: { type: 'integer', default: 12, minimum: 1, maximum: 10000 },
+    DELIVERY_BACKOFF_BASE_MS: { type: 'integer', default: 1000, minimum: 1 },
+    DELIVERY_BACKOFF_MAX_MS: { type: 'integer', default: 600000, minimum: 1 },
+    DELIVERY_CONCURRENCY: { type: 'integer', default: 16, minimum: 1, maximum: 1000 },
+    DELIVERY_LOCK_MS: { type: 'integer', default: 30000, minimum: 1000 },
+    OUTBOX_POLL_MS: { type: 'integer', default: 500, minimum: 10 },
     AUDIT_BATCH_WINDOW_MS: { type: 'integer', default: 2, minimum: 0, maximum: 100 },
     OFFICER_LOOKUPS_PER_MINUTE: { type: 'integer', default: 60, minimum: 1 },
     UNIT_LOOKUPS_PER_MINUTE: { type: 'integer', default: 600, minimum: 1 },
@@ -102,6 +109,7 @@ export interface Config {
   docsEnabled: boolean
   catalogue: { refreshMs: number }
   audit: { batchWindowMs: number }
+  delivery: { worker: boolean, attempts: number, backoffBaseMs: number, backoffMaxMs: number, concurrency: number, lockDurationMs: number, outboxPollMs: number }
   officers: { perOfficerPerMinute: number, perUnitPerMinute: number, harvestDistinctCitizens: number, harvestWindowMinutes: number }
   exchange: { url?: string, port: number, citizens: number }
   bus: {
@@ -152,6 +160,13 @@ interface RawEnv {
   DOCS_ENABLED: boolean
   CATALOGUE_REFRESH_MS: number
   AUDIT_BATCH_WINDOW_MS: number
+  WORKER: 'on' | 'off'
+  DELIVERY_ATTEMPTS: number
+  DELIVERY_BACKOFF_BASE_MS: number
+  DELIVERY_BACKOFF_MAX_MS: number
+  DELIVERY_CONCURRENCY: number
+  DELIVERY_LOCK_MS: number
+  OUTBOX_POLL_MS: number
   OFFICER_LOOKUPS_PER_MINUTE: number
   UNIT_LOOKUPS_PER_MINUTE: number
   HARVEST_DISTINCT_CITIZENS: number
@@ -224,6 +239,15 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     docsEnabled: raw.DOCS_ENABLED,
     catalogue: { refreshMs: raw.CATALOGUE_REFRESH_MS },
     audit: { batchWindowMs: raw.AUDIT_BATCH_WINDOW_MS },
+    delivery: {
+      worker: raw.WORKER === 'on',
+      attempts: raw.DELIVERY_ATTEMPTS,
+      backoffBaseMs: raw.DELIVERY_BACKOFF_BASE_MS,
+      backoffMaxMs: raw.DELIVERY_BACKOFF_MAX_MS,
+      concurrency: raw.DELIVERY_CONCURRENCY,
+      lockDurationMs: raw.DELIVERY_LOCK_MS,
+      outboxPollMs: raw.OUTBOX_POLL_MS,
+    },
     officers: {
       perOfficerPerMinute: raw.OFFICER_LOOKUPS_PER_MINUTE,
       perUnitPerMinute: raw.UNIT_LOOKUPS_PER_MINUTE,

@@ -13,7 +13,7 @@ export const OPENAPI_FILE = join(import.meta.dirname, '..', '..', 'openapi.yaml'
 // Builds the app without touching any service: an in-memory store and a Redis
 // connection that is never opened; only the routes are needed.
 export async function generateOpenApi (): Promise<string> {
-  const config = loadConfig({ LOG_LEVEL: 'silent' })
+  const config = loadConfig({ LOG_LEVEL: 'silent', WORKER: 'off' })
   const db = await createEmbeddedDatabase({ schema: 'public' })
   await migrate(db)
   const redis = createRedisConnection({ url: config.redis.url, role: 'client' })

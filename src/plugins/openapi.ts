@@ -31,6 +31,7 @@ async function openApiPlugin (app: FastifyInstance, options: OpenApiPluginOption
         { name: 'catalogue', description: 'The published national catalogue of OSS services (anonymous)' },
         { name: 'catalogue admin', description: 'Keeping the catalogue: draft, publish, versions, import and export (admin role)' },
         { name: 'citizens', description: 'Officers\' purpose-bound, audited view of a citizen across the registries' },
+        { name: 'applications', description: 'Applications for services, delivered to agencies through retry queues' },
         { name: 'admin', description: 'Operating the gateway (admin role)' },
       ],
       components: {

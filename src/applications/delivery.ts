@@ -1,0 +1,74 @@
+import { UnrecoverableError, Worker, type Job } from 'bullmq'
+import type { FastifyBaseLogger } from 'fastify'
+import type { Redis } from 'ioredis'
+import type { AdapterRuntime } from '../adapters/runtime.ts'
+import { ProblemError } from '../errors/problem-error.ts'
+import { DELIVERY_QUEUE, fullJitterBackoff, type DeliveryJob, type DeliverySettings } from './queue.ts'
+import type { ApplicationStore } from './store.ts'
+
+// Delivers queued applications to the agency through its write adapter, with
+// X-Road-Id = the application id, so a retried delivery is the same message
+// to the agency and never a second application.
+
+export interface DeliveryWorkerOptions {
+  connection: Redis
+  prefix: string
+  store: ApplicationStore
+  adapters: AdapterRuntime
+  settings: DeliverySettings
+  concurrency: number
+  lockDurationMs: number
+  log: FastifyBaseLogger
+}
+
+export function createDeliveryWorker (options: DeliveryWorkerOptions): Worker<DeliveryJob> {
+  const { store, adapters, settings } = options
+
+  async function deliver (job: Job<DeliveryJob>): Promise<{ agencyReference: string }> {
+    const id = job.data.applicationId
+    const app = await store.get(id)
+    if (app === null) throw new UnrecoverableError(`application ${id} does not exist`)
+    if (app.status === 'delivered' || app.status === 'decided') return { agencyReference: app.agencyReference ?? '' }
+    const attempt = job.attemptsMade + 1
+    await store.transition(id, 'delivering', { attempt })
+    try {
+      const receipt = await adapters.invoke<{ agencyReference: string }>(app.adapter, {
+        applicationId: app.id,
+        service: app.service,
+        unit: app.unit,
+        channel: app.channel,
+        applicant: { regnum: app.applicantRegnum },
+        form: app.form,
+      }, { xRoadId: app.id })
+      await store.transition(id, 'delivered', { attempt, agencyReference: receipt.agencyReference, detail: `agency reference ${receipt.agencyReference}` })
+      return receipt
+    } catch (err) {
+      const problem = err instanceof ProblemError ? err : null
+      // The agency said no (4xx): final, with its reason; no retry.
+      if (problem !== null && problem.status < 500) {
+        await store.transition(id, 'failed', { attempt, reason: `rejected by the agency: ${problem.detail}` })
+        throw new UnrecoverableError(problem.detail)
+      }
+      const why = problem?.detail ?? (err as Error).message
+      if (attempt >= settings.attempts) {
+        await store.transition(id, 'failed', { attempt, reason: `dead-lettered after ${attempt} attempts: ${why}` })
+      } else {
+        await store.transition(id, 'queued', { attempt, detail: `attempt ${attempt} failed, will retry: ${why}` })
+      }
+      throw err
+    }
+  }
+
+  const worker = new Worker<DeliveryJob>(DELIVERY_QUEUE, deliver, {
+    connection: options.connection,
+    prefix: options.prefix,
+    concurrency: options.concurrency,
+    lockDuration: options.lockDurationMs,
+    settings: { backoffStrategy: fullJitterBackoff(settings) },
+  })
+  worker.on('error', (err) => options.log.warn({ err: { message: err.message } }, 'delivery worker error'))
+  worker.on('failed', (job, err) => {
+    options.log.info({ applicationId: job?.data.applicationId, attemptsMade: job?.attemptsMade, reason: err.message }, 'delivery attempt failed')
+  })
+  return worker
+}

@@ -1,0 +1,72 @@
+import type { Queue } from 'bullmq'
+import type { FastifyBaseLogger } from 'fastify'
+import { deliveryJobOptions, type DeliveryJob, type DeliverySettings } from './queue.ts'
+import type { ApplicationStore } from './store.ts'
+
+// Moves outbox rows into the delivery queue, jobId = application id, so a row
+// relayed twice (by two processes, or after a crash) is still one job. When
+// Redis is away the rows simply wait for the next tick.
+export function createOutboxRelay (options: {
+  store: ApplicationStore
+  queue: Queue<DeliveryJob>
+  settings: DeliverySettings
+  intervalMs: number
+  log: FastifyBaseLogger
+}) {
+  let timer: NodeJS.Timeout | null = null
+  let running: Promise<void> | null = null
+  let again = false
+  let stopped = false
+  let failing = false
+
+  async function drain (): Promise<void> {
+    for (;;) {
+      const ids = await options.store.pendingOutbox(100)
+      if (ids.length === 0) return
+      for (const id of ids) {
+        await options.queue.add('deliver', { applicationId: id }, { ...deliveryJobOptions(options.settings), jobId: id })
+        await options.store.markQueued(id)
+      }
+    }
+  }
+
+  function tick (): Promise<void> {
+    if (running !== null) {
+      again = true
+      return running
+    }
+    running = drain().then(() => {
+      if (failing) options.log.info('the outbox relay reaches the queue again')
+      failing = false
+    }, (err) => {
+      if (!failing) options.log.warn({ err: { message: (err as Error).message } }, 'the outbox relay cannot reach the queue; applications wait in the outbox')
+      failing = true
+    }).finally(() => {
+      running = null
+      if (again && !stopped) {
+        again = false
+        void tick()
+      }
+    })
+    return running
+  }
+
+  return {
+    // Called after each intake so delivery starts at once, not at the next tick.
+    nudge (): void {
+      if (!stopped) void tick()
+    },
+    start (): void {
+      stopped = false
+      timer = setInterval(() => void tick(), options.intervalMs)
+      timer.unref()
+      void tick()
+    },
+    async stop (): Promise<void> {
+      stopped = true
+      if (timer !== null) clearInterval(timer)
+      await running
+    },
+    tick,
+  }
+}

@@ -1,0 +1,61 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import type { Worker } from 'bullmq'
+import type { Config } from '../config.ts'
+import { createDeliveryWorker } from '../applications/delivery.ts'
+import { createDeliveryQueue, type DeliveryJob } from '../applications/queue.ts'
+import { createOutboxRelay } from '../applications/relay.ts'
+import { createApplicationStore, type ApplicationStore } from '../applications/store.ts'
+import { createRedisConnection } from '../redis/connection.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    applications: { store: ApplicationStore, nudge: () => void }
+  }
+}
+
+export interface ApplicationsPluginOptions {
+  redisUrl: string
+  settings: Config['delivery']
+}
+
+// Applications: the store, the outbox relay to BullMQ, and (unless WORKER=off)
+// a delivery worker in this process. Queues close after the HTTP server.
+async function applicationsPlugin (app: FastifyInstance, options: ApplicationsPluginOptions): Promise<void> {
+  const store = createApplicationStore(app.db)
+  const prefix = `${app.redisKeyPrefix}:bull`
+  const queueConnection = createRedisConnection({ url: options.redisUrl, role: 'queue', connectionName: 'oss-gateway:queue' })
+  queueConnection.on('error', () => {})
+  const queue = createDeliveryQueue(queueConnection, prefix)
+  queue.on('error', (err) => app.log.debug({ err: { message: err.message } }, 'delivery queue error'))
+  const relay = createOutboxRelay({ store, queue, settings: options.settings, intervalMs: options.settings.outboxPollMs, log: app.log })
+  let worker: Worker<DeliveryJob> | null = null
+  let workerConnection: ReturnType<typeof createRedisConnection> | null = null
+
+  app.decorate('applications', { store, nudge: () => relay.nudge() })
+  app.addHook('onReady', async () => {
+    relay.start()
+    if (options.settings.worker) {
+      workerConnection = createRedisConnection({ url: options.redisUrl, role: 'worker', connectionName: 'oss-gateway:worker' })
+      worker = createDeliveryWorker({
+        connection: workerConnection,
+        prefix,
+        store,
+        adapters: app.adapters,
+        settings: options.settings,
+        concurrency: options.settings.concurrency,
+        lockDurationMs: options.settings.lockDurationMs,
+        log: app.log,
+      })
+    }
+  })
+  app.addHook('onClose', async () => {
+    await relay.stop()
+    await worker?.close()
+    await queue.close()
+    queueConnection.disconnect()
+    workerConnection?.disconnect()
+  })
+}
+
+export default fp(applicationsPlugin, { name: 'applications', fastify: '5.x', dependencies: ['storage', 'redis', 'adapters'] })

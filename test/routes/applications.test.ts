@@ -1,0 +1,140 @@
+import t from 'tap'
+import { generatePopulation, type Citizen } from '../../src/exchange/index.ts'
+import { buildSeedDocument } from '../../src/catalogue/seed.ts'
+import { createSnapshot } from '../../src/catalogue/snapshot.ts'
+import { buildTestApp } from '../helpers/app.ts'
+import { eventually } from '../helpers/eventually.ts'
+
+const population = generatePopulation({ citizens: 500 })
+const [alice, bob] = population.livingAdults() as [Citizen, Citizen]
+const seed = buildSeedDocument()
+const snap = createSnapshot(1, 'seed', seed)
+const online = seed.services.find((s) => s.code === 'welfare.child-money')!
+const OFFICER_UNIT = '8322'
+const counter = [...snap.offers(OFFICER_UNIT).values()].find((o) => o.service.applicants.includes('officer') && o.channels.includes('oss_counter') && !o.service.adapter.startsWith('veterinary'))!.service
+
+let keyN = 0
+const newKey = () => `key-${process.pid}-${Date.now()}-${keyN++}`
+
+async function setup (tt: Parameters<typeof buildTestApp>[0], env: Record<string, string> = {}) {
+  const ctx = await buildTestApp(tt, {
+    exchange: { citizens: 500 },
+    env: { DELIVERY_BACKOFF_BASE_MS: '20', DELIVERY_BACKOFF_MAX_MS: '100', OUTBOX_POLL_MS: '50', ...env },
+  })
+  const citizenOf = async (c: Citizen) => ({ authorization: `Bearer ${await ctx.token('citizen', { claims: { sub: c.regnum } })}` })
+  const officer = async (unit = OFFICER_UNIT) => ({ authorization: `Bearer ${await ctx.token('officer', { claims: { unit, agency: 'GOSW' } })}` })
+  const submit = async (headers: Record<string, string>, body: unknown, key = newKey()) =>
+    ctx.app.inject({ method: 'POST', url: '/v1/applications', headers: { ...headers, 'idempotency-key': key }, payload: body as object })
+  const status = async (id: string) => (await ctx.app.inject({ method: 'GET', url: `/v1/applications/${id}`, headers: { authorization: `Bearer ${await ctx.token('admin')}` } })).json()
+  const received = async (provider: string) => (await ctx.exchange!.app.inject({ method: 'GET', url: `/admin/providers/${provider}/counters` })).json().applicationsReceived
+  return { ...ctx, citizenOf, officer, submit, status, received }
+}
+
+const childMoney = (c: Citizen) => ({ service: online.code, unit: c.homeUnit, channel: 'online', applicant: { regnum: c.regnum }, form: (online.formSchema.examples as object[])[0] })
+
+t.test('a citizen applies online: 202 from the database, then delivered once to the agency', async (tt) => {
+  const { app, citizenOf, submit, status, received } = await setup(tt)
+  const res = await submit(await citizenOf(alice), childMoney(alice))
+  tt.equal(res.statusCode, 202, res.body)
+  const id = res.json().id
+  tt.equal(res.headers.location, `/v1/applications/${id}`)
+  tt.match(res.json(), { service: online.code, status: 'received', channel: 'online' })
+  const done = await eventually(async () => { const s = await status(id); return s.status === 'delivered' ? s : undefined })
+  tt.match(done, { agencyReference: /^GOSW-/, attempts: 1 })
+  tt.same(done.history.map((h: { status: string }) => h.status), ['received', 'queued', 'delivering', 'delivered'])
+  tt.equal(await received('welfare'), 1)
+
+  const mine = await app.inject({ method: 'GET', url: '/v1/me/applications', headers: await citizenOf(alice) })
+  tt.same(mine.json().applications.map((a: { id: string }) => a.id), [id])
+})
+
+t.test('Idempotency-Key: a repeat gets the first answer; another body with the key is 422', async (tt) => {
+  const { app, citizenOf, submit, config } = await setup(tt)
+  const key = newKey()
+  const first = await submit(await citizenOf(alice), childMoney(alice), key)
+  const again = await submit(await citizenOf(alice), childMoney(alice), key)
+  tt.equal(again.statusCode, 202)
+  tt.equal(again.json().id, first.json().id)
+  tt.equal(again.headers['idempotent-replayed'], 'true')
+  const other = await submit(await citizenOf(alice), { ...childMoney(alice), unit: '8322' }, key)
+  tt.equal(other.statusCode, 422)
+  tt.equal(other.json().code, 'IDEMPOTENCY_KEY_REUSED')
+  const { rows } = await app.db.query<{ n: number }>('SELECT count(*)::int AS n FROM applications')
+  tt.equal(rows[0]!.n, 1)
+  tt.ok(config)
+  const noKey = await app.inject({ method: 'POST', url: '/v1/applications', headers: await citizenOf(alice), payload: childMoney(alice) })
+  tt.equal(noKey.statusCode, 400)
+  tt.match(noKey.json().errors, [{ in: 'headers', pointer: '/idempotency-key' }])
+})
+
+t.test('each check has its own problem', async (tt) => {
+  const { citizenOf, officer, submit } = await setup(tt)
+  // Tokens are single-use: a fresh one for every request.
+  const c = () => citizenOf(alice)
+  tt.match((await submit(await c(), { ...childMoney(alice), service: 'no.such-service' })).json(), { status: 400, errors: [{ pointer: '/service' }] })
+  const badForm = await submit(await c(), { ...childMoney(alice), form: { unexpected: true } })
+  tt.equal(badForm.statusCode, 400, badForm.body)
+  tt.ok(badForm.json().errors.every((e: { pointer: string }) => e.pointer.startsWith('/form')))
+  tt.match((await submit(await c(), childMoney(bob))).json(), { status: 403, code: 'APPLICANT_FORBIDDEN' })
+  tt.match((await submit(await c(), { ...childMoney(alice), channel: 'oss_counter' })).json(), { status: 403, code: 'CHANNEL_FORBIDDEN' })
+  tt.match((await submit(await c(), { ...childMoney(alice), applicant: { regnum: 'АА99133112' } })).json(), { status: 400, code: 'INVALID_REGNUM' })
+
+  const example = (counter.formSchema.examples as object[])[0]
+  const atCounter = { service: counter.code, unit: OFFICER_UNIT, channel: 'oss_counter', applicant: { regnum: alice.regnum }, form: example }
+  tt.equal((await submit(await officer(), atCounter)).statusCode, 202)
+  tt.match((await submit(await officer('8225'), atCounter)).json(), { status: 403, code: 'APPLICANT_FORBIDDEN' })
+  tt.match((await submit(await officer(), { ...atCounter, channel: 'online' })).json(), { status: 403, code: 'CHANNEL_FORBIDDEN' })
+  // Тайшир (8225) has no land officer: its counter does not take land certificates.
+  const land = seed.services.find((s) => s.code === 'land.possession-certificate')!
+  const gap = await submit(await officer('8225'), { service: land.code, unit: '8225', channel: 'oss_counter', applicant: { regnum: alice.regnum }, form: (land.formSchema.examples as object[])[0] })
+  tt.match(gap.json(), { status: 422, code: 'SERVICE_NOT_OFFERED' })
+  const vet = seed.services.find((s) => s.category === 'veterinary')!
+  tt.match((await submit(await officer('8322'), { service: vet.code, unit: '8322', channel: 'oss_counter', applicant: { regnum: alice.regnum }, form: (vet.formSchema.examples as object[])[0] })).json(), { status: 422 })
+})
+
+t.test('an agency rejection ends failed after one attempt, with its reason', async (tt) => {
+  const { citizenOf, submit, status } = await setup(tt)
+  // A well-formed number the civil registry has never issued: the agency refuses the applicant.
+  const stranger = 'ЭЭ01010155'
+  const res = await submit(await citizenOf({ ...alice, regnum: stranger }), { ...childMoney(alice), applicant: { regnum: stranger } })
+  tt.equal(res.statusCode, 202)
+  const done = await eventually(async () => { const s = await status(res.json().id); return s.status === 'failed' ? s : undefined })
+  tt.match(done, { attempts: 1, reason: /rejected by the agency/ })
+})
+
+t.test('only the applicant, officers of the unit and admins can read an application', async (tt) => {
+  const { app, citizenOf, officer, submit, token } = await setup(tt)
+  const id = (await submit(await citizenOf(alice), childMoney(alice))).json().id
+  const read = async (headers: Record<string, string>) => (await app.inject({ method: 'GET', url: `/v1/applications/${id}`, headers })).statusCode
+  tt.equal(await read(await citizenOf(alice)), 200)
+  tt.equal(await read(await citizenOf(bob)), 404, 'another citizen learns nothing')
+  tt.equal(await read(await officer(alice.homeUnit)), 200)
+  tt.equal(await read(await officer('8225')), 404)
+  tt.equal(await read({ authorization: `Bearer ${await token('admin')}` }), 200)
+  tt.equal(await read({ authorization: `Bearer ${await token('partner')}` }), 403)
+  const unitList = await app.inject({ method: 'GET', url: `/v1/units/${alice.homeUnit}/applications`, headers: await officer(alice.homeUnit) })
+  tt.equal(unitList.json().applications.length, 1)
+  tt.equal((await app.inject({ method: 'GET', url: '/v1/units/8225/applications', headers: await officer(alice.homeUnit) })).statusCode, 403)
+})
+
+t.test('a bus outage: every application is accepted, retried, and delivered once when the agency is back', async (tt) => {
+  // Short backoff and breaker cool-down, so the test's outage is seconds, not minutes.
+  const { citizenOf, submit, status, received, exchange } = await setup(tt, { DELIVERY_ATTEMPTS: '1000', DELIVERY_BACKOFF_MAX_MS: '200', BUS_BREAKER_COOLDOWN_MS: '200' })
+  await exchange!.app.inject({ method: 'PUT', url: '/admin/faults/welfare', payload: { down: true } })
+  const adults = population.livingAdults().slice(0, 20)
+  const ids: string[] = []
+  for (const c of adults) {
+    const res = await submit(await citizenOf(c), childMoney(c))
+    tt.equal(res.statusCode, 202)
+    ids.push(res.json().id)
+  }
+  await eventually(async () => (await Promise.all(ids.map(status))).every((s) => s.attempts >= 2) || undefined)
+  tt.equal(await received('welfare'), 0)
+  await exchange!.app.inject({ method: 'DELETE', url: '/admin/faults/welfare' })
+  const final = await eventually(async () => {
+    const all = await Promise.all(ids.map(status))
+    return all.every((s) => s.status === 'delivered') ? all : undefined
+  }, 30000)
+  tt.equal(final.length, 20)
+  tt.equal(await received('welfare'), 20, 'each exactly once at the agency')
+})
