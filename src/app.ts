@@ -6,7 +6,7 @@ import pkg from '../package.json' with { type: 'json' }
 import type { Config } from './config.ts'
 import type { Database } from './db/index.ts'
 import type { BusClients } from './bus/index.ts'
-import { createRedisReplayCache, createTokenVerifier, type TokenVerifier } from './auth/token-verifier.ts'
+import { createFallbackReplayCache, createRedisReplayCache, createTokenVerifier, type TokenVerifier } from './auth/token-verifier.ts'
 import { genReqId, loggerOptions } from './logger.ts'
 import problem from './plugins/problem.ts'
 import lifecycle from './plugins/lifecycle.ts'
@@ -74,7 +74,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
 
   const verifier = options.verifier ?? createTokenVerifier({
     issuers: config.auth.issuers,
-    replayCache: createRedisReplayCache(options.redis, config.redis.keyPrefix),
+    replayCache: createFallbackReplayCache(createRedisReplayCache(options.redis, config.redis.keyPrefix), options.db,
+      (err) => app.log.warn({ err: { message: (err as Error).message } }, 'Redis is unreachable: checking token replay in the database')),
     clockSkewSeconds: config.auth.clockSkewSeconds,
     maxTokenAgeSeconds: config.auth.maxTokenAgeSeconds,
   })

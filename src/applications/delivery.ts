@@ -29,7 +29,8 @@ export function createDeliveryWorker (options: DeliveryWorkerOptions): Worker<De
     const app = await store.get(id)
     if (app === null) throw new UnrecoverableError(`application ${id} does not exist`)
     if (app.status === 'delivered' || app.status === 'decided') return { agencyReference: app.agencyReference ?? '' }
-    const attempt = job.attemptsMade + 1
+    // Counted in the database, so an attempt cut short by a crash still counts.
+    const attempt = app.attempts + 1
     await store.transition(id, 'delivering', { attempt })
     try {
       const receipt = await adapters.invoke<{ agencyReference: string }>(app.adapter, {
@@ -64,6 +65,9 @@ export function createDeliveryWorker (options: DeliveryWorkerOptions): Worker<De
     prefix: options.prefix,
     concurrency: options.concurrency,
     lockDuration: options.lockDurationMs,
+    // A worker killed mid-delivery leaves its job locked until the lock runs
+    // out; others look for such stalled jobs this often.
+    stalledInterval: Math.min(30000, options.lockDurationMs),
     settings: { backoffStrategy: fullJitterBackoff(settings) },
   })
   worker.on('error', (err) => options.log.warn({ err: { message: err.message } }, 'delivery worker error'))

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose'
 import type { Redis } from 'ioredis'
+import type { Queryable } from '../db/database.ts'
 import { ROLES, type IssuerConfig, type Role } from '../config.ts'
 import { parseRegnum } from '../domain/regnum.ts'
 import { ProblemError } from '../errors/problem-error.ts'
@@ -19,6 +20,25 @@ export function createRedisReplayCache (redis: Redis, keyPrefix: string): Replay
       // Kept one extra minute past exp so clock skew cannot reopen the window.
       const reply = await redis.set(`${keyPrefix}:jti:${id}`, '1', 'EXAT', expiresAtSeconds + 60, 'NX')
       return reply === 'OK'
+    },
+  }
+}
+
+// Redis first; while Redis is unreachable, the shared database. Token ids seen
+// only by Redis before an outage are not in the database, so during an outage
+// such a token could be replayed once; the alternative is refusing everyone.
+export function createFallbackReplayCache (primary: ReplayCache, db: Queryable, onFallback: (err: unknown) => void = () => {}): ReplayCache {
+  return {
+    async claim (issuer, jti, expiresAtSeconds) {
+      try {
+        return await primary.claim(issuer, jti, expiresAtSeconds)
+      } catch (err) {
+        onFallback(err)
+        const id = createHash('sha256').update(issuer).update('\n').update(jti).digest('base64url')
+        if (Math.random() < 0.01) await db.query('DELETE FROM token_replay WHERE expires_at < now()')
+        const res = await db.query('INSERT INTO token_replay (id, expires_at) VALUES ($1, to_timestamp($2)) ON CONFLICT (id) DO NOTHING', [id, expiresAtSeconds + 60])
+        return res.rowCount === 1
+      }
     },
   }
 }
