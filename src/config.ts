@@ -37,6 +37,8 @@ const schema = {
     DELIVERY_CONCURRENCY: { type: 'integer', default: 16, minimum: 1, maximum: 1000 },
     DELIVERY_LOCK_MS: { type: 'integer', default: 30000, minimum: 1000 },
     OUTBOX_POLL_MS: { type: 'integer', default: 500, minimum: 10 },
+    DECISION_POLL_MS: { type: 'integer', default: 60000, minimum: 10 },
+    DECISION_MAX_POLLS: { type: 'integer', default: 20, minimum: 0 },
     AUDIT_BATCH_WINDOW_MS: { type: 'integer', default: 2, minimum: 0, maximum: 100 },
     OFFICER_LOOKUPS_PER_MINUTE: { type: 'integer', default: 60, minimum: 1 },
     UNIT_LOOKUPS_PER_MINUTE: { type: 'integer', default: 600, minimum: 1 },
@@ -109,7 +111,7 @@ export interface Config {
   docsEnabled: boolean
   catalogue: { refreshMs: number }
   audit: { batchWindowMs: number }
-  delivery: { worker: boolean, attempts: number, backoffBaseMs: number, backoffMaxMs: number, concurrency: number, lockDurationMs: number, outboxPollMs: number }
+  delivery: { worker: boolean, attempts: number, backoffBaseMs: number, backoffMaxMs: number, concurrency: number, lockDurationMs: number, outboxPollMs: number, decisionPollMs: number, maxDecisionPolls: number }
   officers: { perOfficerPerMinute: number, perUnitPerMinute: number, harvestDistinctCitizens: number, harvestWindowMinutes: number }
   exchange: { url?: string, port: number, citizens: number }
   bus: {
@@ -167,6 +169,8 @@ interface RawEnv {
   DELIVERY_CONCURRENCY: number
   DELIVERY_LOCK_MS: number
   OUTBOX_POLL_MS: number
+  DECISION_POLL_MS: number
+  DECISION_MAX_POLLS: number
   OFFICER_LOOKUPS_PER_MINUTE: number
   UNIT_LOOKUPS_PER_MINUTE: number
   HARVEST_DISTINCT_CITIZENS: number
@@ -247,6 +251,8 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
       concurrency: raw.DELIVERY_CONCURRENCY,
       lockDurationMs: raw.DELIVERY_LOCK_MS,
       outboxPollMs: raw.OUTBOX_POLL_MS,
+      decisionPollMs: raw.DECISION_POLL_MS,
+      maxDecisionPolls: raw.DECISION_MAX_POLLS,
     },
     officers: {
       perOfficerPerMinute: raw.OFFICER_LOOKUPS_PER_MINUTE,

@@ -7,6 +7,7 @@ import pino from 'pino'
 import { loadAdapters, loadAdapterSchemas } from './adapters/load.ts'
 import { createAdapterRuntime } from './adapters/runtime.ts'
 import { createDeliveryWorker } from './applications/delivery.ts'
+import { createDeliveryQueue } from './applications/queue.ts'
 import { createApplicationStore } from './applications/store.ts'
 import { createBusClients, resolveMemberKeys } from './bus/index.ts'
 import { ConfigError, loadConfig } from './config.ts'
@@ -27,8 +28,12 @@ export async function startWorker (config = loadConfig()) {
     retry: { retries: config.bus.readRetries, baseMs: config.bus.retryBaseMs, maxMs: config.bus.retryMaxMs },
   })
   const connection = createRedisConnection({ url: config.redis.url, role: 'worker', connectionName: 'oss-gateway:worker' })
+  const queueConnection = createRedisConnection({ url: config.redis.url, role: 'queue', connectionName: 'oss-gateway:queue' })
+  queueConnection.on('error', () => {})
+  const queue = createDeliveryQueue(queueConnection, `${config.redis.keyPrefix}:bull`)
   const worker = createDeliveryWorker({
     connection,
+    queue,
     prefix: `${config.redis.keyPrefix}:bull`,
     store: createApplicationStore(db),
     adapters,
@@ -44,7 +49,9 @@ export async function startWorker (config = loadConfig()) {
     log,
     async close () {
       await worker.close()
+      await queue.close()
       connection.disconnect()
+      queueConnection.disconnect()
       await Promise.all([bus.rest.close(), bus.xyp.close()])
       await db.close()
     },

@@ -1,4 +1,4 @@
-import { UnrecoverableError, Worker, type Job } from 'bullmq'
+import { UnrecoverableError, Worker, type Job, type Queue } from 'bullmq'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Redis } from 'ioredis'
 import type { AdapterRuntime } from '../adapters/runtime.ts'
@@ -12,6 +12,8 @@ import type { ApplicationStore } from './store.ts'
 
 export interface DeliveryWorkerOptions {
   connection: Redis
+  // To schedule the polls of the agency's decision.
+  queue: Queue<DeliveryJob>
   prefix: string
   store: ApplicationStore
   adapters: AdapterRuntime
@@ -23,6 +25,32 @@ export interface DeliveryWorkerOptions {
 
 export function createDeliveryWorker (options: DeliveryWorkerOptions): Worker<DeliveryJob> {
   const { store, adapters, settings } = options
+
+  // The agency decides later; its status service is asked after a delay that
+  // doubles each time, until it says approved or rejected.
+  async function schedulePoll (id: string, polls: number): Promise<void> {
+    if (polls >= settings.maxDecisionPolls) return
+    const delay = Math.min(settings.decisionPollMs * 2 ** polls, 24 * 3600 * 1000)
+    await options.queue.add('poll', { applicationId: id }, { jobId: `poll-${id}-${polls + 1}`, delay, attempts: 3, backoff: { type: 'full-jitter' }, removeOnComplete: true, removeOnFail: { age: 7 * 24 * 3600 } })
+  }
+
+  async function poll (job: Job<DeliveryJob>): Promise<void> {
+    const id = job.data.applicationId
+    const app = await store.get(id)
+    if (app === null || app.status !== 'delivered') return
+    const polls = await store.countPoll(id)
+    const statusAdapter = app.adapter.replace(/\.submitApplication$/, '.getApplicationStatus')
+    const answer = await adapters.invoke<{ status: string, reason?: string }>(statusAdapter, { applicationId: id }, { xRoadId: `${id}:poll:${polls}` })
+    if (answer.status === 'approved' || answer.status === 'rejected') {
+      await store.transition(id, 'decided', { decision: answer.status, ...(answer.reason === undefined ? {} : { reason: answer.reason }), detail: `the agency ${answer.status} it` })
+      return
+    }
+    await schedulePoll(id, polls)
+  }
+
+  async function handle (job: Job<DeliveryJob>): Promise<unknown> {
+    return job.name === 'poll' ? poll(job) : deliver(job)
+  }
 
   async function deliver (job: Job<DeliveryJob>): Promise<{ agencyReference: string }> {
     const id = job.data.applicationId
@@ -42,6 +70,7 @@ export function createDeliveryWorker (options: DeliveryWorkerOptions): Worker<De
         form: app.form,
       }, { xRoadId: app.id })
       await store.transition(id, 'delivered', { attempt, agencyReference: receipt.agencyReference, detail: `agency reference ${receipt.agencyReference}` })
+      await schedulePoll(id, 0).catch((err) => options.log.warn({ err: { message: (err as Error).message }, applicationId: id }, 'could not schedule the decision poll'))
       return receipt
     } catch (err) {
       const problem = err instanceof ProblemError ? err : null
@@ -60,7 +89,7 @@ export function createDeliveryWorker (options: DeliveryWorkerOptions): Worker<De
     }
   }
 
-  const worker = new Worker<DeliveryJob>(DELIVERY_QUEUE, deliver, {
+  const worker = new Worker<DeliveryJob>(DELIVERY_QUEUE, handle, {
     connection: options.connection,
     prefix: options.prefix,
     concurrency: options.concurrency,

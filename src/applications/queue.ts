@@ -12,6 +12,9 @@ export interface DeliverySettings {
   attempts: number
   backoffBaseMs: number
   backoffMaxMs: number
+  // First poll of the agency's decision after delivery; each next one waits twice as long.
+  decisionPollMs: number
+  maxDecisionPolls: number
 }
 
 export function deliveryJobOptions (settings: DeliverySettings): JobsOptions {

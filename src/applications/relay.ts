@@ -23,7 +23,12 @@ export function createOutboxRelay (options: {
     for (;;) {
       const ids = await options.store.pendingOutbox(100)
       if (ids.length === 0) return
-      for (const id of ids) {
+      for (const { id, retry } of ids) {
+        if (retry) {
+          // The failed job keeps its id in the queue; it must go first.
+          const old = await options.queue.getJob(id)
+          if (old !== undefined && await old.isFailed()) await old.remove()
+        }
         await options.queue.add('deliver', { applicationId: id }, { ...deliveryJobOptions(options.settings), jobId: id })
         await options.store.markQueued(id)
       }

@@ -111,9 +111,25 @@ export function createApplicationStore (db: Database) {
       return rows.map(toApplication)
     },
 
-    async pendingOutbox (limit: number): Promise<string[]> {
-      const { rows } = await db.query<{ id: string }>('SELECT application_id AS id FROM application_outbox ORDER BY created_at LIMIT $1', [limit])
-      return rows.map((r) => r.id)
+    async pendingOutbox (limit: number): Promise<Array<{ id: string, retry: boolean }>> {
+      const { rows } = await db.query<{ id: string, retry: boolean }>('SELECT application_id AS id, retry FROM application_outbox ORDER BY created_at LIMIT $1', [limit])
+      return rows
+    },
+
+    // An admin sends a failed application round again.
+    async retry (id: string, actor: string): Promise<boolean> {
+      return db.transaction(async (tx) => {
+        const { rowCount } = await tx.query("UPDATE applications SET status = 'received', reason = NULL, updated_at = now() WHERE id = $1 AND status = 'failed'", [id])
+        if (rowCount === 0) return false
+        await tx.query('INSERT INTO application_outbox (application_id, retry) VALUES ($1, true) ON CONFLICT (application_id) DO UPDATE SET retry = true', [id])
+        await event(tx, id, 'received', null, `retry requested by ${actor}`)
+        return true
+      })
+    },
+
+    async countPoll (id: string): Promise<number> {
+      const { rows } = await db.query<{ polls: number }>('UPDATE applications SET polls = polls + 1 WHERE id = $1 RETURNING polls', [id])
+      return rows[0]?.polls ?? 0
     },
 
     // After the job is in the queue: the row leaves the outbox, the status says so.

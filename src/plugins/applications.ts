@@ -39,6 +39,7 @@ async function applicationsPlugin (app: FastifyInstance, options: ApplicationsPl
       workerConnection = createRedisConnection({ url: options.redisUrl, role: 'worker', connectionName: 'oss-gateway:worker' })
       worker = createDeliveryWorker({
         connection: workerConnection,
+        queue,
         prefix,
         store,
         adapters: app.adapters,

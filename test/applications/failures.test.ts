@@ -69,7 +69,7 @@ t.test('a worker killed -9 mid-delivery: another finishes it, and the agency has
   await exchange!.app.inject({ method: 'DELETE', url: '/admin/faults/welfare' })
   const second = spawnServer(WORKER, workerEnv)
   tt.teardown(() => { second.child.kill('SIGKILL') })
-  const done = await eventually(async () => { const s = await status(); return s.status === 'delivered' ? s : undefined }, 30000)
+  const done = await eventually(async () => { const s = await status(); return ['delivered', 'decided'].includes(s.status) ? s : undefined }, 30000)
   const deliveries = done.history.filter((h: { status: string }) => h.status === 'delivering').map((h: { attempt: number }) => h.attempt)
   tt.same(deliveries, [1, 2], 'the history shows the second attempt')
   const counters = (await exchange!.app.inject({ method: 'GET', url: '/admin/providers/welfare/counters' })).json()
@@ -116,7 +116,7 @@ t.test('Redis stopped: applications are still accepted from the outbox, and deli
   redis = startRedis()
   const all = await eventually(async () => {
     const list = await Promise.all(ids.map(status))
-    return list.every((s) => s.status === 'delivered') ? list : undefined
+    return list.every((s) => ['delivered', 'decided'].includes(s.status)) ? list : undefined
   }, 30000)
   tt.equal(all.length, 20)
   const counters = (await exchange!.app.inject({ method: 'GET', url: '/admin/providers/welfare/counters' })).json()

@@ -18,8 +18,8 @@ const newKey = () => `key-${process.pid}-${Date.now()}-${keyN++}`
 
 async function setup (tt: Parameters<typeof buildTestApp>[0], env: Record<string, string> = {}) {
   const ctx = await buildTestApp(tt, {
-    exchange: { citizens: 500 },
-    env: { DELIVERY_BACKOFF_BASE_MS: '20', DELIVERY_BACKOFF_MAX_MS: '100', OUTBOX_POLL_MS: '50', ...env },
+    exchange: { citizens: 500, decisionDelayMs: 100 },
+    env: { DELIVERY_BACKOFF_BASE_MS: '20', DELIVERY_BACKOFF_MAX_MS: '100', OUTBOX_POLL_MS: '50', DECISION_POLL_MS: '50', ...env },
   })
   const citizenOf = async (c: Citizen) => ({ authorization: `Bearer ${await ctx.token('citizen', { claims: { sub: c.regnum } })}` })
   const officer = async (unit = OFFICER_UNIT) => ({ authorization: `Bearer ${await ctx.token('officer', { claims: { unit, agency: 'GOSW' } })}` })
@@ -39,10 +39,15 @@ t.test('a citizen applies online: 202 from the database, then delivered once to 
   const id = res.json().id
   tt.equal(res.headers.location, `/v1/applications/${id}`)
   tt.match(res.json(), { service: online.code, status: 'received', channel: 'online' })
-  const done = await eventually(async () => { const s = await status(id); return s.status === 'delivered' ? s : undefined })
+  const done = await eventually(async () => { const s = await status(id); return ['delivered', 'decided'].includes(s.status) ? s : undefined })
   tt.match(done, { agencyReference: /^GOSW-/, attempts: 1 })
-  tt.same(done.history.map((h: { status: string }) => h.status), ['received', 'queued', 'delivering', 'delivered'])
+  tt.same(done.history.map((h: { status: string }) => h.status).slice(0, 4), ['received', 'queued', 'delivering', 'delivered'])
   tt.equal(await received('welfare'), 1)
+
+  // The agency decides later; the worker asks its status service.
+  const decided = await eventually(async () => { const s = await status(id); return s.status === 'decided' ? s : undefined })
+  tt.match(decided, { decision: /^(approved|rejected)$/ })
+  tt.equal(decided.history.at(-1).status, 'decided')
 
   const mine = await app.inject({ method: 'GET', url: '/v1/me/applications', headers: await citizenOf(alice) })
   tt.same(mine.json().applications.map((a: { id: string }) => a.id), [id])
@@ -133,7 +138,7 @@ t.test('a bus outage: every application is accepted, retried, and delivered once
   await exchange!.app.inject({ method: 'DELETE', url: '/admin/faults/welfare' })
   const final = await eventually(async () => {
     const all = await Promise.all(ids.map(status))
-    return all.every((s) => s.status === 'delivered') ? all : undefined
+    return all.every((s) => ['delivered', 'decided'].includes(s.status)) ? all : undefined
   }, 30000)
   tt.equal(final.length, 20)
   tt.equal(await received('welfare'), 20, 'each exactly once at the agency')

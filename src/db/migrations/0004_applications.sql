@@ -15,6 +15,7 @@ CREATE TABLE applications (
   agency_reference text,
   reason text,
   attempts integer NOT NULL DEFAULT 0,
+  polls integer NOT NULL DEFAULT 0,
   created_at timestamptz NOT NULL DEFAULT now(),
   updated_at timestamptz NOT NULL DEFAULT now()
 );
@@ -36,5 +37,7 @@ CREATE INDEX application_events_application ON application_events (application_i
 -- relay moves rows into BullMQ and deletes them; while Redis is away, they wait.
 CREATE TABLE application_outbox (
   application_id uuid PRIMARY KEY REFERENCES applications (id),
-  created_at timestamptz NOT NULL DEFAULT now()
+  created_at timestamptz NOT NULL DEFAULT now(),
+  -- An admin's retry of a failed application: the old failed job is replaced.
+  retry boolean NOT NULL DEFAULT false
 );
