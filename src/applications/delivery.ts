@@ -1,6 +1,7 @@
 import { UnrecoverableError, Worker, type Job, type Queue } from 'bullmq'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Redis } from 'ioredis'
+import { Counter, Histogram, type Registry } from 'prom-client'
 import type { AdapterRuntime } from '../adapters/runtime.ts'
 import { ProblemError } from '../errors/problem-error.ts'
 import { DELIVERY_QUEUE, fullJitterBackoff, type DeliveryJob, type DeliverySettings } from './queue.ts'
@@ -21,10 +22,19 @@ export interface DeliveryWorkerOptions {
   concurrency: number
   lockDurationMs: number
   log: FastifyBaseLogger
+  registry?: Registry
 }
 
 export function createDeliveryWorker (options: DeliveryWorkerOptions): Worker<DeliveryJob> {
   const { store, adapters, settings } = options
+  const registers = options.registry === undefined ? [] : [options.registry]
+  const attemptsTotal = new Counter({ name: 'application_delivery_attempts_total', help: 'Delivery attempts by outcome', labelNames: ['outcome'] as const, registers })
+  const latency = new Histogram({
+    name: 'application_delivery_seconds',
+    help: 'From intake to delivery at the agency',
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 21600, 86400],
+    registers,
+  })
 
   // The agency decides later; its status service is asked after a delay that
   // doubles each time, until it says approved or rejected.
@@ -70,6 +80,8 @@ export function createDeliveryWorker (options: DeliveryWorkerOptions): Worker<De
         form: app.form,
       }, { xRoadId: app.id })
       await store.transition(id, 'delivered', { attempt, agencyReference: receipt.agencyReference, detail: `agency reference ${receipt.agencyReference}` })
+      attemptsTotal.inc({ outcome: 'delivered' })
+      latency.observe((Date.now() - Date.parse(app.createdAt)) / 1000)
       await schedulePoll(id, 0).catch((err) => options.log.warn({ err: { message: (err as Error).message }, applicationId: id }, 'could not schedule the decision poll'))
       return receipt
     } catch (err) {
@@ -77,9 +89,11 @@ export function createDeliveryWorker (options: DeliveryWorkerOptions): Worker<De
       // The agency said no (4xx): final, with its reason; no retry.
       if (problem !== null && problem.status < 500) {
         await store.transition(id, 'failed', { attempt, reason: `rejected by the agency: ${problem.detail}` })
+        attemptsTotal.inc({ outcome: 'rejected' })
         throw new UnrecoverableError(problem.detail)
       }
       const why = problem?.detail ?? (err as Error).message
+      attemptsTotal.inc({ outcome: 'retryable_failure' })
       if (attempt >= settings.attempts) {
         await store.transition(id, 'failed', { attempt, reason: `dead-lettered after ${attempt} attempts: ${why}` })
       } else {

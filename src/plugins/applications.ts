@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import type { Worker } from 'bullmq'
+import { Gauge } from 'prom-client'
 import type { Config } from '../config.ts'
 import { createDeliveryWorker } from '../applications/delivery.ts'
 import { createDeliveryQueue, type DeliveryJob } from '../applications/queue.ts'
@@ -33,6 +34,24 @@ async function applicationsPlugin (app: FastifyInstance, options: ApplicationsPl
   let workerConnection: ReturnType<typeof createRedisConnection> | null = null
 
   app.decorate('applications', { store, nudge: () => relay.nudge() })
+
+  // Queue depth, read when Prometheus scrapes.
+  new Gauge({
+    name: 'application_delivery_queue_jobs',
+    help: 'Delivery queue jobs by state, and applications still in the outbox',
+    labelNames: ['state'] as const,
+    registers: [app.metrics.registry],
+    async collect () {
+      try {
+        const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed')
+        for (const [state, n] of Object.entries(counts)) this.set({ state }, n)
+      } catch {
+        // Redis away: the outbox figure below still tells the story.
+      }
+      const { rows } = await app.db.query<{ n: number }>('SELECT count(*)::int AS n FROM application_outbox')
+      this.set({ state: 'outbox' }, rows[0]?.n ?? 0)
+    },
+  })
   app.addHook('onReady', async () => {
     relay.start()
     if (options.settings.worker) {
@@ -40,6 +59,7 @@ async function applicationsPlugin (app: FastifyInstance, options: ApplicationsPl
       worker = createDeliveryWorker({
         connection: workerConnection,
         queue,
+        registry: app.metrics.registry,
         prefix,
         store,
         adapters: app.adapters,

@@ -5,6 +5,8 @@ import { checkApplication, type ApplicationBody } from '../applications/intake.t
 import { requestHash, type Application } from '../applications/store.ts'
 import type { CitizenPrincipal, OfficerPrincipal, Principal } from '../auth/principal.ts'
 import { ProblemError } from '../errors/problem-error.ts'
+import { fieldErrors } from '../plugins/problem.ts'
+import { Ajv } from 'ajv'
 
 // Portals and OSS counters submit applications here. A 202 means the
 // application is in the database with its outbox row; delivery to the agency
@@ -39,42 +41,38 @@ export async function applicationRoutes (app: FastifyInstance): Promise<void> {
   app.addSchema(applicationSchema)
   const store = app.applications.store
 
-  app.post('/v1/applications', {
-    config: { auth: { roles: ['citizen', 'officer'] } },
-    schema: {
-      tags: ['applications'],
-      operationId: 'submitApplication',
-      summary: 'Submit an application (Idempotency-Key required); 202 once it is stored',
-      headers: {
-        type: 'object',
-        required: ['idempotency-key'],
-        properties: { 'idempotency-key': { type: 'string', minLength: 8, maxLength: 200, pattern: '^[A-Za-z0-9._:-]+$' } },
-      },
-      body: {
-        type: 'object',
-        required: ['service', 'unit', 'channel', 'applicant', 'form'],
-        additionalProperties: false,
-        properties: {
-          service: { type: 'string', pattern: '^[a-z][a-z0-9_.-]{1,63}$' },
-          unit: { type: 'string', pattern: '^[0-9]{2}([0-9]{2}([0-9]{2})?)?$' },
-          channel: { type: 'string', enum: ['oss_counter', 'mobile_oss', 'online'] },
-          applicant: { type: 'object', required: ['regnum'], additionalProperties: false, properties: { regnum: { type: 'string', minLength: 1, maxLength: 40 } } },
-          form: { type: 'object' },
-        },
-      },
-      response: { 202: { $ref: 'Application#' } },
+  const listQuery = {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      status: { type: 'string', enum: ['received', 'queued', 'delivering', 'delivered', 'decided', 'failed'] },
+      limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 },
     },
-  }, async (request, reply) => {
-    const principal = request.principal!
-    const body = request.body as ApplicationBody
-    const key = request.headers['idempotency-key'] as string
+  }
+  const applicationBody = {
+    type: 'object',
+    required: ['service', 'unit', 'channel', 'applicant', 'form'],
+    additionalProperties: false,
+    properties: {
+      service: { type: 'string', pattern: '^[a-z][a-z0-9_.-]{1,63}$' },
+      unit: { type: 'string', pattern: '^[0-9]{2}([0-9]{2}([0-9]{2})?)?$' },
+      channel: { type: 'string', enum: ['oss_counter', 'mobile_oss', 'online'] },
+      applicant: { type: 'object', required: ['regnum'], additionalProperties: false, properties: { regnum: { type: 'string', minLength: 1, maxLength: 40 } } },
+      form: { type: 'object' },
+    },
+  }
+  const idempotencyKey = { type: 'string', minLength: 8, maxLength: 200, pattern: '^[A-Za-z0-9._:-]+$' }
+  const validateApplication = new Ajv({ allErrors: true }).compile(applicationBody)
+
+  // Checks one application and stores it with its key; a repeat of a key
+  // returns what was stored for it.
+  async function accept (principal: Principal, key: string, body: ApplicationBody) {
     const caller = `${principal.issuer}:${principal.sub}`
-    const hash = requestHash(body)
     const { service, regnum } = checkApplication(app.catalogue.current(), principal, body)
     if (!app.adapters.has(service.adapter)) {
       throw new ProblemError('SERVICE_NOT_OFFERED', `${service.code} cannot be delivered to its agency through the gateway yet`)
     }
-    const { replay, response } = await store.intake(caller, key, hash, {
+    const result = await store.intake(caller, key, requestHash(body), {
       id: randomUUID(),
       service: service.code,
       adapter: service.adapter,
@@ -86,10 +84,104 @@ export async function applicationRoutes (app: FastifyInstance): Promise<void> {
       submittedRole: principal.role,
       portal: principal.role === 'citizen' ? (principal as CitizenPrincipal).portal : null,
     }, (a) => ({ status: 202, body: view(a), headers: { location: `/v1/applications/${a.id}` } }))
-    if (!replay) app.applications.nudge()
+    if (!result.replay) app.applications.nudge()
+    return result
+  }
+
+  app.post('/v1/applications', {
+    config: { auth: { roles: ['citizen', 'officer'] } },
+    schema: {
+      tags: ['applications'],
+      operationId: 'submitApplication',
+      summary: 'Submit an application (Idempotency-Key required); 202 once it is stored',
+      headers: { type: 'object', required: ['idempotency-key'], properties: { 'idempotency-key': idempotencyKey } },
+      body: applicationBody,
+      response: { 202: { $ref: 'Application#' } },
+    },
+  }, async (request, reply) => {
+    const { replay, response } = await accept(request.principal!, request.headers['idempotency-key'] as string, request.body as ApplicationBody)
     for (const [name, value] of Object.entries(response.headers)) reply.header(name, value)
     if (replay) reply.header('idempotent-replayed', 'true')
     return reply.code(response.status as 202).send(response.body)
+  })
+
+  // A mobile OSS van sends what it collected offline, as often as it takes:
+  // each item is answered on its own, and a resent item is a duplicate, not a
+  // second application.
+  app.post('/v1/applications/batch', {
+    config: { auth: { roles: ['officer'] } },
+    bodyLimit: 8 * 1024 * 1024,
+    schema: {
+      tags: ['applications'],
+      operationId: 'submitApplicationBatch',
+      summary: 'Up to 500 applications collected offline, each with its own idempotency key; answered per item',
+      body: {
+        type: 'object',
+        required: ['items'],
+        additionalProperties: false,
+        properties: {
+          items: {
+            type: 'array',
+            minItems: 1,
+            maxItems: 500,
+            items: {
+              type: 'object',
+              required: ['idempotencyKey', 'application'],
+              additionalProperties: false,
+              properties: { idempotencyKey: idempotencyKey, application: { type: 'object' } },
+            },
+          },
+        },
+      },
+    },
+  }, async (request) => {
+    const { items } = request.body as { items: Array<{ idempotencyKey: string, application: ApplicationBody }> }
+    const results: Array<{ index: number, idempotencyKey: string, result: 'accepted' | 'duplicate' | 'invalid', [more: string]: unknown }> = []
+    for (const [index, item] of items.entries()) {
+      if (!validateApplication(item.application)) {
+        const errors = fieldErrors('body', validateApplication.errors ?? []).map((e) => ({ ...e, pointer: `/items/${index}/application${e.pointer}` }))
+        results.push({ index, idempotencyKey: item.idempotencyKey, result: 'invalid', problem: { code: 'VALIDATION_FAILED', detail: errors[0]?.detail ?? 'invalid', errors } })
+        continue
+      }
+      try {
+        const { replay, response } = await accept(request.principal!, item.idempotencyKey, item.application)
+        const id = (response.body as { id: string }).id
+        results.push({ index, idempotencyKey: item.idempotencyKey, result: replay ? 'duplicate' : 'accepted', id, location: `/v1/applications/${id}` })
+      } catch (err) {
+        if (!(err instanceof ProblemError) || err.status >= 500) throw err
+        const errors = (err.extensions.errors as Array<{ pointer: string }> | undefined)?.map((e) => ({ ...e, pointer: `/items/${index}/application${e.pointer}` }))
+        results.push({ index, idempotencyKey: item.idempotencyKey, result: 'invalid', problem: { code: err.code, detail: err.detail, ...(errors === undefined ? {} : { errors }) } })
+      }
+    }
+    const count = (r: string) => results.filter((x) => x.result === r).length
+    return { accepted: count('accepted'), duplicates: count('duplicate'), invalid: count('invalid'), results }
+  })
+
+  app.get('/v1/admin/applications', {
+    config: { auth: { roles: ['admin'] } },
+    schema: { tags: ['applications'], operationId: 'adminListApplications', summary: 'Applications by status (e.g. failed), newest first', querystring: listQuery },
+  }, async (request) => {
+    const q = request.query as { status?: string, limit: number }
+    return { applications: (await store.list({ limit: q.limit, ...(q.status === undefined ? {} : { status: q.status }) })).map(view) }
+  })
+
+  app.post('/v1/admin/applications/:id/retry', {
+    config: { auth: { roles: ['admin'] } },
+    schema: {
+      tags: ['applications'],
+      operationId: 'adminRetryApplication',
+      summary: 'Send a failed application round again',
+      params: { type: 'object', required: ['id'], properties: { id: { type: 'string', format: 'uuid' } } },
+    },
+  }, async (request, reply) => {
+    const { id } = request.params as { id: string }
+    if (!await store.retry(id, `admin:${request.principal!.sub}`)) {
+      const found = await store.get(id)
+      if (found === null) throw new ProblemError('NOT_FOUND', `no application ${id}`)
+      throw new ProblemError('CONFLICT', `application ${id} is ${found.status}; only failed applications can be retried`)
+    }
+    app.applications.nudge()
+    return reply.code(202).send(view((await store.get(id))!))
   })
 
   app.get('/v1/applications/:id', {
@@ -107,15 +199,6 @@ export async function applicationRoutes (app: FastifyInstance): Promise<void> {
     if (found === null || !mayRead(request.principal!, found)) throw new ProblemError('NOT_FOUND', `no application ${id}`)
     return { ...view(found), history: await store.history(id) }
   })
-
-  const listQuery = {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      status: { type: 'string', enum: ['received', 'queued', 'delivering', 'delivered', 'decided', 'failed'] },
-      limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 },
-    },
-  }
 
   app.get('/v1/me/applications', {
     config: { auth: { roles: ['citizen'] } },

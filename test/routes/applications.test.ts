@@ -143,3 +143,64 @@ t.test('a bus outage: every application is accepted, retried, and delivered once
   tt.equal(final.length, 20)
   tt.equal(await received('welfare'), 20, 'each exactly once at the agency')
 })
+
+t.test('a mobile OSS batch is answered per item; resent items are duplicates', async (tt) => {
+  const { app, officer, received } = await setup(tt)
+  const round = seed.mobileRounds.find((r) => r.to >= new Date().toISOString().slice(0, 10))!
+  const service = seed.services.find((s) => round.services.includes(s.code) && s.applicants.includes('officer') && !s.adapter.startsWith('veterinary'))!
+  const bag = round.bags[0]!
+  const item = (c: Citizen, key: string) => ({
+    idempotencyKey: key,
+    application: { service: service.code, unit: bag, channel: 'mobile_oss', applicant: { regnum: c.regnum }, form: (service.formSchema.examples as object[])[0] },
+  })
+  const people = population.livingAdults().slice(0, 5)
+  const base = `van-${Date.now()}`
+  const headers = async () => officer(round.unit)
+  const first = await app.inject({ method: 'POST', url: '/v1/applications/batch', headers: await headers(), payload: { items: people.slice(0, 3).map((c, i) => item(c, `${base}-${i}`)) } })
+  tt.equal(first.statusCode, 200, first.body)
+  tt.match(first.json(), { accepted: 3, duplicates: 0, invalid: 0 })
+
+  // The van resends everything, plus two new people and two bad items.
+  const items = [
+    ...people.slice(0, 3).map((c, i) => item(c, `${base}-${i}`)),
+    ...people.slice(3, 5).map((c, i) => item(c, `${base}-${i + 3}`)),
+    { idempotencyKey: `${base}-bad-1`, application: { ...item(people[0]!, 'x').application, applicant: { regnum: 'АА99133112' } } },
+    { idempotencyKey: `${base}-bad-2`, application: { ...item(people[0]!, 'x').application, form: { nonsense: true } } },
+  ]
+  const second = await app.inject({ method: 'POST', url: '/v1/applications/batch', headers: await headers(), payload: { items } })
+  tt.match(second.json(), { accepted: 2, duplicates: 3, invalid: 2 })
+  const results = second.json().results
+  tt.same(results.slice(0, 3).map((r: any) => r.id), first.json().results.map((r: any) => r.id), 'duplicates point at the first applications')
+  tt.match(results[5], { result: 'invalid', problem: { code: 'INVALID_REGNUM', errors: [{ pointer: '/items/5/application/applicant/regnum' }] } })
+  tt.match(results[6], { result: 'invalid', problem: { code: 'VALIDATION_FAILED' } })
+  const { rows } = await app.db.query<{ n: number }>('SELECT count(*)::int AS n FROM applications')
+  tt.equal(rows[0]!.n, 5, 'only the new valid ones were created')
+  const agency = seed.agencies.find((a) => a.code === service.agency)!.memberId!.split('/').at(-1)!
+  await eventually(async () => (await received(agency)) === 5 || undefined)
+  const tooMany = await app.inject({ method: 'POST', url: '/v1/applications/batch', headers: await headers(), payload: { items: Array.from({ length: 501 }, (_, i) => item(people[0]!, `${base}-many-${i}`)) } })
+  tt.equal(tooMany.statusCode, 400)
+})
+
+t.test('an admin retries a failed application; queue depth shows in metrics', async (tt) => {
+  const { app, citizenOf, submit, status, token, exchange } = await setup(tt, { DELIVERY_ATTEMPTS: '2' })
+  await exchange!.app.inject({ method: 'PUT', url: '/admin/faults/welfare', payload: { errorRate: 1 } })
+  const id = (await submit(await citizenOf(alice), childMoney(alice))).json().id
+  const failed = await eventually(async () => { const s = await status(id); return s.status === 'failed' ? s : undefined })
+  tt.match(failed, { attempts: 2, reason: /dead-lettered after 2 attempts/ })
+  const admin = async () => ({ authorization: `Bearer ${await token('admin')}` })
+  const list = await app.inject({ method: 'GET', url: '/v1/admin/applications?status=failed', headers: await admin() })
+  tt.same(list.json().applications.map((a: { id: string }) => a.id), [id])
+
+  await exchange!.app.inject({ method: 'DELETE', url: '/admin/faults/welfare' })
+  const retry = await app.inject({ method: 'POST', url: `/v1/admin/applications/${id}/retry`, headers: await admin() })
+  tt.equal(retry.statusCode, 202)
+  const done = await eventually(async () => { const s = await status(id); return ['delivered', 'decided'].includes(s.status) ? s : undefined })
+  tt.ok(done.history.some((h: { detail: string | null }) => /retry requested by admin:admin-1/.test(h.detail ?? '')))
+  const again = await app.inject({ method: 'POST', url: `/v1/admin/applications/${id}/retry`, headers: await admin() })
+  tt.equal(again.statusCode, 409)
+
+  const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body
+  tt.match(metrics, /application_delivery_queue_jobs\{state="outbox"\} 0/)
+  tt.match(metrics, /application_delivery_attempts_total\{outcome="delivered"\} 1/)
+  tt.match(metrics, /application_delivery_seconds_count 1/)
+})
