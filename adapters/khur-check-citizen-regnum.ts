@@ -1,3 +1,4 @@
+import { xypAuth } from '../src/adapters/mapping.ts'
 import type { XypAdapter } from '../src/adapters/types.ts'
 
 // KHUR XYP WS100125: the civil registry's word on whether a number exists.
@@ -11,7 +12,7 @@ export const adapter: XypAdapter<{ regnum: string }> = {
   timeoutMs: 2000,
   summary: 'Whether a registration number is registered, through KHUR XYP',
   toBus: (request, ctx) => ({
-    auth: { citizen: {}, operator: ctx.userId === undefined ? {} : { civilId: ctx.userId } },
+    auth: xypAuth(undefined, ctx.userId),
     fields: { regnum: request.regnum },
   }),
   fromBus: (r) => ({ valid: r.valid === 'true' }),

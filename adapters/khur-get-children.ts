@@ -1,4 +1,5 @@
 import { arrayOf } from '../src/bus/xyp-client.ts'
+import { xypAuth } from '../src/adapters/mapping.ts'
 import type { XypAdapter } from '../src/adapters/types.ts'
 
 // KHUR XYP WS100120: the children of the consenting citizen in auth.citizen.
@@ -12,7 +13,7 @@ export const adapter: XypAdapter<{ regnum: string }> = {
   timeoutMs: 2000,
   summary: 'Children of a citizen, through KHUR XYP',
   toBus: (request, ctx) => ({
-    auth: { citizen: { regnum: request.regnum }, operator: ctx.userId === undefined ? {} : { civilId: ctx.userId } },
+    auth: xypAuth(request.regnum, ctx.userId),
     fields: {},
   }),
   // One child comes back as an element, several as a list.

@@ -1,3 +1,4 @@
+import { xypAuth } from '../src/adapters/mapping.ts'
 import type { XypAdapter } from '../src/adapters/types.ts'
 
 // KHUR XYP WS100101: the citizen's identity card, address and birth place in one answer.
@@ -11,7 +12,7 @@ export const adapter: XypAdapter<{ regnum: string }> = {
   timeoutMs: 2000,
   summary: 'Identity card of a citizen, through KHUR XYP',
   toBus: (request, ctx) => ({
-    auth: { citizen: { regnum: ctx.citizenRegnum ?? request.regnum }, operator: ctx.userId === undefined ? {} : { civilId: ctx.userId } },
+    auth: xypAuth(ctx.citizenRegnum ?? request.regnum, ctx.userId),
     fields: { regnum: request.regnum },
   }),
   fromBus: (r) => ({

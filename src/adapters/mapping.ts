@@ -32,3 +32,11 @@ export function canonicalSchema (schema: unknown): any {
   }
   return out
 }
+
+// The XYP `auth` block: the consenting citizen and the operator (officer).
+export function xypAuth (citizenRegnum: string | undefined, operatorId: string | undefined) {
+  return {
+    citizen: citizenRegnum === undefined ? {} : { regnum: citizenRegnum },
+    operator: operatorId === undefined ? {} : { civilId: operatorId },
+  }
+}

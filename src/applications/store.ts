@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { Database, Queryable } from '../db/index.ts'
+import { whereClause } from '../db/database.ts'
 import { canonicalJson } from '../catalogue/document.ts'
 import { ProblemError } from '../errors/problem-error.ts'
 
@@ -99,15 +100,14 @@ export function createApplicationStore (db: Database) {
     },
 
     async list (filter: { applicant?: string, unit?: string, status?: string, limit: number }): Promise<Application[]> {
-      const where: string[] = []
-      const params: unknown[] = []
-      const add = (sql: string, v: unknown) => { params.push(v); where.push(sql.replace('?', `$${params.length}`)) }
-      if (filter.applicant !== undefined) add('applicant_regnum = ?', filter.applicant)
-      if (filter.unit !== undefined) add('unit = ?', filter.unit)
-      if (filter.status !== undefined) add('status = ?', filter.status)
+      const { where, params } = whereClause([
+        ['applicant_regnum = ?', filter.applicant],
+        ['unit = ?', filter.unit],
+        ['status = ?', filter.status],
+      ])
       params.push(filter.limit)
       const { rows } = await db.query<Record<string, unknown>>(
-        `SELECT ${COLUMNS} FROM applications ${where.length === 0 ? '' : 'WHERE ' + where.join(' AND ')} ORDER BY created_at DESC LIMIT $${params.length}`, params)
+        `SELECT ${COLUMNS} FROM applications ${where} ORDER BY created_at DESC LIMIT $${params.length}`, params)
       return rows.map(toApplication)
     },
 

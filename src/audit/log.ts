@@ -1,4 +1,5 @@
 import type { Database, Queryable } from '../db/index.ts'
+import { whereClause } from '../db/database.ts'
 import { hashRecord, type AuditEntry, type AuditRecord } from './record.ts'
 
 // Writes audit records in small groups: entries that arrive within
@@ -109,19 +110,18 @@ export function createAuditLog (db: Database, options: AuditLogOptions = {}) {
     },
 
     async query (q: AuditQuery): Promise<AuditRecord[]> {
-      const where: string[] = []
-      const params: unknown[] = []
-      const add = (sql: string, value: unknown) => { params.push(value); where.push(sql.replace('?', `$${params.length}`)) }
-      if (q.citizen !== undefined) add('citizen = ?', q.citizen)
-      if (q.actor !== undefined) add('actor = ?', q.actor)
-      if (q.unit !== undefined) add('actor_unit = ?', q.unit)
-      if (q.from !== undefined) add('at >= ?', q.from)
-      if (q.to !== undefined) add('at < ?', q.to)
-      if (q.recordType !== undefined) add('record_type = ?', q.recordType)
-      if (q.beforeSeq !== undefined) add('seq < ?', q.beforeSeq)
+      const { where, params } = whereClause([
+        ['citizen = ?', q.citizen],
+        ['actor = ?', q.actor],
+        ['actor_unit = ?', q.unit],
+        ['at >= ?', q.from],
+        ['at < ?', q.to],
+        ['record_type = ?', q.recordType],
+        ['seq < ?', q.beforeSeq],
+      ])
       params.push(q.limit)
       const { rows } = await db.query<Record<string, unknown>>(
-        `SELECT ${COLUMNS} FROM audit_log ${where.length === 0 ? '' : 'WHERE ' + where.join(' AND ')} ORDER BY seq DESC LIMIT $${params.length}`, params)
+        `SELECT ${COLUMNS} FROM audit_log ${where} ORDER BY seq DESC LIMIT $${params.length}`, params)
       return rows.map(rowToRecord)
     },
 

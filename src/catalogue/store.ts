@@ -1,4 +1,5 @@
 import type { Database, Queryable } from '../db/index.ts'
+import { whereClause } from '../db/database.ts'
 import { ProblemError, ValidationProblem } from '../errors/problem-error.ts'
 import { COLLECTION_FIELDS, COLLECTIONS, digest, etagOf, validateDocument, type CatalogueDocument, type CollectionName } from './document.ts'
 
@@ -198,15 +199,15 @@ export function createCatalogueStore (db: Database, options: CatalogueStoreOptio
     },
 
     async changes (filter: { collection?: string, key?: string, limit: number, before?: number }): Promise<ChangeRecord[]> {
-      const where: string[] = []
-      const params: unknown[] = []
-      if (filter.collection !== undefined) { params.push(filter.collection); where.push(`collection = $${params.length}`) }
-      if (filter.key !== undefined) { params.push(filter.key); where.push(`key = $${params.length}`) }
-      if (filter.before !== undefined) { params.push(filter.before); where.push(`id < $${params.length}`) }
+      const { where, params } = whereClause([
+        ['collection = ?', filter.collection],
+        ['key = ?', filter.key],
+        ['id < ?', filter.before],
+      ])
       params.push(filter.limit)
       const { rows } = await db.query<Omit<ChangeRecord, 'at'> & { at: unknown }>(
         `SELECT id, version, at, actor, action, collection, key, before, after FROM catalogue_changes
-         ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`} ORDER BY id DESC LIMIT $${params.length}`, params)
+         ${where} ORDER BY id DESC LIMIT $${params.length}`, params)
       return rows.map((r) => ({ ...r, id: Number(r.id), at: r.at instanceof Date ? r.at.toISOString() : String(r.at) }))
     },
   }

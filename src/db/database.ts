@@ -31,3 +31,17 @@ export class DatabaseError extends Error {
 export function quoteIdent (name: string): string {
   return '"' + name.replaceAll('"', '""') + '"'
 }
+
+// A WHERE clause from optional filters: each `[sql with one ?, value]` whose
+// value is set becomes a numbered parameter. The params array is returned so
+// callers can append LIMIT and the like.
+export function whereClause (filters: Array<[string, unknown]>): { where: string, params: unknown[] } {
+  const parts: string[] = []
+  const params: unknown[] = []
+  for (const [sql, value] of filters) {
+    if (value === undefined) continue
+    params.push(value)
+    parts.push(sql.replace('?', `$${params.length}`))
+  }
+  return { where: parts.length === 0 ? '' : `WHERE ${parts.join(' AND ')}`, params }
+}
