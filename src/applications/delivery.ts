@@ -47,7 +47,7 @@ export function createDeliveryWorker (options: DeliveryWorkerOptions): Worker<De
   async function poll (job: Job<DeliveryJob>): Promise<void> {
     const id = job.data.applicationId
     const app = await store.get(id)
-    if (app === null || app.status !== 'delivered') return
+    if (app === null || app.status !== 'delivered' || app.adapter === null) return
     const polls = await store.countPoll(id)
     const statusAdapter = app.adapter.replace(/\.submitApplication$/, '.getApplicationStatus')
     const answer = await adapters.invoke<{ status: string, reason?: string }>(statusAdapter, { applicationId: id }, { xRoadId: `${id}:poll:${polls}` })
@@ -58,14 +58,25 @@ export function createDeliveryWorker (options: DeliveryWorkerOptions): Worker<De
     await schedulePoll(id, polls)
   }
 
+  // The parent of a package's flow runs once every part is settled; the
+  // package's status then says how each part ended.
+  async function settlePackage (job: Job<DeliveryJob>): Promise<{ status: string }> {
+    return { status: await store.settlePackage(job.data.applicationId) }
+  }
+
   async function handle (job: Job<DeliveryJob>): Promise<unknown> {
-    return job.name === 'poll' ? poll(job) : deliver(job)
+    switch (job.name) {
+      case 'poll': return poll(job)
+      case 'package': return settlePackage(job)
+      default: return deliver(job)
+    }
   }
 
   async function deliver (job: Job<DeliveryJob>): Promise<{ agencyReference: string }> {
     const id = job.data.applicationId
     const app = await store.get(id)
     if (app === null) throw new UnrecoverableError(`application ${id} does not exist`)
+    if (app.adapter === null) throw new UnrecoverableError(`application ${id} is a package; its parts are delivered`)
     if (app.status === 'delivered' || app.status === 'decided') return { agencyReference: app.agencyReference ?? '' }
     // Counted in the database, so an attempt cut short by a crash still counts.
     const attempt = app.attempts + 1

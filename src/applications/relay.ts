@@ -1,4 +1,4 @@
-import type { Queue } from 'bullmq'
+import type { FlowProducer, Queue } from 'bullmq'
 import type { FastifyBaseLogger } from 'fastify'
 import { deliveryJobOptions, type DeliveryJob, type DeliverySettings } from './queue.ts'
 import type { ApplicationStore } from './store.ts'
@@ -9,6 +9,7 @@ import type { ApplicationStore } from './store.ts'
 export function createOutboxRelay (options: {
   store: ApplicationStore
   queue: Queue<DeliveryJob>
+  flows: FlowProducer
   settings: DeliverySettings
   intervalMs: number
   log: FastifyBaseLogger
@@ -23,7 +24,29 @@ export function createOutboxRelay (options: {
     for (;;) {
       const ids = await options.store.pendingOutbox(100)
       if (ids.length === 0) return
-      for (const { id, retry } of ids) {
+      for (const { id, retry, parts } of ids) {
+        if (parts !== null) {
+          // A package: one flow, a child job per agency and a parent that runs
+          // once every child is settled (a failed child does not hold it up).
+          if (await options.queue.getJob(id) === undefined) {
+            await options.flows.add({
+              name: 'package',
+              queueName: options.queue.name,
+              prefix: options.queue.opts.prefix,
+              data: { applicationId: id },
+              opts: { jobId: id, removeOnComplete: { age: 24 * 3600, count: 10000 }, removeOnFail: { age: 7 * 24 * 3600 } },
+              children: parts.map((part) => ({
+                name: 'deliver',
+                queueName: options.queue.name,
+                prefix: options.queue.opts.prefix,
+                data: { applicationId: part },
+                opts: { ...deliveryJobOptions(options.settings), jobId: part, ignoreDependencyOnFailure: true },
+              })),
+            })
+          }
+          await options.store.markQueued(id)
+          continue
+        }
         if (retry) {
           // The failed job keeps its id in the queue; it must go first.
           const old = await options.queue.getJob(id)

@@ -9,7 +9,8 @@ export type ApplicationStatus = 'received' | 'queued' | 'delivering' | 'delivere
 export interface NewApplication {
   id: string
   service: string
-  adapter: string
+  // null for a package: its parts are delivered, each by its own adapter.
+  adapter: string | null
   unit: string
   channel: string
   applicantRegnum: string
@@ -17,6 +18,7 @@ export interface NewApplication {
   submittedBy: string
   submittedRole: string
   portal: string | null
+  packageId: string | null
 }
 
 export interface Application extends NewApplication {
@@ -38,7 +40,7 @@ export interface ApplicationEvent {
 
 const COLUMNS = `id, service, adapter, unit, channel, applicant_regnum AS "applicantRegnum", form, submitted_by AS "submittedBy",
   submitted_role AS "submittedRole", portal, status, decision, agency_reference AS "agencyReference", reason, attempts,
-  created_at AS "createdAt", updated_at AS "updatedAt"`
+  created_at AS "createdAt", updated_at AS "updatedAt", package_id AS "packageId"`
 
 const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString())
 function toApplication (r: Record<string, unknown>): Application {
@@ -53,16 +55,58 @@ export function requestHash (body: unknown): string {
   return createHash('sha256').update(canonicalJson(body)).digest('base64url')
 }
 
+// A package's status follows its parts: delivered when all are delivered or
+// decided, failed when the others are settled and at least one failed.
+export function packageStatus (parts: Array<{ status: ApplicationStatus }>): ApplicationStatus {
+  const n = (s: ApplicationStatus) => parts.filter((p) => p.status === s).length
+  if (n('decided') === parts.length) return 'decided'
+  if (n('delivered') + n('decided') === parts.length) return 'delivered'
+  if (n('failed') > 0 && n('failed') + n('delivered') + n('decided') === parts.length) return 'failed'
+  if (n('delivering') > 0) return 'delivering'
+  if (n('received') === parts.length) return 'received'
+  return 'queued'
+}
+
 export function createApplicationStore (db: Database) {
   async function event (tx: Queryable, id: string, status: string, attempt: number | null, detail: string | null): Promise<void> {
     await tx.query('INSERT INTO application_events (application_id, status, attempt, detail) VALUES ($1, $2, $3, $4)', [id, status, attempt, detail])
+  }
+
+  async function insert (tx: Queryable, app: NewApplication): Promise<Record<string, unknown>> {
+    const { rows } = await tx.query<Record<string, unknown>>(
+      `INSERT INTO applications (id, service, adapter, unit, channel, applicant_regnum, form, submitted_by, submitted_role, portal, package_id, status)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'received') RETURNING ${COLUMNS}`,
+      [app.id, app.service, app.adapter, app.unit, app.channel, app.applicantRegnum, JSON.stringify(app.form), app.submittedBy, app.submittedRole, app.portal, app.packageId])
+    await event(tx, app.id, 'received', null, null)
+    return rows[0]!
+  }
+
+  // Brings a package in line with its parts, under a lock on the package row
+  // (taken after the part's, always in that order). Returns its status.
+  async function settle (tx: Queryable, packageId: string): Promise<ApplicationStatus> {
+    const { rows: [pkg] } = await tx.query<{ status: ApplicationStatus }>('SELECT status FROM applications WHERE id = $1 FOR UPDATE', [packageId])
+    const { rows: parts } = await tx.query<{ service: string, status: ApplicationStatus, decision: string | null, reason: string | null, attempts: number }>(
+      'SELECT service, status, decision, reason, attempts FROM applications WHERE package_id = $1 ORDER BY service', [packageId])
+    const status = packageStatus(parts)
+    if (pkg === undefined || pkg.status === status) return status
+    const failed = parts.filter((p) => p.status === 'failed')
+    const decisions = new Set(parts.map((p) => p.decision))
+    const reason = status === 'failed' ? `${failed.length} of ${parts.length} parts failed: ${failed.map((p) => `${p.service} (${p.reason ?? 'no reason given'})`).join('; ')}` : null
+    const decision = status === 'decided' && decisions.size === 1 ? [...decisions][0] ?? null : null
+    await tx.query(`UPDATE applications SET status = $2, reason = $3, decision = $4, updated_at = now(),
+      attempts = (SELECT COALESCE(max(attempts), 0) FROM applications WHERE package_id = $1) WHERE id = $1`, [packageId, status, reason, decision])
+    const summary = ['received', 'queued', 'delivering', 'delivered', 'decided', 'failed']
+      .map((s) => [s, parts.filter((p) => p.status === s).length] as const).filter(([, k]) => k > 0).map(([s, k]) => `${k} ${s}`).join(', ')
+    await event(tx, packageId, status, null, `parts: ${summary}`)
+    return status
   }
 
   return {
     // The application, its first event, its outbox row and the idempotency
     // record, in one transaction: a 202 means all of them are durable. A key
     // seen before returns the response stored with it.
-    async intake (caller: string, key: string, hash: string, app: NewApplication, respond: (a: Application) => StoredResponse): Promise<{ replay: boolean, response: StoredResponse }> {
+    // A package comes with its parts, written in the same transaction.
+    async intake (caller: string, key: string, hash: string, app: NewApplication, respond: (a: Application) => StoredResponse, parts: NewApplication[] = []): Promise<{ replay: boolean, response: StoredResponse }> {
       return db.transaction(async (tx) => {
         const claimed = await tx.query(
           `INSERT INTO idempotency_keys (caller, key, request_hash, expires_at) VALUES ($1, $2, $3, now() + interval '${IDEMPOTENCY_TTL_DAYS} days')
@@ -76,13 +120,10 @@ export function createApplicationStore (db: Database) {
           }
           return { replay: true, response: seen.response }
         }
-        const { rows } = await tx.query<Record<string, unknown>>(
-          `INSERT INTO applications (id, service, adapter, unit, channel, applicant_regnum, form, submitted_by, submitted_role, portal, status)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'received') RETURNING ${COLUMNS}`,
-          [app.id, app.service, app.adapter, app.unit, app.channel, app.applicantRegnum, JSON.stringify(app.form), app.submittedBy, app.submittedRole, app.portal])
-        await event(tx, app.id, 'received', null, null)
+        const row = await insert(tx, app)
+        for (const part of parts) await insert(tx, { ...part, packageId: app.id })
         await tx.query('INSERT INTO application_outbox (application_id) VALUES ($1)', [app.id])
-        const response = respond(toApplication(rows[0]!))
+        const response = respond(toApplication(row))
         await tx.query('UPDATE idempotency_keys SET status = $1, response = $2 WHERE caller = $3 AND key = $4',
           [response.status, JSON.stringify(response), caller, key])
         return { replay: false, response }
@@ -99,11 +140,18 @@ export function createApplicationStore (db: Database) {
       return rows.map((r) => ({ at: iso(r.at), status: String(r.status), attempt: r.attempt as number | null, detail: r.detail as string | null }))
     },
 
-    async list (filter: { applicant?: string, unit?: string, status?: string, limit: number }): Promise<Application[]> {
+    async parts (packageId: string): Promise<Application[]> {
+      const { rows } = await db.query<Record<string, unknown>>(`SELECT ${COLUMNS} FROM applications WHERE package_id = $1 ORDER BY service`, [packageId])
+      return rows.map(toApplication)
+    },
+
+    // topLevel leaves out the parts of packages (they show inside their package).
+    async list (filter: { applicant?: string, unit?: string, status?: string, topLevel?: boolean, limit: number }): Promise<Application[]> {
       const { where, params } = whereClause([
         ['applicant_regnum = ?', filter.applicant],
         ['unit = ?', filter.unit],
         ['status = ?', filter.status],
+        ['(package_id IS NULL) = ?', filter.topLevel],
       ])
       params.push(filter.limit)
       const { rows } = await db.query<Record<string, unknown>>(
@@ -111,20 +159,36 @@ export function createApplicationStore (db: Database) {
       return rows.map(toApplication)
     },
 
-    async pendingOutbox (limit: number): Promise<Array<{ id: string, retry: boolean }>> {
-      const { rows } = await db.query<{ id: string, retry: boolean }>('SELECT application_id AS id, retry FROM application_outbox ORDER BY created_at LIMIT $1', [limit])
+    async pendingOutbox (limit: number): Promise<Array<{ id: string, retry: boolean, parts: string[] | null }>> {
+      const { rows } = await db.query<{ id: string, retry: boolean, parts: string[] | null }>(
+        `SELECT o.application_id AS id, o.retry,
+           CASE WHEN a.adapter IS NULL THEN ARRAY(SELECT p.id::text FROM applications p WHERE p.package_id = a.id ORDER BY p.service) END AS parts
+         FROM application_outbox o JOIN applications a ON a.id = o.application_id ORDER BY o.created_at LIMIT $1`, [limit])
       return rows
     },
 
-    // An admin sends a failed application round again.
+    // An admin sends a failed application round again. For a package, its
+    // failed parts go again and the parts already delivered are left alone.
     async retry (id: string, actor: string): Promise<boolean> {
       return db.transaction(async (tx) => {
-        const { rowCount } = await tx.query("UPDATE applications SET status = 'received', reason = NULL, updated_at = now() WHERE id = $1 AND status = 'failed'", [id])
-        if (rowCount === 0) return false
-        await tx.query('INSERT INTO application_outbox (application_id, retry) VALUES ($1, true) ON CONFLICT (application_id) DO UPDATE SET retry = true', [id])
-        await event(tx, id, 'received', null, `retry requested by ${actor}`)
+        const { rows: failedParts } = await tx.query<{ id: string }>("SELECT id FROM applications WHERE package_id = $1 AND status = 'failed' ORDER BY id FOR UPDATE", [id])
+        const ids = failedParts.length > 0 ? failedParts.map((r) => r.id) : [id]
+        const { rows } = await tx.query<{ id: string, package_id: string | null }>(
+          "UPDATE applications SET status = 'received', reason = NULL, updated_at = now() WHERE id = ANY($1::uuid[]) AND status = 'failed' AND adapter IS NOT NULL RETURNING id, package_id",
+          [ids])
+        if (rows.length === 0) return false
+        for (const r of rows) {
+          await tx.query('INSERT INTO application_outbox (application_id, retry) VALUES ($1, true) ON CONFLICT (application_id) DO UPDATE SET retry = true', [r.id])
+          await event(tx, r.id, 'received', null, `retry requested by ${actor}`)
+        }
+        const pkg = rows[0]!.package_id
+        if (pkg !== null) await settle(tx, pkg)
         return true
       })
+    },
+
+    async settlePackage (id: string): Promise<ApplicationStatus> {
+      return db.transaction((tx) => settle(tx, id))
     },
 
     async countPoll (id: string): Promise<number> {
@@ -132,23 +196,29 @@ export function createApplicationStore (db: Database) {
       return rows[0]?.polls ?? 0
     },
 
-    // After the job is in the queue: the row leaves the outbox, the status says so.
+    // After the job is in the queue: the row leaves the outbox, the status
+    // says so (for a package, its parts' too).
     async markQueued (id: string): Promise<void> {
       await db.transaction(async (tx) => {
         const gone = await tx.query('DELETE FROM application_outbox WHERE application_id = $1', [id])
         if (gone.rowCount === 0) return
-        await tx.query("UPDATE applications SET status = 'queued', updated_at = now() WHERE id = $1 AND status = 'received'", [id])
-        await event(tx, id, 'queued', null, null)
+        const { rows } = await tx.query<{ id: string, package_id: string | null }>(
+          "UPDATE applications SET status = 'queued', updated_at = now() WHERE (id = $1 OR package_id = $1) AND status = 'received' AND adapter IS NOT NULL RETURNING id, package_id", [id])
+        for (const r of rows) await event(tx, r.id, 'queued', null, null)
+        const pkg = rows.find((r) => r.package_id !== null)?.package_id
+        if (pkg !== undefined && pkg !== null) await settle(tx, pkg)
       })
     },
 
     async transition (id: string, status: ApplicationStatus, fields: { attempt?: number, detail?: string | null, agencyReference?: string, reason?: string, decision?: 'approved' | 'rejected' }): Promise<void> {
       await db.transaction(async (tx) => {
-        await tx.query(`UPDATE applications SET status = $2, updated_at = now(),
+        const { rows } = await tx.query<{ package_id: string | null }>(`UPDATE applications SET status = $2, updated_at = now(),
           attempts = GREATEST(attempts, COALESCE($3, attempts)),
           agency_reference = COALESCE($4, agency_reference), reason = COALESCE($5, reason), decision = COALESCE($6, decision)
-          WHERE id = $1`, [id, status, fields.attempt ?? null, fields.agencyReference ?? null, fields.reason ?? null, fields.decision ?? null])
+          WHERE id = $1 RETURNING package_id`, [id, status, fields.attempt ?? null, fields.agencyReference ?? null, fields.reason ?? null, fields.decision ?? null])
         await event(tx, id, status, fields.attempt ?? null, fields.detail ?? fields.reason ?? null)
+        const pkg = rows[0]?.package_id
+        if (pkg !== undefined && pkg !== null) await settle(tx, pkg)
       })
     },
   }

@@ -70,7 +70,8 @@ export function consistencyReport (snap: Snapshot, adapterExists: (operation: st
   }
   if (filter.unit === undefined && filter.level === undefined) {
     for (const s of snap.document.services) {
-      if (!adapterExists(s.adapter)) add({ kind: 'unknown_adapter', unit: null, service: s.code, category: s.category, detail: `${s.code} is delivered by ${s.adapter}, which no adapter serves` })
+      // A package is delivered by its parts, each checked as a service of its own.
+      if (s.adapter !== undefined && !adapterExists(s.adapter)) add({ kind: 'unknown_adapter', unit: null, service: s.code, category: s.category, detail: `${s.code} is delivered by ${s.adapter}, which no adapter serves` })
     }
   }
   const counts = Object.fromEntries(KINDS.map((k) => [k, 0])) as Record<FindingKind, number>

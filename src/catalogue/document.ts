@@ -26,9 +26,12 @@ export interface Service {
   guide: { steps: Text[], documents: Text[], feeMnt: number, processingDays: number }
   channels: Channel[]
   applicants: Array<'citizen' | 'officer'>
-  adapter: string
+  // A service is delivered by its adapter, or (a package) by its parts.
+  adapter?: string
+  parts?: PackagePart[]
   formSchema: Record<string, unknown>
 }
+export interface PackagePart { service: string, fields: string[] }
 export interface StandardList { level: Level, services: string[] }
 export interface Availability { unit: string, service: string, offered: boolean, channels?: Channel[], note?: Text }
 export interface MobileRound { id: string, unit: string, from: string, to: string, bags: string[], services: string[], note?: Text }
@@ -139,6 +142,17 @@ export function validateDocument (doc: unknown): FieldError[] {
   ok('services', d.services).forEach(([s, i]) => {
     if (!categories.has(s.category)) at(`/services/${i}/category`, `no category ${s.category}`)
     if (!agencies.has(s.agency)) at(`/services/${i}/agency`, `no agency ${s.agency}`)
+    if ((s.adapter === undefined) === (s.parts === undefined)) at(`/services/${i}`, 'a service has either an adapter or, as a package, parts; not both and not neither')
+    const fields = new Set(Object.keys((s.formSchema.properties ?? {}) as object))
+    s.parts?.forEach((part, j) => {
+      const target = services.get(part.service)
+      if (target === undefined) at(`/services/${i}/parts/${j}/service`, `no service ${part.service}`)
+      else if (target.parts !== undefined) at(`/services/${i}/parts/${j}/service`, `${part.service} is itself a package`)
+      else if (s.parts!.findIndex((p) => p.service === part.service) !== j) at(`/services/${i}/parts/${j}/service`, `${part.service} is already a part of this package`)
+      part.fields.forEach((f, k) => {
+        if (!fields.has(f)) at(`/services/${i}/parts/${j}/fields/${k}`, `the package form has no field ${f}`)
+      })
+    })
     let form
     try {
       form = ajv.compile({ ...s.formSchema, $id: undefined, $schema: undefined })

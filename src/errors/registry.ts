@@ -28,6 +28,7 @@ export const errorRegistry = {
   CHANNEL_FORBIDDEN: { status: 403, title: 'This role may not use this channel' },
   APPLICANT_FORBIDDEN: { status: 403, title: 'Not allowed to apply for this person or unit' },
   IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'Idempotency-Key reused with another request' },
+  CALLBACK_URL_REFUSED: { status: 422, title: 'Callback URL not allowed' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
   PRECONDITION_REQUIRED: { status: 428, title: 'Precondition header required' },
   RATE_LIMITED: { status: 429, title: 'Too many requests' },

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import type { Worker } from 'bullmq'
+import { FlowProducer, type Worker } from 'bullmq'
 import { Gauge } from 'prom-client'
 import type { Config } from '../config.ts'
 import { createDeliveryWorker } from '../applications/delivery.ts'
@@ -29,7 +29,9 @@ async function applicationsPlugin (app: FastifyInstance, options: ApplicationsPl
   queueConnection.on('error', () => {})
   const queue = createDeliveryQueue(queueConnection, prefix)
   queue.on('error', (err) => app.log.debug({ err: { message: err.message } }, 'delivery queue error'))
-  const relay = createOutboxRelay({ store, queue, settings: options.settings, intervalMs: options.settings.outboxPollMs, log: app.log })
+  const flows = new FlowProducer({ connection: queueConnection, prefix })
+  flows.on('error', (err) => app.log.debug({ err: { message: err.message } }, 'flow producer error'))
+  const relay = createOutboxRelay({ store, queue, flows, settings: options.settings, intervalMs: options.settings.outboxPollMs, log: app.log })
   let worker: Worker<DeliveryJob> | null = null
   let workerConnection: ReturnType<typeof createRedisConnection> | null = null
 
@@ -73,6 +75,7 @@ async function applicationsPlugin (app: FastifyInstance, options: ApplicationsPl
   app.addHook('onClose', async () => {
     await relay.stop()
     await worker?.close()
+    await flows.close()
     await queue.close()
     queueConnection.disconnect()
     workerConnection?.disconnect()

@@ -23,6 +23,7 @@ function view (a: Application) {
     agencyReference: a.agencyReference,
     reason: a.reason,
     attempts: a.attempts,
+    packageId: a.packageId,
     createdAt: a.createdAt,
     updatedAt: a.updatedAt,
   }
@@ -68,22 +69,34 @@ export async function applicationRoutes (app: FastifyInstance): Promise<void> {
   // returns what was stored for it.
   async function accept (principal: Principal, key: string, body: ApplicationBody) {
     const caller = `${principal.issuer}:${principal.sub}`
-    const { service, regnum } = checkApplication(app.catalogue.current(), principal, body)
-    if (!app.adapters.has(service.adapter)) {
-      throw new ProblemError('SERVICE_NOT_OFFERED', `${service.code} cannot be delivered to its agency through the gateway yet`)
-    }
-    const result = await store.intake(caller, key, requestHash(body), {
-      id: randomUUID(),
-      service: service.code,
-      adapter: service.adapter,
+    const snap = app.catalogue.current()
+    const { service, regnum } = checkApplication(snap, principal, body)
+    const base = {
       unit: body.unit,
       channel: body.channel,
       applicantRegnum: regnum,
-      form: body.form,
       submittedBy: caller,
       submittedRole: principal.role,
       portal: principal.role === 'citizen' ? (principal as CitizenPrincipal).portal : null,
-    }, (a) => ({ status: 202, body: view(a), headers: { location: `/v1/applications/${a.id}` } }))
+      packageId: null,
+    }
+    // A package's parts: each agency gets its own application, with only the
+    // fields the package gives it.
+    const parts = (service.parts ?? []).map((part) => {
+      const target = snap.service(part.service)!
+      return { ...base, id: randomUUID(), service: target.code, adapter: target.adapter ?? '', form: Object.fromEntries(part.fields.filter((f) => f in body.form).map((f) => [f, body.form[f]])) }
+    })
+    const undeliverable = [...(service.adapter === undefined ? [] : [service.adapter]), ...parts.map((p) => p.adapter)].filter((a) => !app.adapters.has(a))
+    if (undeliverable.length > 0) {
+      throw new ProblemError('SERVICE_NOT_OFFERED', `${service.code} cannot be delivered to its agency through the gateway yet (no adapter ${undeliverable.join(', ')})`)
+    }
+    const result = await store.intake(caller, key, requestHash(body), {
+      ...base,
+      id: randomUUID(),
+      service: service.code,
+      adapter: service.adapter ?? null,
+      form: body.form,
+    }, (a) => ({ status: 202, body: view(a), headers: { location: `/v1/applications/${a.id}` } }), parts)
     if (!result.replay) app.applications.nudge()
     return result
   }
@@ -170,7 +183,7 @@ export async function applicationRoutes (app: FastifyInstance): Promise<void> {
     schema: {
       tags: ['applications'],
       operationId: 'adminRetryApplication',
-      summary: 'Send a failed application round again',
+      summary: 'Send a failed application round again; for a package, only its failed parts',
       params: { type: 'object', required: ['id'], properties: { id: { type: 'string', format: 'uuid' } } },
     },
   }, async (request, reply) => {
@@ -197,7 +210,8 @@ export async function applicationRoutes (app: FastifyInstance): Promise<void> {
     const { id } = request.params as { id: string }
     const found = await store.get(id)
     if (found === null || !mayRead(request.principal!, found)) throw new ProblemError('NOT_FOUND', `no application ${id}`)
-    return { ...view(found), history: await store.history(id) }
+    const parts = found.adapter === null ? { parts: (await store.parts(id)).map(view) } : {}
+    return { ...view(found), ...parts, history: await store.history(id) }
   })
 
   app.get('/v1/me/applications', {
@@ -205,7 +219,7 @@ export async function applicationRoutes (app: FastifyInstance): Promise<void> {
     schema: { tags: ['applications'], operationId: 'getMyApplications', summary: 'The citizen\'s own applications', querystring: listQuery },
   }, async (request: FastifyRequest) => {
     const q = request.query as { status?: string, limit: number }
-    const list = await store.list({ applicant: (request.principal as CitizenPrincipal).regnum, limit: q.limit, ...(q.status === undefined ? {} : { status: q.status }) })
+    const list = await store.list({ applicant: (request.principal as CitizenPrincipal).regnum, topLevel: true, limit: q.limit, ...(q.status === undefined ? {} : { status: q.status }) })
     return { applications: list.map(view) }
   })
 
@@ -225,6 +239,6 @@ export async function applicationRoutes (app: FastifyInstance): Promise<void> {
       throw new ProblemError('APPLICANT_FORBIDDEN', `officers of ${(p as OfficerPrincipal).unit} see their own unit's applications`)
     }
     const q = request.query as { status?: string, limit: number }
-    return { applications: (await store.list({ unit: code, limit: q.limit, ...(q.status === undefined ? {} : { status: q.status }) })).map(view) }
+    return { applications: (await store.list({ unit: code, topLevel: true, limit: q.limit, ...(q.status === undefined ? {} : { status: q.status }) })).map(view) }
   })
 }

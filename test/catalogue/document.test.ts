@@ -27,6 +27,26 @@ t.test('references are checked and reported with their paths', async (tt) => {
   tt.ok(validateDocument({ ...seed, services: [null] }).some((p) => p.pointer === '/services/0'))
 })
 
+t.test('packages: parts name plain services and fields of the package form; a service has an adapter or parts', async (tt) => {
+  const doc = structuredClone(seed)
+  const i = doc.services.findIndex((s) => s.code === 'package.newborn')
+  const pkg = doc.services[i]!
+  pkg.parts!.push({ service: 'no.such', fields: [] }, { service: 'package.newborn', fields: [] }, { service: 'welfare.child-money', fields: ['shoeSize'] })
+  const n = pkg.parts!.length
+  const problems = validateDocument(doc)
+  tt.match(problems.find((p) => p.pointer === `/services/${i}/parts/${n - 3}/service`)?.detail, /no service no.such/)
+  tt.match(problems.find((p) => p.pointer === `/services/${i}/parts/${n - 2}/service`)?.detail, /itself a package/)
+  tt.match(problems.find((p) => p.pointer === `/services/${i}/parts/${n - 1}/service`)?.detail, /already a part/)
+  tt.match(problems.find((p) => p.pointer === `/services/${i}/parts/${n - 1}/fields/0`)?.detail, /no field shoeSize/)
+
+  const both = structuredClone(seed)
+  both.services[i]!.adapter = 'civil.submitApplication'
+  delete both.services[0]!.adapter
+  const pointers = validateDocument(both).map((p) => p.pointer)
+  tt.ok(pointers.includes(`/services/${i}`), 'adapter and parts together are refused')
+  tt.ok(pointers.includes('/services/0'), 'neither adapter nor parts is refused')
+})
+
 t.test('canonical JSON and ETags ignore key order; diffs name entities', async (tt) => {
   tt.equal(canonicalJson({ b: 1, a: [{ d: 2, c: 3 }] }), '{"a":[{"c":3,"d":2}],"b":1}')
   tt.equal(etagOf({ a: 1, b: 2 }), etagOf({ b: 2, a: 1 }))

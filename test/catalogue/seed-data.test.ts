@@ -29,7 +29,8 @@ interface Service {
   guide: { steps: Text[], documents: Text[], feeMnt: number, processingDays: number }
   channels: Channel[]
   applicants: Array<'citizen' | 'officer'>
-  adapter: string
+  adapter?: string
+  parts?: Array<{ service: string, fields: string[] }>
   formSchema: Record<string, unknown> & { examples: unknown[] }
 }
 interface Doc {
@@ -153,7 +154,8 @@ t.test('services: at least 45, each referencing existing entities, with coherent
   for (const s of doc.services) {
     tt.ok(categories.has(s.category), `${s.code}: category ${s.category} exists`)
     tt.ok(agencies.has(s.agency), `${s.code}: agency ${s.agency} exists`)
-    tt.ok(s.code.startsWith(prefixOf[s.category] ?? '?'), `${s.code}: code matches its category ${s.category}`)
+    const prefix = s.parts === undefined ? prefixOf[s.category] ?? '?' : 'package.'
+    tt.ok(s.code.startsWith(prefix), `${s.code}: code matches its category ${s.category}, or says it is a package`)
     tt.ok(s.guide.steps.length >= 2 && s.guide.steps.length <= 6, `${s.code}: 2 to 6 steps`)
     const mixedUp = texts(s).filter((x) => !CYRILLIC.test(x.mn) || CYRILLIC.test(x.en))
     tt.same(mixedUp, [], `${s.code}: every text has Mongolian in Cyrillic and English without Cyrillic`)
@@ -171,6 +173,11 @@ t.test('adapters: every service is delivered by its agency\'s write adapter; onl
   const agencies = new Map(doc.agencies.map((a) => [a.code, a]))
   const missing = new Set<string>()
   for (const s of doc.services) {
+    if (s.adapter === undefined) {
+      // A package: delivered by its parts, which are services checked here too.
+      tt.ok((s.parts ?? []).length >= 2 && s.parts!.every((p) => doc.services.some((x) => x.code === p.service && x.adapter !== undefined)), `${s.code}: a package of services that each have an adapter`)
+      continue
+    }
     const adapter = adapters.get(s.adapter)
     if (adapter === undefined) {
       missing.add(s.adapter)
@@ -185,6 +192,8 @@ t.test('adapters: every service is delivered by its agency\'s write adapter; onl
   tt.ok(vet.every((s) => s.adapter === 'veterinary.submitApplication'), 'every veterinary service uses it')
   tt.ok(doc.services.filter((s) => s.agency === 'GAHI').every((s) => s.adapter === 'insurance.submitApplication'),
     'health insurance is taken by the social insurance officer, through GASI\'s adapter')
+  const newborn = doc.services.find((s) => s.code === 'package.newborn')
+  tt.same(newborn?.parts?.map((p) => p.service), ['civil.birth-registration', 'welfare.child-money', 'insurance.health-insurance'], 'the newborn package (an MOU) opens birth registration, Child Money and health insurance')
 })
 
 t.test('form schemas compile under draft-07 and 2020-12 and their examples validate', async (tt) => {

@@ -1,4 +1,6 @@
 import t from 'tap'
+import { Queue } from 'bullmq'
+import { DELIVERY_QUEUE } from '../../src/applications/queue.ts'
 import { generatePopulation, type Citizen } from '../../src/exchange/index.ts'
 import { buildSeedDocument } from '../../src/catalogue/seed.ts'
 import { createSnapshot } from '../../src/catalogue/snapshot.ts'
@@ -11,7 +13,7 @@ const seed = buildSeedDocument()
 const snap = createSnapshot(1, 'seed', seed)
 const online = seed.services.find((s) => s.code === 'welfare.child-money')!
 const OFFICER_UNIT = '8322'
-const counter = [...snap.offers(OFFICER_UNIT).values()].find((o) => o.service.applicants.includes('officer') && o.channels.includes('oss_counter') && !o.service.adapter.startsWith('veterinary'))!.service
+const counter = [...snap.offers(OFFICER_UNIT).values()].find((o) => o.service.applicants.includes('officer') && o.channels.includes('oss_counter') && o.service.adapter !== undefined && !o.service.adapter.startsWith('veterinary'))!.service
 
 let keyN = 0
 const newKey = () => `key-${process.pid}-${Date.now()}-${keyN++}`
@@ -147,7 +149,7 @@ t.test('a bus outage: every application is accepted, retried, and delivered once
 t.test('a mobile OSS batch is answered per item; resent items are duplicates', async (tt) => {
   const { app, officer, received } = await setup(tt)
   const round = seed.mobileRounds.find((r) => r.to >= new Date().toISOString().slice(0, 10))!
-  const service = seed.services.find((s) => round.services.includes(s.code) && s.applicants.includes('officer') && !s.adapter.startsWith('veterinary'))!
+  const service = seed.services.find((s) => round.services.includes(s.code) && s.applicants.includes('officer') && s.adapter !== undefined && !s.adapter.startsWith('veterinary'))!
   const bag = round.bags[0]!
   const item = (c: Citizen, key: string) => ({
     idempotencyKey: key,
@@ -203,4 +205,62 @@ t.test('an admin retries a failed application; queue depth shows in metrics', as
   tt.match(metrics, /application_delivery_queue_jobs\{state="outbox"\} 0/)
   tt.match(metrics, /application_delivery_attempts_total\{outcome="delivered"\} 1/)
   tt.match(metrics, /application_delivery_seconds_count 1/)
+})
+
+t.test('a package fans out as a flow: one application per agency, each part shown, a failed part retried alone', async (tt) => {
+  const { app, officer, status, received, token, exchange } = await setup(tt, { DELIVERY_ATTEMPTS: '2' })
+  const pkg = seed.services.find((s) => s.code === 'package.newborn')!
+  tt.ok(snap.offers(OFFICER_UNIT).get(pkg.code)?.channels.includes('oss_counter'), 'the soum OSS offers the package')
+  await exchange!.app.inject({ method: 'PUT', url: '/admin/faults/welfare', payload: { errorRate: 1 } })
+  const res = await app.inject({
+    method: 'POST',
+    url: '/v1/applications',
+    headers: { ...await officer(), 'idempotency-key': newKey() },
+    payload: { service: pkg.code, unit: OFFICER_UNIT, channel: 'oss_counter', applicant: { regnum: alice.regnum }, form: (pkg.formSchema.examples as object[])[0] },
+  })
+  tt.equal(res.statusCode, 202, res.body)
+  const id = res.json().id as string
+
+  const failed = await eventually(async () => {
+    const s = await status(id)
+    return s.status === 'failed' && s.parts.every((p: { status: string }) => p.status !== 'delivering' && p.status !== 'queued') ? s : undefined
+  }, 30000)
+  tt.equal(failed.parts.length, 3, 'one record per agency')
+  const part = (s: { parts: Array<{ service: string }> }, code: string) => s.parts.find((p) => p.service === code) as Record<string, unknown>
+  tt.match(part(failed, 'civil.birth-registration'), { status: /^(delivered|decided)$/, agencyReference: /^GASR-/, packageId: id })
+  tt.match(part(failed, 'insurance.health-insurance'), { status: /^(delivered|decided)$/, agencyReference: /^GASI-/ })
+  tt.match(part(failed, 'welfare.child-money'), { status: 'failed', attempts: 2, reason: /dead-lettered after 2 attempts/ })
+  tt.match(failed.reason, /1 of 3 parts failed: welfare.child-money/)
+  tt.equal(await received('civil'), 1)
+  tt.equal(await received('social-insurance'), 1)
+  tt.equal(await received('welfare'), 0)
+
+  // Each agency got only the fields the package gives it.
+  const { rows } = await app.db.query<{ service: string, form: Record<string, unknown> }>('SELECT service, form FROM applications WHERE package_id = $1', [id])
+  tt.same(Object.keys(rows.find((r) => r.service === 'insurance.health-insurance')!.form).sort(), ['birthDate', 'childGivenName', 'phone'])
+  tt.notOk('bankAccount' in rows.find((r) => r.service === 'civil.birth-registration')!.form)
+
+  // The flow's parent ran once its children were settled, the failed one included.
+  const queue = new Queue(DELIVERY_QUEUE, { connection: app.redis, prefix: `${app.redisKeyPrefix}:bull` })
+  tt.teardown(() => queue.close())
+  const parent = await eventually(async () => { const j = await queue.getJob(id); return j?.finishedOn === undefined ? undefined : j })
+  tt.equal(parent.name, 'package')
+  tt.equal(await parent.getState(), 'completed')
+  tt.same(Object.keys(await parent.getIgnoredChildrenFailures()).length, 1)
+  tt.equal(Object.keys(await parent.getChildrenValues()).length, 2)
+
+  // Citizens and unit lists show the package, not its parts.
+  const unitList = await app.inject({ method: 'GET', url: `/v1/units/${OFFICER_UNIT}/applications`, headers: await officer() })
+  tt.same(unitList.json().applications.map((a: { id: string }) => a.id), [id])
+
+  // The admin retries the package: only the failed part goes again.
+  await exchange!.app.inject({ method: 'DELETE', url: '/admin/faults/welfare' })
+  const retry = await app.inject({ method: 'POST', url: `/v1/admin/applications/${id}/retry`, headers: { authorization: `Bearer ${await token('admin')}` } })
+  tt.equal(retry.statusCode, 202, retry.body)
+  const done = await eventually(async () => { const s = await status(id); return ['delivered', 'decided'].includes(s.status) ? s : undefined }, 30000)
+  tt.match(part(done, 'welfare.child-money'), { status: /^(delivered|decided)$/, agencyReference: /^GOSW-/ })
+  tt.equal(await received('welfare'), 1)
+  tt.equal(await received('civil'), 1, 'the delivered parts were not sent again')
+  tt.equal(await received('social-insurance'), 1)
+  tt.ok(done.history.some((h: { detail: string | null }) => /^parts: /.test(h.detail ?? '')), 'the package history follows its parts')
 })
