@@ -20,6 +20,7 @@ import catalogue from './plugins/catalogue.ts'
 import audit from './plugins/audit.ts'
 import policies from './plugins/policies.ts'
 import applications from './plugins/applications.ts'
+import callbacks from './plugins/callbacks.ts'
 import { applicationRoutes } from './routes/applications.ts'
 import rateLimit from '@fastify/rate-limit'
 import { citizenRoutes } from './routes/citizens.ts'
@@ -31,6 +32,7 @@ import { healthRoutes } from './routes/health.ts'
 import { meRoutes } from './routes/me.ts'
 import { metricsRoutes } from './routes/metrics.ts'
 import { problemRoutes } from './routes/problems.ts'
+import { portalRoutes } from './routes/admin/portals.ts'
 
 export interface AppOptions {
   config: Config
@@ -91,6 +93,13 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(audit, { batchWindowMs: config.audit.batchWindowMs })
   await app.register(policies)
   await app.register(applications, { redisUrl: config.redis.url, settings: config.delivery })
+  await app.register(callbacks, {
+    redisUrl: config.redis.url,
+    settings: config.callbacks,
+    worker: config.delivery.worker,
+    concurrency: config.delivery.concurrency,
+    signingKey: options.bus.identity.signing,
+  })
   await app.register(catalogue, { refreshMs: config.catalogue.refreshMs })
   // Limits are applied by the routes that need them (officers' look-ups), on Redis.
   await app.register(rateLimit, { global: false, redis: options.redis, nameSpace: `${config.redis.keyPrefix}:rl:`, skipOnError: false })
@@ -105,6 +114,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(citizenRoutes, { limits: config.officers })
   await app.register(adminAuditRoutes)
   await app.register(applicationRoutes)
+  await app.register(portalRoutes, { jwks: options.bus.identity.publicJwks })
 
   return app
 }

@@ -39,6 +39,13 @@ const schema = {
     OUTBOX_POLL_MS: { type: 'integer', default: 500, minimum: 10 },
     DECISION_POLL_MS: { type: 'integer', default: 60000, minimum: 10 },
     DECISION_MAX_POLLS: { type: 'integer', default: 20, minimum: 0 },
+    WORKER_LIVENESS_MS: { type: 'integer', default: 120000, minimum: 1000 },
+    CALLBACK_ALLOWED_CIDRS: { type: 'string', default: '' },
+    CALLBACK_ATTEMPTS: { type: 'integer', default: 10, minimum: 1, maximum: 1000 },
+    CALLBACK_BACKOFF_BASE_MS: { type: 'integer', default: 2000, minimum: 1 },
+    CALLBACK_BACKOFF_MAX_MS: { type: 'integer', default: 3600000, minimum: 1 },
+    CALLBACK_TIMEOUT_MS: { type: 'integer', default: 10000, minimum: 100, maximum: 120000 },
+    CALLBACK_POLL_MS: { type: 'integer', default: 500, minimum: 10 },
     AUDIT_BATCH_WINDOW_MS: { type: 'integer', default: 2, minimum: 0, maximum: 100 },
     OFFICER_LOOKUPS_PER_MINUTE: { type: 'integer', default: 60, minimum: 1 },
     UNIT_LOOKUPS_PER_MINUTE: { type: 'integer', default: 600, minimum: 1 },
@@ -111,7 +118,8 @@ export interface Config {
   docsEnabled: boolean
   catalogue: { refreshMs: number }
   audit: { batchWindowMs: number }
-  delivery: { worker: boolean, attempts: number, backoffBaseMs: number, backoffMaxMs: number, concurrency: number, lockDurationMs: number, outboxPollMs: number, decisionPollMs: number, maxDecisionPolls: number }
+  delivery: { worker: boolean, attempts: number, backoffBaseMs: number, backoffMaxMs: number, concurrency: number, lockDurationMs: number, outboxPollMs: number, decisionPollMs: number, maxDecisionPolls: number, livenessMs: number }
+  callbacks: { allowedCidrs: string[], attempts: number, backoffBaseMs: number, backoffMaxMs: number, timeoutMs: number, pollMs: number }
   officers: { perOfficerPerMinute: number, perUnitPerMinute: number, harvestDistinctCitizens: number, harvestWindowMinutes: number }
   exchange: { url?: string, port: number, citizens: number }
   bus: {
@@ -164,6 +172,13 @@ interface RawEnv {
   AUDIT_BATCH_WINDOW_MS: number
   WORKER: 'on' | 'off'
   DELIVERY_ATTEMPTS: number
+  WORKER_LIVENESS_MS: number
+  CALLBACK_ALLOWED_CIDRS: string
+  CALLBACK_ATTEMPTS: number
+  CALLBACK_BACKOFF_BASE_MS: number
+  CALLBACK_BACKOFF_MAX_MS: number
+  CALLBACK_TIMEOUT_MS: number
+  CALLBACK_POLL_MS: number
   DELIVERY_BACKOFF_BASE_MS: number
   DELIVERY_BACKOFF_MAX_MS: number
   DELIVERY_CONCURRENCY: number
@@ -253,6 +268,15 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
       outboxPollMs: raw.OUTBOX_POLL_MS,
       decisionPollMs: raw.DECISION_POLL_MS,
       maxDecisionPolls: raw.DECISION_MAX_POLLS,
+      livenessMs: raw.WORKER_LIVENESS_MS,
+    },
+    callbacks: {
+      allowedCidrs: raw.CALLBACK_ALLOWED_CIDRS.split(',').map((c) => c.trim()).filter((c) => c !== ''),
+      attempts: raw.CALLBACK_ATTEMPTS,
+      backoffBaseMs: raw.CALLBACK_BACKOFF_BASE_MS,
+      backoffMaxMs: raw.CALLBACK_BACKOFF_MAX_MS,
+      timeoutMs: raw.CALLBACK_TIMEOUT_MS,
+      pollMs: raw.CALLBACK_POLL_MS,
     },
     officers: {
       perOfficerPerMinute: raw.OFFICER_LOOKUPS_PER_MINUTE,

@@ -10,6 +10,9 @@ import { createDeliveryWorker } from './applications/delivery.ts'
 import { createDeliveryQueue } from './applications/queue.ts'
 import { createApplicationStore } from './applications/store.ts'
 import { createBusClients, resolveMemberKeys } from './bus/index.ts'
+import { createCallbackWorker } from './callbacks/delivery.ts'
+import { createCallbackStore } from './callbacks/store.ts'
+import { createAddressPolicy, createCallbackAgent } from './callbacks/url-guard.ts'
 import { ConfigError, loadConfig } from './config.ts'
 import { openDatabase } from './db/index.ts'
 import { loggerOptions } from './logger.ts'
@@ -42,13 +45,28 @@ export async function startWorker (config = loadConfig()) {
     lockDurationMs: config.delivery.lockDurationMs,
     log: log as never,
   })
-  await worker.waitUntilReady()
+  // Status callbacks to portals go from the same process.
+  const agent = createCallbackAgent(createAddressPolicy({ allowedCidrs: config.callbacks.allowedCidrs }), {
+    connectTimeoutMs: config.callbacks.timeoutMs, headersTimeoutMs: config.callbacks.timeoutMs, bodyTimeoutMs: config.callbacks.timeoutMs,
+  })
+  const callbackWorker = createCallbackWorker({
+    connection,
+    prefix: `${config.redis.keyPrefix}:bull`,
+    store: createCallbackStore(db),
+    dispatcher: agent,
+    signingKey: keys.signing,
+    settings: config.callbacks,
+    concurrency: config.delivery.concurrency,
+    log: log as never,
+  })
+  await Promise.all([worker.waitUntilReady(), callbackWorker.waitUntilReady()])
   log.info({ concurrency: config.delivery.concurrency, pid: process.pid }, 'delivery worker ready')
   return {
     worker,
     log,
     async close () {
-      await worker.close()
+      await Promise.all([worker.close(), callbackWorker.close()])
+      await agent.close()
       await queue.close()
       connection.disconnect()
       queueConnection.disconnect()

@@ -28,7 +28,7 @@ export function deliveryJobOptions (settings: DeliverySettings): JobsOptions {
 }
 
 // Exponential backoff with full jitter: a random wait up to base * 2^attempt.
-export function fullJitterBackoff (settings: DeliverySettings, random: () => number = Math.random) {
+export function fullJitterBackoff (settings: Pick<DeliverySettings, 'backoffBaseMs' | 'backoffMaxMs'>, random: () => number = Math.random) {
   return (attemptsMade: number): number => Math.floor(random() * Math.min(settings.backoffMaxMs, settings.backoffBaseMs * 2 ** attemptsMade))
 }
 

@@ -3,9 +3,60 @@ import type { FastifyBaseLogger } from 'fastify'
 import { deliveryJobOptions, type DeliveryJob, type DeliverySettings } from './queue.ts'
 import type { ApplicationStore } from './store.ts'
 
+// A relay: drains a table into a queue now and then, and at once when nudged.
+// One drain at a time; a nudge during a drain runs another right after. While
+// Redis is away a drain fails, the rows wait, and the next tick tries again.
+export function createRelay (options: { drain: () => Promise<void>, intervalMs: number, log: FastifyBaseLogger, what: string }) {
+  let timer: NodeJS.Timeout | null = null
+  let running: Promise<void> | null = null
+  let again = false
+  let stopped = false
+  let failing = false
+  const drain = options.drain
+
+  function tick (): Promise<void> {
+    if (running !== null) {
+      again = true
+      return running
+    }
+    running = drain().then(() => {
+      if (failing) options.log.info(`the ${options.what} relay reaches the queue again`)
+      failing = false
+    }, (err) => {
+      if (!failing) options.log.warn({ err: { message: (err as Error).message } }, `the ${options.what} relay cannot reach the queue; rows wait in the database`)
+      failing = true
+    }).finally(() => {
+      running = null
+      if (again && !stopped) {
+        again = false
+        void tick()
+      }
+    })
+    return running
+  }
+
+  return {
+    // Called after each intake so delivery starts at once, not at the next tick.
+    nudge (): void {
+      if (!stopped) void tick()
+    },
+    start (): void {
+      stopped = false
+      timer = setInterval(() => void tick(), options.intervalMs)
+      timer.unref()
+      void tick()
+    },
+    async stop (): Promise<void> {
+      stopped = true
+      if (timer !== null) clearInterval(timer)
+      await running
+    },
+    tick,
+  }
+}
+
 // Moves outbox rows into the delivery queue, jobId = application id, so a row
-// relayed twice (by two processes, or after a crash) is still one job. When
-// Redis is away the rows simply wait for the next tick.
+// relayed twice (by two processes, or after a crash) is still one job.
 export function createOutboxRelay (options: {
   store: ApplicationStore
   queue: Queue<DeliveryJob>
@@ -14,12 +65,6 @@ export function createOutboxRelay (options: {
   intervalMs: number
   log: FastifyBaseLogger
 }) {
-  let timer: NodeJS.Timeout | null = null
-  let running: Promise<void> | null = null
-  let again = false
-  let stopped = false
-  let failing = false
-
   async function drain (): Promise<void> {
     for (;;) {
       const ids = await options.store.pendingOutbox(100)
@@ -58,43 +103,5 @@ export function createOutboxRelay (options: {
     }
   }
 
-  function tick (): Promise<void> {
-    if (running !== null) {
-      again = true
-      return running
-    }
-    running = drain().then(() => {
-      if (failing) options.log.info('the outbox relay reaches the queue again')
-      failing = false
-    }, (err) => {
-      if (!failing) options.log.warn({ err: { message: (err as Error).message } }, 'the outbox relay cannot reach the queue; applications wait in the outbox')
-      failing = true
-    }).finally(() => {
-      running = null
-      if (again && !stopped) {
-        again = false
-        void tick()
-      }
-    })
-    return running
-  }
-
-  return {
-    // Called after each intake so delivery starts at once, not at the next tick.
-    nudge (): void {
-      if (!stopped) void tick()
-    },
-    start (): void {
-      stopped = false
-      timer = setInterval(() => void tick(), options.intervalMs)
-      timer.unref()
-      void tick()
-    },
-    async stop (): Promise<void> {
-      stopped = true
-      if (timer !== null) clearInterval(timer)
-      await running
-    },
-    tick,
-  }
+  return createRelay({ drain, intervalMs: options.intervalMs, log: options.log, what: 'outbox' })
 }

@@ -69,7 +69,9 @@ export function packageStatus (parts: Array<{ status: ApplicationStatus }>): App
 
 export function createApplicationStore (db: Database) {
   async function event (tx: Queryable, id: string, status: string, attempt: number | null, detail: string | null): Promise<void> {
-    await tx.query('INSERT INTO application_events (application_id, status, attempt, detail) VALUES ($1, $2, $3, $4)', [id, status, attempt, detail])
+    // A change of a portal's application is also a callback to send.
+    await tx.query(`INSERT INTO application_events (application_id, status, attempt, detail, notify)
+      SELECT $1, $2, $3, $4, portal IS NOT NULL FROM applications WHERE id = $1`, [id, status, attempt, detail])
   }
 
   async function insert (tx: Queryable, app: NewApplication): Promise<Record<string, unknown>> {

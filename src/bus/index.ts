@@ -7,6 +7,8 @@ import { createXypClient, type XypClient } from './xyp-client.ts'
 export interface BusClients {
   rest: RestClient
   xyp: XypClient
+  // The gateway's own keys: they also sign what it sends portals.
+  identity: MemberKeys
 }
 
 // The gateway's member keys: the operator's files, or development keys made
@@ -39,6 +41,7 @@ export function createBusClients (config: Config, exchangeUrl: string, keys: Mem
       privateKey: keys.xypPrivateKey,
       connectTimeoutMs: config.bus.connectTimeoutMs,
     }),
+    identity: keys,
   }
 }
 

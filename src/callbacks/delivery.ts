@@ -1,0 +1,109 @@
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq'
+import type { FastifyBaseLogger } from 'fastify'
+import type { Redis } from 'ioredis'
+import { Counter, type Registry } from 'prom-client'
+import { request, type Dispatcher } from 'undici'
+import { fullJitterBackoff } from '../applications/queue.ts'
+import type { MemberKey } from '../bus/member-keys.ts'
+import { signDetached } from './sign.ts'
+import type { CallbackStore } from './store.ts'
+import { CallbackRefusedError } from './url-guard.ts'
+
+// Status callbacks to portals: their own queue, so a slow or absent portal
+// never holds up deliveries to agencies. Jobs carry the event id only.
+
+export const CALLBACK_QUEUE = 'applications-callbacks'
+
+export interface CallbackJob { eventId: number }
+
+export interface CallbackSettings {
+  attempts: number
+  backoffBaseMs: number
+  backoffMaxMs: number
+  timeoutMs: number
+}
+
+export function createCallbackQueue (connection: Redis, prefix: string): Queue<CallbackJob> {
+  return new Queue<CallbackJob>(CALLBACK_QUEUE, { connection, prefix })
+}
+
+export function callbackJobOptions (settings: CallbackSettings) {
+  return {
+    attempts: settings.attempts,
+    backoff: { type: 'full-jitter' },
+    removeOnComplete: { age: 24 * 3600, count: 10000 },
+    removeOnFail: { age: 7 * 24 * 3600, count: 100000 },
+  }
+}
+
+export interface CallbackWorkerOptions {
+  connection: Redis
+  prefix: string
+  store: CallbackStore
+  // The SSRF-guarded agent (createCallbackAgent): every connection is checked.
+  dispatcher: Dispatcher
+  signingKey: MemberKey
+  settings: CallbackSettings
+  concurrency: number
+  log: FastifyBaseLogger
+  registry?: Registry
+}
+
+export function createCallbackWorker (options: CallbackWorkerOptions): Worker<CallbackJob> {
+  const registers = options.registry === undefined ? [] : [options.registry]
+  const sent = new Counter({ name: 'portal_callbacks_total', help: 'Status callbacks to portals by outcome', labelNames: ['outcome'] as const, registers })
+
+  async function handle (job: Job<CallbackJob>): Promise<{ status: number } | { skipped: string }> {
+    const change = await options.store.change(job.data.eventId)
+    if (change === null) return { skipped: 'the portal has no callback URL' }
+    const body = Buffer.from(JSON.stringify(change.body))
+    let status: number
+    try {
+      const res = await request(change.url, {
+        method: 'POST',
+        dispatcher: options.dispatcher,
+        headers: {
+          'content-type': 'application/json',
+          'x-jws-signature': await signDetached(body, options.signingKey),
+          // The same id on every attempt, so a portal can drop repeats.
+          'idempotency-key': `event-${change.body.eventId}`,
+          'user-agent': 'oss-gateway',
+        },
+        body,
+        headersTimeout: options.settings.timeoutMs,
+        bodyTimeout: options.settings.timeoutMs,
+        signal: AbortSignal.timeout(options.settings.timeoutMs),
+      })
+      status = res.statusCode
+      await res.body.dump()
+    } catch (err) {
+      if (err instanceof CallbackRefusedError || (err as { code?: string }).code === 'ECALLBACKREFUSED') {
+        sent.inc({ outcome: 'refused' })
+        throw new UnrecoverableError(`callback URL of ${change.portal} refused: ${(err as Error).message}`)
+      }
+      sent.inc({ outcome: 'retryable_failure' })
+      throw err
+    }
+    if (status >= 200 && status < 300) {
+      sent.inc({ outcome: 'sent' })
+      return { status }
+    }
+    // The portal said no for good; 408 and 429 are "later".
+    if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
+      sent.inc({ outcome: 'rejected' })
+      throw new UnrecoverableError(`${change.portal} answered ${status}`)
+    }
+    sent.inc({ outcome: 'retryable_failure' })
+    throw new Error(`${change.portal} answered ${status}`)
+  }
+
+  const worker = new Worker<CallbackJob>(CALLBACK_QUEUE, handle, {
+    connection: options.connection,
+    prefix: options.prefix,
+    concurrency: options.concurrency,
+    settings: { backoffStrategy: fullJitterBackoff(options.settings) },
+  })
+  worker.on('error', (err) => options.log.warn({ err: { message: err.message } }, 'callback worker error'))
+  worker.on('failed', (job, err) => options.log.info({ eventId: job?.data.eventId, attemptsMade: job?.attemptsMade, reason: err.message }, 'status callback failed'))
+  return worker
+}

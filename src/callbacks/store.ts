@@ -1,0 +1,87 @@
+import type { Database } from '../db/index.ts'
+
+// Where each portal wants its status callbacks, and the status changes still
+// to be sent. The body says what changed, by ids only: the portal knows its
+// applicant, and nothing personal travels in a callback.
+
+export interface PortalCallback { portal: string, url: string, updatedBy: string, updatedAt: string }
+
+export interface StatusChange {
+  type: 'application.status'
+  // Increases with every change: a portal orders callbacks by it, and drops repeats.
+  eventId: number
+  applicationId: string
+  packageId: string | null
+  service: string
+  status: string
+  decision: string | null
+  agencyReference: string | null
+  reason: string | null
+  attempt: number | null
+  at: string
+}
+
+const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString())
+
+export function createCallbackStore (db: Database) {
+  return {
+    async set (portal: string, url: string, actor: string): Promise<PortalCallback> {
+      const { rows } = await db.query<Record<string, unknown>>(
+        `INSERT INTO portal_callbacks (portal, url, updated_by) VALUES ($1, $2, $3)
+         ON CONFLICT (portal) DO UPDATE SET url = $2, updated_by = $3, updated_at = now()
+         RETURNING portal, url, updated_by AS "updatedBy", updated_at AS "updatedAt"`, [portal, url, actor])
+      return { ...(rows[0] as unknown as PortalCallback), updatedAt: iso(rows[0]!.updatedAt) }
+    },
+
+    async get (portal: string): Promise<PortalCallback | null> {
+      const { rows } = await db.query<Record<string, unknown>>(
+        'SELECT portal, url, updated_by AS "updatedBy", updated_at AS "updatedAt" FROM portal_callbacks WHERE portal = $1', [portal])
+      return rows[0] === undefined ? null : { ...(rows[0] as unknown as PortalCallback), updatedAt: iso(rows[0].updatedAt) }
+    },
+
+    async remove (portal: string): Promise<boolean> {
+      return ((await db.query('DELETE FROM portal_callbacks WHERE portal = $1', [portal])).rowCount ?? 0) > 0
+    },
+
+    async pending (limit: number): Promise<number[]> {
+      const { rows } = await db.query<{ id: string }>('SELECT id FROM application_events WHERE notify ORDER BY id LIMIT $1', [limit])
+      return rows.map((r) => Number(r.id))
+    },
+
+    async markQueued (ids: number[]): Promise<void> {
+      await db.query('UPDATE application_events SET notify = false WHERE id = ANY($1::bigint[])', [ids])
+    },
+
+    // The change and where it goes; null when the portal has no callback.
+    async change (eventId: number): Promise<{ url: string, portal: string, body: StatusChange } | null> {
+      const { rows } = await db.query<Record<string, unknown>>(
+        `SELECT c.url, c.portal, e.id, e.at, e.status, e.attempt, a.id AS "applicationId", a.package_id AS "packageId", a.service,
+           a.decision, a.agency_reference AS "agencyReference", a.reason
+         FROM application_events e JOIN applications a ON a.id = e.application_id JOIN portal_callbacks c ON c.portal = a.portal
+         WHERE e.id = $1`, [eventId])
+      const r = rows[0]
+      if (r === undefined) return null
+      const final = r.status === 'decided' || r.status === 'failed' || r.status === 'delivered'
+      return {
+        url: String(r.url),
+        portal: String(r.portal),
+        body: {
+          type: 'application.status',
+          eventId: Number(r.id),
+          applicationId: String(r.applicationId),
+          packageId: (r.packageId as string | null) ?? null,
+          service: String(r.service),
+          status: String(r.status),
+          // The application's current outcome, once it has one.
+          decision: r.status === 'decided' ? (r.decision as string | null) : null,
+          agencyReference: final ? (r.agencyReference as string | null) : null,
+          reason: r.status === 'failed' || r.status === 'decided' ? (r.reason as string | null) : null,
+          attempt: (r.attempt as number | null) ?? null,
+          at: iso(r.at),
+        },
+      }
+    },
+  }
+}
+
+export type CallbackStore = ReturnType<typeof createCallbackStore>
