@@ -33,6 +33,7 @@ import { meRoutes } from './routes/me.ts'
 import { metricsRoutes } from './routes/metrics.ts'
 import { problemRoutes } from './routes/problems.ts'
 import { portalRoutes } from './routes/admin/portals.ts'
+import { queueDashboardRoutes } from './routes/admin/queues.ts'
 
 export interface AppOptions {
   config: Config
@@ -115,6 +116,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(adminAuditRoutes)
   await app.register(applicationRoutes)
   await app.register(portalRoutes, { jwks: options.bus.identity.publicJwks })
+  await app.register(queueDashboardRoutes, { queues: [app.applications.queue, app.callbacks.queue], sessionTtlSeconds: config.auth.dashboardSessionTtlSeconds })
 
   return app
 }

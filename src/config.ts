@@ -28,6 +28,7 @@ const schema = {
     AUTH_ISSUERS: { type: 'string', default: '' },
     AUTH_CLOCK_SKEW_SECONDS: { type: 'integer', default: 30, minimum: 0, maximum: 30 },
     AUTH_MAX_TOKEN_AGE_SECONDS: { type: 'integer', default: 3600, minimum: 60, maximum: 86400 },
+    DASHBOARD_SESSION_TTL_SECONDS: { type: 'integer', default: 1800, minimum: 60, maximum: 43200 },
     DOCS_ENABLED: { type: 'boolean', default: true },
     CATALOGUE_REFRESH_MS: { type: 'integer', default: 2000, minimum: 100 },
     WORKER: { type: 'string', enum: ['on', 'off'], default: 'on' },
@@ -114,7 +115,7 @@ export interface Config {
   redis: { url: string, keyPrefix: string, connectTimeoutMs: number }
   http: { bodyLimitBytes: number, connectionTimeoutMs: number, requestTimeoutMs: number, keepAliveTimeoutMs: number, trustProxy: boolean }
   shutdown: { drainMs: number, timeoutMs: number }
-  auth: { issuers: IssuerConfig[], clockSkewSeconds: number, maxTokenAgeSeconds: number }
+  auth: { issuers: IssuerConfig[], clockSkewSeconds: number, maxTokenAgeSeconds: number, dashboardSessionTtlSeconds: number }
   docsEnabled: boolean
   catalogue: { refreshMs: number }
   audit: { batchWindowMs: number }
@@ -167,6 +168,7 @@ interface RawEnv {
   AUTH_ISSUERS: string
   AUTH_CLOCK_SKEW_SECONDS: number
   AUTH_MAX_TOKEN_AGE_SECONDS: number
+  DASHBOARD_SESSION_TTL_SECONDS: number
   DOCS_ENABLED: boolean
   CATALOGUE_REFRESH_MS: number
   AUDIT_BATCH_WINDOW_MS: number
@@ -254,6 +256,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
       issuers: parseIssuers(raw.AUTH_ISSUERS),
       clockSkewSeconds: raw.AUTH_CLOCK_SKEW_SECONDS,
       maxTokenAgeSeconds: raw.AUTH_MAX_TOKEN_AGE_SECONDS,
+      dashboardSessionTtlSeconds: raw.DASHBOARD_SESSION_TTL_SECONDS,
     },
     docsEnabled: raw.DOCS_ENABLED,
     catalogue: { refreshMs: raw.CATALOGUE_REFRESH_MS },

@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis'
 import { Counter, Histogram, type Registry } from 'prom-client'
 import type { AdapterRuntime } from '../adapters/runtime.ts'
 import { ProblemError } from '../errors/problem-error.ts'
+import { createHeartbeat } from './liveness.ts'
 import { DELIVERY_QUEUE, fullJitterBackoff, type DeliveryJob, type DeliverySettings } from './queue.ts'
 import type { ApplicationStore } from './store.ts'
 
@@ -105,7 +106,8 @@ export function createDeliveryWorker (options: DeliveryWorkerOptions): Worker<De
       }
       const why = problem?.detail ?? (err as Error).message
       attemptsTotal.inc({ outcome: 'retryable_failure' })
-      if (attempt >= settings.attempts) {
+      // This round's attempts, as BullMQ counts them: an admin's retry starts a new round.
+      if (job.attemptsMade + 1 >= (job.opts.attempts ?? settings.attempts)) {
         await store.transition(id, 'failed', { attempt, reason: `dead-lettered after ${attempt} attempts: ${why}` })
       } else {
         await store.transition(id, 'queued', { attempt, detail: `attempt ${attempt} failed, will retry: ${why}` })
@@ -124,6 +126,11 @@ export function createDeliveryWorker (options: DeliveryWorkerOptions): Worker<De
     stalledInterval: Math.min(30000, options.lockDurationMs),
     settings: { backoffStrategy: fullJitterBackoff(settings) },
   })
+  // Readiness asks whether anyone is taking jobs (see liveness.ts).
+  const beat = createHeartbeat(options.connection, options.prefix)
+  worker.on('active', beat)
+  worker.on('completed', beat)
+  worker.on('failed', beat)
   worker.on('error', (err) => options.log.warn({ err: { message: err.message } }, 'delivery worker error'))
   worker.on('failed', (job, err) => {
     options.log.info({ applicationId: job?.data.applicationId, attemptsMade: job?.attemptsMade, reason: err.message }, 'delivery attempt failed')

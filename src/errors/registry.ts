@@ -25,6 +25,7 @@ export const errorRegistry = {
   PRECONDITION_FAILED: { status: 412, title: 'The resource has changed' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Request body too large' },
   SERVICE_NOT_OFFERED: { status: 422, title: 'Service not offered here through this channel' },
+  READ_ONLY_DASHBOARD: { status: 403, title: 'The queue dashboard reads and retries only' },
   CHANNEL_FORBIDDEN: { status: 403, title: 'This role may not use this channel' },
   APPLICANT_FORBIDDEN: { status: 403, title: 'Not allowed to apply for this person or unit' },
   IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'Idempotency-Key reused with another request' },

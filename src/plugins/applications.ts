@@ -1,9 +1,10 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { FlowProducer, type Worker } from 'bullmq'
+import { FlowProducer, type Queue, type Worker } from 'bullmq'
 import { Gauge } from 'prom-client'
 import type { Config } from '../config.ts'
 import { createDeliveryWorker } from '../applications/delivery.ts'
+import { createWorkerLiveness, type LivenessReport } from '../applications/liveness.ts'
 import { createDeliveryQueue, type DeliveryJob } from '../applications/queue.ts'
 import { createOutboxRelay } from '../applications/relay.ts'
 import { createApplicationStore, type ApplicationStore } from '../applications/store.ts'
@@ -11,7 +12,13 @@ import { createRedisConnection } from '../redis/connection.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    applications: { store: ApplicationStore, nudge: () => void }
+    applications: {
+      store: ApplicationStore
+      queue: Queue<DeliveryJob>
+      nudge: () => void
+      // Whether jobs wait with no worker taking them (readiness).
+      liveness: () => Promise<LivenessReport>
+    }
   }
 }
 
@@ -35,7 +42,8 @@ async function applicationsPlugin (app: FastifyInstance, options: ApplicationsPl
   let worker: Worker<DeliveryJob> | null = null
   let workerConnection: ReturnType<typeof createRedisConnection> | null = null
 
-  app.decorate('applications', { store, nudge: () => relay.nudge() })
+  const liveness = createWorkerLiveness({ queue, redis: app.redis, prefix, livenessMs: options.settings.livenessMs })
+  app.decorate('applications', { store, queue, nudge: () => relay.nudge(), liveness })
 
   // Queue depth, read when Prometheus scrapes.
   new Gauge({

@@ -13,6 +13,10 @@ declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal | null
   }
+  interface FastifyInstance {
+    // For routes that authenticate on their own terms (the queue dashboard).
+    tokenVerifier: TokenVerifier
+  }
 }
 
 export interface AuthPluginOptions {
@@ -27,7 +31,7 @@ function challenge (realm: string, error?: string, description?: string): string
   return value
 }
 
-function bearerToken (request: FastifyRequest): string | null {
+export function bearerToken (request: FastifyRequest): string | null {
   const header = request.headers.authorization
   if (header === undefined) return null
   const match = /^Bearer ([A-Za-z0-9._~+/=-]+)$/i.exec(header.trim())
@@ -74,6 +78,7 @@ export function createAuthenticate ({ verifier, realm = 'oss-gateway' }: AuthPlu
 
 async function authPlugin (app: FastifyInstance, options: AuthPluginOptions): Promise<void> {
   app.decorateRequest('principal', null)
+  app.decorate('tokenVerifier', options.verifier)
   app.addHook('onRequest', createAuthenticate(options))
   // Protected routes say so in the OpenAPI document.
   app.addHook('onRoute', (route) => {

@@ -42,6 +42,12 @@ async function openApiPlugin (app: FastifyInstance, options: OpenApiPluginOption
             bearerFormat: 'JWT',
             description: 'An access token (RFC 9068, typ at+jwt) from a trusted issuer, signed with EdDSA or ES256',
           },
+          dashboardSession: {
+            type: 'apiKey',
+            in: 'cookie',
+            name: 'oss_queues_session',
+            description: 'The queue dashboard\'s session, bought with an admin token at POST /admin/queues/session',
+          },
         },
       },
     },

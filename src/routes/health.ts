@@ -43,7 +43,7 @@ export async function healthRoutes (app: FastifyInstance): Promise<void> {
     schema: {
       tags: ['operations'],
       operationId: 'ready',
-      summary: 'Readiness: the database and Redis answer, and the instance is not shutting down',
+      summary: 'Readiness: the database and Redis answer, workers take the waiting deliveries, and the instance is not shutting down',
       security: [],
       response: {
         200: { $ref: 'Readiness#' },
@@ -51,11 +51,15 @@ export async function healthRoutes (app: FastifyInstance): Promise<void> {
       },
     },
   }, async (_request, reply) => {
-    const [database, redis] = await Promise.all([
+    const [database, redis, delivery] = await Promise.all([
       runCheck(() => app.db.query('SELECT 1'), 2000),
       runCheck(() => app.redis.ping(), 2000),
+      runCheck(async () => {
+        const report = await app.applications.liveness()
+        if (report.status === 'down') throw new Error(report.detail)
+      }, 2000),
     ])
-    const checks: Record<string, Check> = { database, redis }
+    const checks: Record<string, Check> = { database, redis, delivery }
     if (!app.lifecycle.ready) checks.lifecycle = { status: 'down', detail: 'shutting down' }
     const ok = Object.values(checks).every((c) => c.status === 'up')
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not_ready', checks })

@@ -58,6 +58,7 @@ export async function portalRoutes (app: FastifyInstance, options: { jwks: { key
       tags: ['applications'],
       operationId: 'getGatewayJwks',
       summary: 'The public keys that sign status callbacks (detached JWS in X-JWS-Signature)',
+      security: [],
       response: { 200: { type: 'object', required: ['keys'], properties: { keys: { type: 'array', items: { type: 'object', additionalProperties: true } } } } },
     },
   }, async (_request, reply) => {
