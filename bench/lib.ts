@@ -71,3 +71,111 @@ export function summariseProfile (dir: string): string {
     .map(([name, n]) => `  ${((n / total) * 100).toFixed(1).padStart(5)}%  ${name}`).join('\n')
   return `self time by area:\n${top(areas, 15)}\nhottest functions:\n${top(fns, 15)}`
 }
+
+// Access tokens from the development issuer in dataDir, signed on node:crypto
+// so the load driver keeps up; a fresh jti each time (tokens are single-use).
+export async function devTokenMinter (dataDir: string): Promise<(claims: Record<string, unknown>) => string> {
+  const { createPrivateKey, randomUUID } = await import('node:crypto')
+  const { createEd25519Signer } = await import('../src/bus/jws.ts')
+  const { DEV_AUDIENCE, DEV_ISSUER, DEV_TYP, devIssuerFiles } = await import('../src/auth/dev-issuer.ts')
+  const jwk = JSON.parse(readFileSync(devIssuerFiles(dataDir).privateJwkFile, 'utf8'))
+  const signer = createEd25519Signer(createPrivateKey({ key: { kty: jwk.kty, crv: jwk.crv, x: jwk.x, d: jwk.d }, format: 'jwk' }), jwk.kid)
+  return (claims) => {
+    const iat = Math.floor(Date.now() / 1000)
+    return signer.sign({ iss: DEV_ISSUER, aud: DEV_AUDIENCE, iat, exp: iat + 300, jti: randomUUID(), ...claims }, DEV_TYP)
+  }
+}
+
+// SCAN + DEL of every key under a prefix; returns how many went.
+export async function deleteRedisKeys (url: string, prefix: string): Promise<number> {
+  const { Redis } = await import('ioredis')
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 })
+  let deleted = 0
+  try {
+    let cursor = '0'
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
+      cursor = next
+      if (keys.length > 0) deleted += await redis.del(...keys)
+    } while (cursor !== '0')
+  } finally {
+    redis.disconnect()
+  }
+  return deleted
+}
+
+export async function dropPgSchema (url: string, schema: string): Promise<void> {
+  const pg = (await import('pg')).default
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
+  } finally {
+    await client.end()
+  }
+}
+
+// CPU seconds used so far by each process of a group (Linux /proc): pids, or
+// a pattern for /proc/<pid>/comm (e.g. every PostgreSQL backend). Two readings
+// say which process a phase's time went to; elsewhere the groups are empty.
+export type CpuReading = Record<string, Map<string, number>>
+export function cpuSeconds (groups: Record<string, Array<number | undefined> | RegExp>): CpuReading {
+  const ticks = 100 // USER_HZ on Linux
+  const read = (pid: number | string) => {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').pop()!.split(' ')
+      return (Number(fields[11]) + Number(fields[12])) / ticks
+    } catch {
+      return null
+    }
+  }
+  let procs: string[] = []
+  try {
+    procs = readdirSync('/proc').filter((p) => /^[0-9]+$/.test(p))
+  } catch {}
+  const comm = (pid: string) => {
+    try {
+      return readFileSync(`/proc/${pid}/comm`, 'utf8').trim()
+    } catch {
+      return ''
+    }
+  }
+  const out: CpuReading = {}
+  for (const [name, which] of Object.entries(groups)) {
+    const pids = Array.isArray(which) ? which.filter((p) => p !== undefined).map(String) : procs.filter((p) => which.test(comm(p)))
+    out[name] = new Map(pids.flatMap((p) => {
+      const t = read(p)
+      return t === null ? [] : [[p, t] as const]
+    }))
+  }
+  return out
+}
+
+// "gateway 72%, postgres 80%…": per cent of one core between two readings,
+// by process, so processes that start or end in between are counted right
+// (one that ended loses only its last stretch).
+export function cpuShare (before: CpuReading, after: CpuReading, seconds: number): string {
+  return Object.entries(after).filter(([, pids]) => pids.size > 0).map(([name, pids]) => {
+    let used = 0
+    for (const [pid, t] of pids) used += t - (before[name]?.get(pid) ?? 0)
+    return `${name} ${Math.round((100 * used) / seconds)}%`
+  }).join(', ')
+}
+
+// Share of the machine's CPU in use over `ms` (Linux /proc/stat), to tell
+// whether other work is running beside a benchmark; null elsewhere.
+export async function machineBusy (ms = 1000): Promise<number | null> {
+  const read = () => {
+    try {
+      const [, ...f] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).map(Number)
+      return { total: f.reduce((s, x) => s + x, 0), idle: (f[3] ?? 0) + (f[4] ?? 0) }
+    } catch {
+      return null
+    }
+  }
+  const a = read()
+  await sleep(ms)
+  const b = read()
+  if (a === null || b === null || b.total === a.total) return null
+  return 1 - (b.idle - a.idle) / (b.total - a.total)
+}

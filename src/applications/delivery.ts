@@ -75,15 +75,17 @@ export function createDeliveryWorker (options: DeliveryWorkerOptions): Worker<De
 
   async function deliver (job: Job<DeliveryJob>): Promise<{ agencyReference: string }> {
     const id = job.data.applicationId
-    const app = await store.get(id)
-    if (app === null) throw new UnrecoverableError(`application ${id} does not exist`)
-    if (app.adapter === null) throw new UnrecoverableError(`application ${id} is a package; its parts are delivered`)
-    if (app.status === 'delivered' || app.status === 'decided') return { agencyReference: app.agencyReference ?? '' }
     // Counted in the database, so an attempt cut short by a crash still counts.
-    const attempt = app.attempts + 1
-    await store.transition(id, 'delivering', { attempt })
+    const app = await store.startAttempt(id)
+    if (app === null) {
+      const found = await store.get(id)
+      if (found === null) throw new UnrecoverableError(`application ${id} does not exist`)
+      if (found.adapter === null) throw new UnrecoverableError(`application ${id} is a package; its parts are delivered`)
+      return { agencyReference: found.agencyReference ?? '' }
+    }
+    const attempt = app.attempts
     try {
-      const receipt = await adapters.invoke<{ agencyReference: string }>(app.adapter, {
+      const receipt = await adapters.invoke<{ agencyReference: string }>(app.adapter!, {
         applicationId: app.id,
         service: app.service,
         unit: app.unit,

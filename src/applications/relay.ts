@@ -69,7 +69,13 @@ export function createOutboxRelay (options: {
     for (;;) {
       const ids = await options.store.pendingOutbox(100)
       if (ids.length === 0) return
-      for (const { id, retry, parts } of ids) {
+      // New plain applications, the bulk of the outbox, go as one page.
+      const plain = ids.filter((r) => r.parts === null && !r.retry).map((r) => r.id)
+      if (plain.length > 0) {
+        await options.queue.addBulk(plain.map((id) => ({ name: 'deliver', data: { applicationId: id }, opts: { ...deliveryJobOptions(options.settings), jobId: id } })))
+        await options.store.markQueuedMany(plain)
+      }
+      for (const { id, retry, parts } of ids.filter((r) => r.parts !== null || r.retry)) {
         if (parts !== null) {
           // A package: one flow, a child job per agency and a parent that runs
           // once every child is settled (a failed child does not hold it up).

@@ -74,13 +74,23 @@ export function createApplicationStore (db: Database) {
       SELECT $1, $2, $3, $4, portal IS NOT NULL FROM applications WHERE id = $1`, [id, status, attempt, detail])
   }
 
-  async function insert (tx: Queryable, app: NewApplication): Promise<Record<string, unknown>> {
-    const { rows } = await tx.query<Record<string, unknown>>(
-      `INSERT INTO applications (id, service, adapter, unit, channel, applicant_regnum, form, submitted_by, submitted_role, portal, package_id, status)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'received') RETURNING ${COLUMNS}`,
-      [app.id, app.service, app.adapter, app.unit, app.channel, app.applicantRegnum, JSON.stringify(app.form), app.submittedBy, app.submittedRole, app.portal, app.packageId])
+  async function insert (tx: Queryable, app: NewApplication, createdAt: string): Promise<void> {
+    await tx.query(
+      `INSERT INTO applications (id, service, adapter, unit, channel, applicant_regnum, form, submitted_by, submitted_role, portal, package_id, status, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'received', $12, $12)`,
+      [app.id, app.service, app.adapter, app.unit, app.channel, app.applicantRegnum, JSON.stringify(app.form), app.submittedBy, app.submittedRole, app.portal, app.packageId, createdAt])
     await event(tx, app.id, 'received', null, null)
-    return rows[0]!
+  }
+
+  // The answer first given for this key, or 422 when the key came with another request.
+  async function replayOf (q: Queryable, caller: string, key: string, hash: string): Promise<StoredResponse> {
+    const { rows } = await q.query<{ request_hash: string, response: StoredResponse }>(
+      'SELECT request_hash, response FROM idempotency_keys WHERE caller = $1 AND key = $2', [caller, key])
+    const seen = rows[0]!
+    if (seen.request_hash !== hash) {
+      throw new ProblemError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was already used with a different request; use a new key for a new application')
+    }
+    return seen.response
   }
 
   // Brings a package in line with its parts, under a lock on the package row
@@ -107,27 +117,33 @@ export function createApplicationStore (db: Database) {
     // The application, its first event, its outbox row and the idempotency
     // record, in one transaction: a 202 means all of them are durable. A key
     // seen before returns the response stored with it.
-    // A package comes with its parts, written in the same transaction.
+    // A package comes with its parts, written in the same transaction. The
+    // response is made before the insert (the row is fully known: its times
+    // are ours), so a plain application is one statement, one round trip.
     async intake (caller: string, key: string, hash: string, app: NewApplication, respond: (a: Application) => StoredResponse, parts: NewApplication[] = []): Promise<{ replay: boolean, response: StoredResponse }> {
+      const createdAt = new Date().toISOString()
+      const response = respond({ ...app, status: 'received', decision: null, agencyReference: null, reason: null, attempts: 0, createdAt, updatedAt: createdAt })
+      const claim = `INSERT INTO idempotency_keys (caller, key, request_hash, status, response, expires_at)
+        VALUES ($1, $2, $3, $4, $5, now() + interval '${IDEMPOTENCY_TTL_DAYS} days') ON CONFLICT (caller, key) DO NOTHING RETURNING key`
+      const claimParams = [caller, key, hash, response.status, JSON.stringify(response)]
+      if (parts.length === 0) {
+        const { rows } = await db.query<{ n: number }>(
+          `WITH claim AS (${claim}),
+           app AS (
+             INSERT INTO applications (id, service, adapter, unit, channel, applicant_regnum, form, submitted_by, submitted_role, portal, package_id, status, created_at, updated_at)
+             SELECT $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, NULL, 'received', $16, $16 WHERE EXISTS (SELECT 1 FROM claim) RETURNING id, portal),
+           event AS (INSERT INTO application_events (application_id, at, status, notify) SELECT id, $16, 'received', portal IS NOT NULL FROM app),
+           outbox AS (INSERT INTO application_outbox (application_id) SELECT id FROM app)
+           SELECT count(*)::int AS n FROM claim`,
+          [...claimParams, app.id, app.service, app.adapter, app.unit, app.channel, app.applicantRegnum, JSON.stringify(app.form), app.submittedBy, app.submittedRole, app.portal, createdAt])
+        return rows[0]!.n === 1 ? { replay: false, response } : { replay: true, response: await replayOf(db, caller, key, hash) }
+      }
       return db.transaction(async (tx) => {
-        const claimed = await tx.query(
-          `INSERT INTO idempotency_keys (caller, key, request_hash, expires_at) VALUES ($1, $2, $3, now() + interval '${IDEMPOTENCY_TTL_DAYS} days')
-           ON CONFLICT (caller, key) DO NOTHING RETURNING key`, [caller, key, hash])
-        if (claimed.rowCount === 0) {
-          const { rows } = await tx.query<{ request_hash: string, status: number, response: StoredResponse }>(
-            'SELECT request_hash, status, response FROM idempotency_keys WHERE caller = $1 AND key = $2', [caller, key])
-          const seen = rows[0]!
-          if (seen.request_hash !== hash) {
-            throw new ProblemError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was already used with a different request; use a new key for a new application')
-          }
-          return { replay: true, response: seen.response }
-        }
-        const row = await insert(tx, app)
-        for (const part of parts) await insert(tx, { ...part, packageId: app.id })
+        const claimed = await tx.query(claim, claimParams)
+        if (claimed.rowCount === 0) return { replay: true, response: await replayOf(tx, caller, key, hash) }
+        await insert(tx, app, createdAt)
+        for (const part of parts) await insert(tx, { ...part, packageId: app.id }, createdAt)
         await tx.query('INSERT INTO application_outbox (application_id) VALUES ($1)', [app.id])
-        const response = respond(toApplication(row))
-        await tx.query('UPDATE idempotency_keys SET status = $1, response = $2 WHERE caller = $3 AND key = $4',
-          [response.status, JSON.stringify(response), caller, key])
         return { replay: false, response }
       })
     },
@@ -198,6 +214,16 @@ export function createApplicationStore (db: Database) {
       return rows[0]?.polls ?? 0
     },
 
+    // After a page of plain applications is in the queue, in one statement.
+    async markQueuedMany (ids: string[]): Promise<void> {
+      await db.query(
+        `WITH gone AS (DELETE FROM application_outbox WHERE application_id = ANY($1::uuid[]) RETURNING application_id),
+         queued AS (
+           UPDATE applications SET status = 'queued', updated_at = now()
+           WHERE id IN (SELECT application_id FROM gone) AND status = 'received' AND adapter IS NOT NULL RETURNING id, portal)
+         INSERT INTO application_events (application_id, status, notify) SELECT id, 'queued', portal IS NOT NULL FROM queued`, [ids])
+    },
+
     // After the job is in the queue: the row leaves the outbox, the status
     // says so (for a package, its parts' too).
     async markQueued (id: string): Promise<void> {
@@ -212,16 +238,37 @@ export function createApplicationStore (db: Database) {
       })
     },
 
+    // The change and its event in one statement. A part's package follows in
+    // a transaction of its own; were that lost to a crash, the package's flow
+    // parent settles it once all parts are done.
     async transition (id: string, status: ApplicationStatus, fields: { attempt?: number, detail?: string | null, agencyReference?: string, reason?: string, decision?: 'approved' | 'rejected' }): Promise<void> {
-      await db.transaction(async (tx) => {
-        const { rows } = await tx.query<{ package_id: string | null }>(`UPDATE applications SET status = $2, updated_at = now(),
-          attempts = GREATEST(attempts, COALESCE($3, attempts)),
-          agency_reference = COALESCE($4, agency_reference), reason = COALESCE($5, reason), decision = COALESCE($6, decision)
-          WHERE id = $1 RETURNING package_id`, [id, status, fields.attempt ?? null, fields.agencyReference ?? null, fields.reason ?? null, fields.decision ?? null])
-        await event(tx, id, status, fields.attempt ?? null, fields.detail ?? fields.reason ?? null)
-        const pkg = rows[0]?.package_id
-        if (pkg !== undefined && pkg !== null) await settle(tx, pkg)
-      })
+      const { rows } = await db.query<{ package_id: string | null }>(
+        `WITH changed AS (
+           UPDATE applications SET status = $2, updated_at = now(),
+             attempts = GREATEST(attempts, COALESCE($3, attempts)),
+             agency_reference = COALESCE($4, agency_reference), reason = COALESCE($5, reason), decision = COALESCE($6, decision)
+           WHERE id = $1 RETURNING id, package_id, portal)
+         INSERT INTO application_events (application_id, status, attempt, detail, notify)
+         SELECT id, $2, $3, $7, portal IS NOT NULL FROM changed RETURNING (SELECT package_id FROM changed)`,
+        [id, status, fields.attempt ?? null, fields.agencyReference ?? null, fields.reason ?? null, fields.decision ?? null, fields.detail ?? fields.reason ?? null])
+      const pkg = rows[0]?.package_id
+      if (pkg !== undefined && pkg !== null) await db.transaction((tx) => settle(tx, pkg))
+    },
+
+    // Takes an application for one more delivery attempt, unless it is already
+    // delivered: the row, counted and marked delivering, or null.
+    async startAttempt (id: string): Promise<Application | null> {
+      const { rows } = await db.query<Record<string, unknown>>(
+        `WITH taken AS (
+           UPDATE applications SET status = 'delivering', attempts = attempts + 1, updated_at = now()
+           WHERE id = $1 AND adapter IS NOT NULL AND status NOT IN ('delivered', 'decided') RETURNING ${COLUMNS}),
+         event AS (INSERT INTO application_events (application_id, status, attempt, notify) SELECT id, 'delivering', attempts, portal IS NOT NULL FROM taken)
+         SELECT * FROM taken`, [id])
+      const row = rows[0]
+      if (row === undefined) return null
+      const app = toApplication(row)
+      if (app.packageId !== null) await db.transaction((tx) => settle(tx, app.packageId!))
+      return app
     },
   }
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import pg from 'pg'
 import { quoteIdent, type Database, type Queryable, type QueryResult } from './database.ts'
 
@@ -18,6 +19,21 @@ const types = {
     if (oid === 20) return (value: string) => Number(value)
     return pg.types.getTypeParser(oid, format as 'text')
   },
+}
+
+// Statements with parameters are prepared once per connection and named by
+// their text: PostgreSQL then parses and plans the hot ones (intake, each
+// delivery step) once, not on every call. The texts are the code's own, so
+// the set of names stays small.
+const names = new Map<string, string>()
+function prepared (text: string, values: unknown[] | undefined): pg.QueryConfig {
+  if (values === undefined || values.length === 0) return { text }
+  let name = names.get(text)
+  if (name === undefined) {
+    name = `s_${createHash('sha256').update(text).digest('base64url').slice(0, 22)}`
+    names.set(text, name)
+  }
+  return { name, text, values }
 }
 
 function wrap<T> (result: pg.QueryResult): QueryResult<T> {
@@ -44,7 +60,7 @@ export function createPostgresDatabase (options: PostgresOptions): Database {
     kind: 'postgres',
     schema: options.schema,
     async query<T> (sql: string, params?: unknown[]) {
-      return wrap<T>(await pool.query(sql, params as unknown[]))
+      return wrap<T>(await pool.query(prepared(sql, params)))
     },
     async exec (sql: string) {
       await pool.query(sql)
@@ -55,7 +71,7 @@ export function createPostgresDatabase (options: PostgresOptions): Database {
         await client.query('BEGIN')
         const tx: Queryable = {
           async query<R> (sql: string, params?: unknown[]) {
-            return wrap<R>(await client.query(sql, params as unknown[]))
+            return wrap<R>(await client.query(prepared(sql, params)))
           },
         }
         const result = await fn(tx)

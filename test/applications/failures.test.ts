@@ -117,7 +117,12 @@ t.test('Redis stopped: applications are still accepted from the outbox, and deli
   const all = await eventually(async () => {
     const list = await Promise.all(ids.map(status))
     return list.every((s) => ['delivered', 'decided'].includes(s.status)) ? list : undefined
-  }, 30000)
+  }, 30000).catch(async (err) => {
+    const { rows } = await app.db.query('SELECT status, count(*)::int AS n FROM applications GROUP BY status')
+    const outbox = await app.db.query('SELECT count(*)::int AS n FROM application_outbox')
+    tt.comment('after the wait: statuses', JSON.stringify(rows), 'outbox', JSON.stringify(outbox.rows), 'queue', JSON.stringify(await app.applications.queue.getJobCounts()))
+    throw err
+  })
   tt.equal(all.length, 20)
   const counters = (await exchange!.app.inject({ method: 'GET', url: '/admin/providers/welfare/counters' })).json()
   tt.equal(counters.applicationsReceived, 20)
