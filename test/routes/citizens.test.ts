@@ -97,7 +97,9 @@ t.test('a slow source times out alone; the others answer', async (tt) => {
   const elapsedMs = performance.now() - started
   tt.equal(res.statusCode, 200)
   const timeoutMs = app.policies.sources.land!.timeoutMs
-  tt.ok(elapsedMs < timeoutMs + 50, `answered in ${elapsedMs.toFixed(0)} ms (land's timeout is ${timeoutMs} ms)`)
+  // Land answers after 5 s; an answer well before that is the deadline at work
+  // (the margin is wide because a shared CI machine can be slow to schedule us).
+  tt.ok(elapsedMs >= timeoutMs - 50 && elapsedMs < timeoutMs + 1000, `answered in ${elapsedMs.toFixed(0)} ms (land's timeout is ${timeoutMs} ms, its answer 5000 ms)`)
   tt.equal(res.json().sources.land.status, 'timeout')
   for (const s of ['civil', 'social_insurance', 'welfare', 'employment']) tt.equal(res.json().sources[s].status, 'ok', s)
 
