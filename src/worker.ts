@@ -10,9 +10,9 @@ import { createDeliveryWorker } from './applications/delivery.ts'
 import { createDeliveryQueue } from './applications/queue.ts'
 import { createApplicationStore } from './applications/store.ts'
 import { createBusClients, resolveMemberKeys } from './bus/index.ts'
-import { createCallbackWorker } from './callbacks/delivery.ts'
+import { callbackDispatcher, createCallbackWorker } from './callbacks/delivery.ts'
 import { createCallbackStore } from './callbacks/store.ts'
-import { createAddressPolicy, createCallbackAgent } from './callbacks/url-guard.ts'
+import { createAddressPolicy } from './callbacks/url-guard.ts'
 import { ConfigError, loadConfig } from './config.ts'
 import { openDatabase } from './db/index.ts'
 import { loggerOptions } from './logger.ts'
@@ -46,9 +46,7 @@ export async function startWorker (config = loadConfig()) {
     log: log as never,
   })
   // Status callbacks to portals go from the same process.
-  const agent = createCallbackAgent(createAddressPolicy({ allowedCidrs: config.callbacks.allowedCidrs }), {
-    connectTimeoutMs: config.callbacks.timeoutMs, headersTimeoutMs: config.callbacks.timeoutMs, bodyTimeoutMs: config.callbacks.timeoutMs,
-  })
+  const agent = callbackDispatcher(createAddressPolicy({ allowedCidrs: config.callbacks.allowedCidrs }), config.callbacks)
   const callbackWorker = createCallbackWorker({
     connection,
     prefix: `${config.redis.keyPrefix}:bull`,

@@ -73,7 +73,7 @@ export function createOutboxRelay (options: {
       const plain = ids.filter((r) => r.parts === null && !r.retry).map((r) => r.id)
       if (plain.length > 0) {
         await options.queue.addBulk(plain.map((id) => ({ name: 'deliver', data: { applicationId: id }, opts: { ...deliveryJobOptions(options.settings), jobId: id } })))
-        await options.store.markQueuedMany(plain)
+        await options.store.markQueued(plain)
       }
       for (const { id, retry, parts } of ids.filter((r) => r.parts !== null || r.retry)) {
         if (parts !== null) {
@@ -95,7 +95,7 @@ export function createOutboxRelay (options: {
               })),
             })
           }
-          await options.store.markQueued(id)
+          await options.store.markQueued([id])
           continue
         }
         if (retry) {
@@ -104,7 +104,7 @@ export function createOutboxRelay (options: {
           if (old !== undefined && await old.isFailed()) await old.remove()
         }
         await options.queue.add('deliver', { applicationId: id }, { ...deliveryJobOptions(options.settings), jobId: id })
-        await options.store.markQueued(id)
+        await options.store.markQueued([id])
       }
     }
   }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { Database, Queryable } from '../db/index.ts'
-import { whereClause } from '../db/database.ts'
+import { isoTime, whereClause } from '../db/database.ts'
 import { canonicalJson } from '../catalogue/document.ts'
 import { ProblemError } from '../errors/problem-error.ts'
 
@@ -42,9 +42,8 @@ const COLUMNS = `id, service, adapter, unit, channel, applicant_regnum AS "appli
   submitted_role AS "submittedRole", portal, status, decision, agency_reference AS "agencyReference", reason, attempts,
   created_at AS "createdAt", updated_at AS "updatedAt", package_id AS "packageId"`
 
-const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString())
 function toApplication (r: Record<string, unknown>): Application {
-  return { ...(r as unknown as Application), createdAt: iso(r.createdAt), updatedAt: iso(r.updatedAt) }
+  return { ...(r as unknown as Application), createdAt: isoTime(r.createdAt), updatedAt: isoTime(r.updatedAt) }
 }
 
 export interface StoredResponse { status: number, body: unknown, headers: Record<string, string> }
@@ -67,11 +66,14 @@ export function packageStatus (parts: Array<{ status: ApplicationStatus }>): App
   return 'queued'
 }
 
+// An event's `notify`, from its application's row: a change of a portal's
+// application is also a callback to send (see src/callbacks/).
+const NOTIFY = 'portal IS NOT NULL'
+
 export function createApplicationStore (db: Database) {
   async function event (tx: Queryable, id: string, status: string, attempt: number | null, detail: string | null): Promise<void> {
-    // A change of a portal's application is also a callback to send.
     await tx.query(`INSERT INTO application_events (application_id, status, attempt, detail, notify)
-      SELECT $1, $2, $3, $4, portal IS NOT NULL FROM applications WHERE id = $1`, [id, status, attempt, detail])
+      SELECT $1, $2, $3, $4, ${NOTIFY} FROM applications WHERE id = $1`, [id, status, attempt, detail])
   }
 
   async function insert (tx: Queryable, app: NewApplication, createdAt: string): Promise<void> {
@@ -113,13 +115,18 @@ export function createApplicationStore (db: Database) {
     return status
   }
 
+  // After a part changed, in a transaction of its own; were that lost to a
+  // crash, the package's flow parent settles it once all parts are done.
+  async function followPackage (packageId: string | null | undefined): Promise<void> {
+    if (packageId !== null && packageId !== undefined) await db.transaction((tx) => settle(tx, packageId))
+  }
+
   return {
     // The application, its first event, its outbox row and the idempotency
-    // record, in one transaction: a 202 means all of them are durable. A key
-    // seen before returns the response stored with it.
-    // A package comes with its parts, written in the same transaction. The
-    // response is made before the insert (the row is fully known: its times
-    // are ours), so a plain application is one statement, one round trip.
+    // record, atomically: a 202 means all of them are durable, and a key seen
+    // before returns the response stored with it. The response is made before
+    // the insert (the row is fully known: its times are ours), so a plain
+    // application is one statement; a package and its parts are one transaction.
     async intake (caller: string, key: string, hash: string, app: NewApplication, respond: (a: Application) => StoredResponse, parts: NewApplication[] = []): Promise<{ replay: boolean, response: StoredResponse }> {
       const createdAt = new Date().toISOString()
       const response = respond({ ...app, status: 'received', decision: null, agencyReference: null, reason: null, attempts: 0, createdAt, updatedAt: createdAt })
@@ -132,7 +139,7 @@ export function createApplicationStore (db: Database) {
            app AS (
              INSERT INTO applications (id, service, adapter, unit, channel, applicant_regnum, form, submitted_by, submitted_role, portal, package_id, status, created_at, updated_at)
              SELECT $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, NULL, 'received', $16, $16 WHERE EXISTS (SELECT 1 FROM claim) RETURNING id, portal),
-           event AS (INSERT INTO application_events (application_id, at, status, notify) SELECT id, $16, 'received', portal IS NOT NULL FROM app),
+           event AS (INSERT INTO application_events (application_id, at, status, notify) SELECT id, $16, 'received', ${NOTIFY} FROM app),
            outbox AS (INSERT INTO application_outbox (application_id) SELECT id FROM app)
            SELECT count(*)::int AS n FROM claim`,
           [...claimParams, app.id, app.service, app.adapter, app.unit, app.channel, app.applicantRegnum, JSON.stringify(app.form), app.submittedBy, app.submittedRole, app.portal, createdAt])
@@ -155,7 +162,7 @@ export function createApplicationStore (db: Database) {
 
     async history (id: string): Promise<ApplicationEvent[]> {
       const { rows } = await db.query<Record<string, unknown>>('SELECT at, status, attempt, detail FROM application_events WHERE application_id = $1 ORDER BY id', [id])
-      return rows.map((r) => ({ at: iso(r.at), status: String(r.status), attempt: r.attempt as number | null, detail: r.detail as string | null }))
+      return rows.map((r) => ({ at: isoTime(r.at), status: String(r.status), attempt: r.attempt as number | null, detail: r.detail as string | null }))
     },
 
     async parts (packageId: string): Promise<Application[]> {
@@ -214,33 +221,24 @@ export function createApplicationStore (db: Database) {
       return rows[0]?.polls ?? 0
     },
 
-    // After a page of plain applications is in the queue, in one statement.
-    async markQueuedMany (ids: string[]): Promise<void> {
-      await db.query(
+    // After their jobs are in the queue: the rows leave the outbox and the
+    // applications (a package's parts with it) say so, in one statement.
+    async markQueued (ids: string[]): Promise<void> {
+      const { rows } = await db.query<{ package_id: string }>(
         `WITH gone AS (DELETE FROM application_outbox WHERE application_id = ANY($1::uuid[]) RETURNING application_id),
-         queued AS (
+         own AS (
            UPDATE applications SET status = 'queued', updated_at = now()
-           WHERE id IN (SELECT application_id FROM gone) AND status = 'received' AND adapter IS NOT NULL RETURNING id, portal)
-         INSERT INTO application_events (application_id, status, notify) SELECT id, 'queued', portal IS NOT NULL FROM queued`, [ids])
+           WHERE id IN (SELECT application_id FROM gone) AND status = 'received' AND adapter IS NOT NULL RETURNING id, package_id, portal),
+         parts AS (
+           UPDATE applications SET status = 'queued', updated_at = now()
+           WHERE package_id IN (SELECT application_id FROM gone) AND status = 'received' RETURNING id, package_id, portal),
+         queued AS (SELECT * FROM own UNION ALL SELECT * FROM parts),
+         event AS (INSERT INTO application_events (application_id, status, notify) SELECT id, 'queued', ${NOTIFY} FROM queued)
+         SELECT DISTINCT package_id FROM queued WHERE package_id IS NOT NULL`, [ids])
+      for (const r of rows) await followPackage(r.package_id)
     },
 
-    // After the job is in the queue: the row leaves the outbox, the status
-    // says so (for a package, its parts' too).
-    async markQueued (id: string): Promise<void> {
-      await db.transaction(async (tx) => {
-        const gone = await tx.query('DELETE FROM application_outbox WHERE application_id = $1', [id])
-        if (gone.rowCount === 0) return
-        const { rows } = await tx.query<{ id: string, package_id: string | null }>(
-          "UPDATE applications SET status = 'queued', updated_at = now() WHERE (id = $1 OR package_id = $1) AND status = 'received' AND adapter IS NOT NULL RETURNING id, package_id", [id])
-        for (const r of rows) await event(tx, r.id, 'queued', null, null)
-        const pkg = rows.find((r) => r.package_id !== null)?.package_id
-        if (pkg !== undefined && pkg !== null) await settle(tx, pkg)
-      })
-    },
-
-    // The change and its event in one statement. A part's package follows in
-    // a transaction of its own; were that lost to a crash, the package's flow
-    // parent settles it once all parts are done.
+    // The change and its event in one statement; a part's package follows.
     async transition (id: string, status: ApplicationStatus, fields: { attempt?: number, detail?: string | null, agencyReference?: string, reason?: string, decision?: 'approved' | 'rejected' }): Promise<void> {
       const { rows } = await db.query<{ package_id: string | null }>(
         `WITH changed AS (
@@ -249,10 +247,9 @@ export function createApplicationStore (db: Database) {
              agency_reference = COALESCE($4, agency_reference), reason = COALESCE($5, reason), decision = COALESCE($6, decision)
            WHERE id = $1 RETURNING id, package_id, portal)
          INSERT INTO application_events (application_id, status, attempt, detail, notify)
-         SELECT id, $2, $3, $7, portal IS NOT NULL FROM changed RETURNING (SELECT package_id FROM changed)`,
+         SELECT id, $2, $3, $7, ${NOTIFY} FROM changed RETURNING (SELECT package_id FROM changed)`,
         [id, status, fields.attempt ?? null, fields.agencyReference ?? null, fields.reason ?? null, fields.decision ?? null, fields.detail ?? fields.reason ?? null])
-      const pkg = rows[0]?.package_id
-      if (pkg !== undefined && pkg !== null) await db.transaction((tx) => settle(tx, pkg))
+      await followPackage(rows[0]?.package_id)
     },
 
     // Takes an application for one more delivery attempt, unless it is already
@@ -262,12 +259,12 @@ export function createApplicationStore (db: Database) {
         `WITH taken AS (
            UPDATE applications SET status = 'delivering', attempts = attempts + 1, updated_at = now()
            WHERE id = $1 AND adapter IS NOT NULL AND status NOT IN ('delivered', 'decided') RETURNING ${COLUMNS}),
-         event AS (INSERT INTO application_events (application_id, status, attempt, notify) SELECT id, 'delivering', attempts, portal IS NOT NULL FROM taken)
+         event AS (INSERT INTO application_events (application_id, status, attempt, notify) SELECT id, 'delivering', attempts, ${NOTIFY} FROM taken)
          SELECT * FROM taken`, [id])
       const row = rows[0]
       if (row === undefined) return null
       const app = toApplication(row)
-      if (app.packageId !== null) await db.transaction((tx) => settle(tx, app.packageId!))
+      await followPackage(app.packageId)
       return app
     },
   }

@@ -1,5 +1,5 @@
 import type { Database, Queryable } from '../db/index.ts'
-import { whereClause } from '../db/database.ts'
+import { isoTime, whereClause } from '../db/database.ts'
 import { hashRecord, type AuditEntry, type AuditRecord } from './record.ts'
 
 // Writes audit records in small groups: entries that arrive within
@@ -26,7 +26,7 @@ export function rowToRecord (r: Record<string, unknown>): AuditRecord {
   return {
     ...(r as unknown as AuditRecord),
     seq: Number(r.seq),
-    at: r.at instanceof Date ? r.at.toISOString() : new Date(String(r.at)).toISOString(),
+    at: isoTime(r.at),
   }
 }
 

@@ -7,7 +7,7 @@ import { fullJitterBackoff } from '../applications/queue.ts'
 import type { MemberKey } from '../bus/member-keys.ts'
 import { signDetached } from './sign.ts'
 import type { CallbackStore } from './store.ts'
-import { CallbackRefusedError } from './url-guard.ts'
+import { CallbackRefusedError, createCallbackAgent, type AddressPolicy } from './url-guard.ts'
 
 // Status callbacks to portals: their own queue, so a slow or absent portal
 // never holds up deliveries to agencies. Jobs carry the event id only.
@@ -36,11 +36,16 @@ export function callbackJobOptions (settings: CallbackSettings) {
   }
 }
 
+// The SSRF-guarded agent callbacks go through, with the one timeout for every phase.
+export function callbackDispatcher (policy: AddressPolicy, settings: CallbackSettings) {
+  return createCallbackAgent(policy, { connectTimeoutMs: settings.timeoutMs, headersTimeoutMs: settings.timeoutMs, bodyTimeoutMs: settings.timeoutMs })
+}
+
 export interface CallbackWorkerOptions {
   connection: Redis
   prefix: string
   store: CallbackStore
-  // The SSRF-guarded agent (createCallbackAgent): every connection is checked.
+  // The SSRF-guarded agent (callbackDispatcher): every connection is checked.
   dispatcher: Dispatcher
   signingKey: MemberKey
   settings: CallbackSettings

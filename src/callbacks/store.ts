@@ -1,4 +1,5 @@
 import type { Database } from '../db/index.ts'
+import { isoTime } from '../db/database.ts'
 
 // Where each portal wants its status callbacks, and the status changes still
 // to be sent. The body says what changed, by ids only: the portal knows its
@@ -21,7 +22,8 @@ export interface StatusChange {
   at: string
 }
 
-const iso = (v: unknown) => (v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString())
+const CALLBACK_COLUMNS = 'portal, url, updated_by AS "updatedBy", updated_at AS "updatedAt"'
+const toCallback = (r: Record<string, unknown>): PortalCallback => ({ ...(r as unknown as PortalCallback), updatedAt: isoTime(r.updatedAt) })
 
 export function createCallbackStore (db: Database) {
   return {
@@ -29,14 +31,13 @@ export function createCallbackStore (db: Database) {
       const { rows } = await db.query<Record<string, unknown>>(
         `INSERT INTO portal_callbacks (portal, url, updated_by) VALUES ($1, $2, $3)
          ON CONFLICT (portal) DO UPDATE SET url = $2, updated_by = $3, updated_at = now()
-         RETURNING portal, url, updated_by AS "updatedBy", updated_at AS "updatedAt"`, [portal, url, actor])
-      return { ...(rows[0] as unknown as PortalCallback), updatedAt: iso(rows[0]!.updatedAt) }
+         RETURNING ${CALLBACK_COLUMNS}`, [portal, url, actor])
+      return toCallback(rows[0]!)
     },
 
     async get (portal: string): Promise<PortalCallback | null> {
-      const { rows } = await db.query<Record<string, unknown>>(
-        'SELECT portal, url, updated_by AS "updatedBy", updated_at AS "updatedAt" FROM portal_callbacks WHERE portal = $1', [portal])
-      return rows[0] === undefined ? null : { ...(rows[0] as unknown as PortalCallback), updatedAt: iso(rows[0].updatedAt) }
+      const { rows } = await db.query<Record<string, unknown>>(`SELECT ${CALLBACK_COLUMNS} FROM portal_callbacks WHERE portal = $1`, [portal])
+      return rows[0] === undefined ? null : toCallback(rows[0])
     },
 
     async remove (portal: string): Promise<boolean> {
@@ -77,7 +78,7 @@ export function createCallbackStore (db: Database) {
           agencyReference: final ? (r.agencyReference as string | null) : null,
           reason: r.status === 'failed' || r.status === 'decided' ? (r.reason as string | null) : null,
           attempt: (r.attempt as number | null) ?? null,
-          at: iso(r.at),
+          at: isoTime(r.at),
         },
       }
     },

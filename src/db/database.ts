@@ -32,6 +32,11 @@ export function quoteIdent (name: string): string {
   return '"' + name.replaceAll('"', '""') + '"'
 }
 
+// A timestamp column as ISO 8601, whether the driver gave a Date or text.
+export function isoTime (v: unknown): string {
+  return v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString()
+}
+
 // A WHERE clause from optional filters: each `[sql with one ?, value]` whose
 // value is set becomes a numbered parameter. The params array is returned so
 // callers can append LIMIT and the like.

@@ -4,9 +4,9 @@ import type { Queue, Worker } from 'bullmq'
 import type { Config } from '../config.ts'
 import type { MemberKey } from '../bus/member-keys.ts'
 import { createRelay } from '../applications/relay.ts'
-import { callbackJobOptions, createCallbackQueue, createCallbackWorker, type CallbackJob } from '../callbacks/delivery.ts'
+import { callbackDispatcher, callbackJobOptions, createCallbackQueue, createCallbackWorker, type CallbackJob } from '../callbacks/delivery.ts'
 import { createCallbackStore, type CallbackStore } from '../callbacks/store.ts'
-import { createAddressPolicy, createCallbackAgent, type AddressPolicy } from '../callbacks/url-guard.ts'
+import { createAddressPolicy, type AddressPolicy } from '../callbacks/url-guard.ts'
 import { createRedisConnection } from '../redis/connection.ts'
 
 declare module 'fastify' {
@@ -51,7 +51,7 @@ async function callbacksPlugin (app: FastifyInstance, options: CallbacksPluginOp
   })
   let worker: Worker<CallbackJob> | null = null
   let workerConnection: ReturnType<typeof createRedisConnection> | null = null
-  const agent = createCallbackAgent(policy, { connectTimeoutMs: options.settings.timeoutMs, headersTimeoutMs: options.settings.timeoutMs, bodyTimeoutMs: options.settings.timeoutMs })
+  const agent = callbackDispatcher(policy, options.settings)
 
   app.decorate('callbacks', { store, policy, queue })
   app.addHook('onReady', async () => {
