@@ -4,6 +4,9 @@ import { Redis, type RedisOptions } from 'ioredis'
 // - `client` (replay cache, rate limits) and `queue` (BullMQ producers) fail
 //   fast, so a request gets a 503 instead of hanging;
 // - `worker` (BullMQ workers) waits for Redis forever, as BullMQ requires.
+// BullMQ's connections connect at once: given a lazy one, BullMQ connects it
+// itself and, should Redis drop during that first connect, keeps the failure
+// for good (a worker that never takes another job).
 export type RedisRole = 'client' | 'queue' | 'worker'
 
 export interface RedisConnectionOptions {
@@ -23,8 +26,8 @@ export function createRedisConnection (options: RedisConnectionOptions): Redis {
   }
   const byRole: Record<RedisRole, RedisOptions> = {
     client: { enableOfflineQueue: false, maxRetriesPerRequest: 1 },
-    queue: { enableOfflineQueue: false, maxRetriesPerRequest: 1 },
-    worker: { enableOfflineQueue: true, maxRetriesPerRequest: null },
+    queue: { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false },
+    worker: { enableOfflineQueue: true, maxRetriesPerRequest: null, lazyConnect: false },
   }
   return new Redis(options.url, { ...common, ...byRole[options.role] })
 }
