@@ -7,6 +7,15 @@ import { PROVIDERS, providerByName } from './providers.ts'
 // Admin endpoints of the emulator: message log, counters, faults, members.
 // Protected by a bearer token when one is configured, open otherwise (a
 // development tool on 127.0.0.1).
+//
+//   GET /admin/message-log               { records, size, capacity }: records newest first,
+//                                        shaped as MessageRecord (message-log.ts), one per
+//                                        exchange, including those whose client disconnected
+//   GET /admin/providers[/:p/counters]   per provider: requestsReceived (requests delivered
+//                                        to it, both transports), applicationsReceived,
+//                                        submissions, idempotentReplays
+//   GET|PUT|DELETE /admin/faults[/:p]    faults on demand (faults.ts)
+//   GET /admin/members
 
 function sameSecret (a: string, b: string): boolean {
   return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest())
@@ -26,6 +35,8 @@ export function adminRoutes (ctx: ExchangeContext, adminToken: string | undefine
         }
       })
     }
+
+    const counters = (name: string) => ({ requestsReceived: ctx.deliveries.get(name) ?? 0, ...ctx.desks.get(name)?.counters() })
 
     const providerParam = {
       type: 'object',
@@ -58,14 +69,14 @@ export function adminRoutes (ctx: ExchangeContext, adminToken: string | undefine
         title: p.title,
         services: [...p.services.keys()],
         xypOperations: p.xypOperations,
-        counters: ctx.desks.get(p.name)?.counters(),
+        counters: counters(p.name),
       })),
     }))
 
     admin.get('/admin/providers/:provider/counters', { schema: { params: providerParam } }, async (request) => {
       const name = (request.params as { provider: string }).provider
       const p = providerByName(name)
-      return { provider: name, id: p?.id, ...ctx.desks.get(name)?.counters() }
+      return { provider: name, id: p?.id, ...counters(name) }
     })
 
     admin.get('/admin/faults', async () => ({ faults: ctx.faults.all() }))

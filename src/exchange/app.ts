@@ -60,6 +60,7 @@ export function buildExchange (options: ExchangeOptions = {}): FastifyInstance {
     desks: new Map(PROVIDERS.map((p) => [p.name, new ApplicationDesk(p.memberCode, { decisionDelayMs, now })])),
     faults: new FaultBoard(),
     log: new MessageLog(options.messageLogSize ?? 10_000),
+    deliveries: new Map(),
     now,
     random: options.random ?? faultRandom.next,
     replays: new ReplayCache(now),

@@ -26,6 +26,8 @@ export interface ExchangeContext {
   desks: ReadonlyMap<string, ApplicationDesk>
   faults: FaultBoard
   log: MessageLog
+  // Requests each provider received, by provider name, on both transports.
+  deliveries: Map<string, number>
   now: () => number
   random: () => number
   replays: ReplayCache
@@ -82,30 +84,51 @@ export class ReplayCache {
 }
 
 // Timers may fire a hair early against performance.now(); never undershoot,
-// so a configured latency is a floor callers can rely on.
-export async function sleepAtLeast (ms: number): Promise<void> {
-  if (ms <= 0) return
+// so a configured latency is a floor callers can rely on. An aborted signal
+// ends the wait early.
+export async function sleepAtLeast (ms: number, signal?: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal?.aborted === true) return
   const until = performance.now() + ms
-  await sleep(ms)
-  while (performance.now() < until) await sleep(1)
+  try {
+    await sleep(ms, undefined, signal === undefined ? undefined : { signal })
+    while (performance.now() < until) await sleep(1, undefined, signal === undefined ? undefined : { signal })
+  } catch (err) {
+    if ((err as Error).name !== 'AbortError') throw err
+  }
 }
 
 // ---- per-exchange tracking ---------------------------------------------------
 
+// One exchange is logged once both are known: the answer the bus settled on,
+// and the end of the response (written in full, or cut off by the client).
+// Either may come first: a client that leaves while the provider works closes
+// the response before there is an answer.
+
 export interface Tracking {
   startedAt: number
   requestInMs: number
-  record: Omit<MessageRecord, 'requestInTs' | 'responseOutTs' | 'durationMs' | 'status' | 'responseSize' | 'succeeded'>
+  record: Omit<MessageRecord, 'requestInTs' | 'responseOutTs' | 'durationMs' | 'status' | 'responseSize' | 'succeeded' | 'clientDisconnected'>
   // Response body bytes, known once serialised.
   responseSize: number
   // Slow-drip time for this response, if its provider has one set.
   dripMs: number
+  // The answer's status and outcome, once the bus has one.
+  answer: { status: number, succeeded: boolean } | null
+  // Aborted when the client closes the connection before the whole answer
+  // was written. Waits on the client's behalf end on it.
+  gone: AbortController
+  ended: boolean
   logged: boolean
 }
 
 const tracked = new WeakMap<FastifyRequest, Tracking>()
 
-export function track (ctx: ExchangeContext, request: FastifyRequest, transport: 'rest' | 'xyp', id: string): Tracking {
+// `cutShort` is the refusal the transport answers a request whose body never
+// arrived in full.
+export function track (
+  ctx: ExchangeContext, request: FastifyRequest, reply: FastifyReply,
+  transport: 'rest' | 'xyp', id: string, cutShort: { status: number, error: string },
+): Tracking {
   const t: Tracking = {
     startedAt: performance.now(),
     requestInMs: ctx.now(),
@@ -117,13 +140,43 @@ export function track (ctx: ExchangeContext, request: FastifyRequest, transport:
       userId: null,
       issue: null,
       error: null,
+      delivered: false,
       requestSize: Number(request.headers['content-length'] ?? 0) || 0,
     },
     responseSize: 0,
     dripMs: 0,
+    answer: null,
+    gone: new AbortController(),
+    ended: false,
     logged: false,
   }
   tracked.set(request, t)
+  // The response's close is the one signal for every phase: Fastify's
+  // onRequestAbort only fires while the body is being read, and onResponse
+  // never fires for an answer that was not written in full.
+  const res = reply.raw
+  let written = false
+  res.once('finish', () => {
+    written = true
+    t.ended = true
+    // An answer written outside the hooks (Fastify's last-resort error path).
+    if (t.answer === null) t.answer = { status: res.statusCode, succeeded: res.statusCode < 400 }
+    log(ctx, t)
+  })
+  res.once('close', () => {
+    if (!written) {
+      t.gone.abort()
+      // A request cut short can never reach the provider. Settled here, not
+      // by Fastify's body-read error, which depends on its listeners being
+      // attached before the socket closed.
+      if (t.answer === null && !request.raw.complete) {
+        t.record.error = cutShort.error
+        t.answer = { status: cutShort.status, succeeded: false }
+      }
+    }
+    t.ended = true
+    log(ctx, t)
+  })
   return t
 }
 
@@ -131,34 +184,62 @@ export function tracking (request: FastifyRequest): Tracking | undefined {
   return tracked.get(request)
 }
 
-export function finish (ctx: ExchangeContext, t: Tracking, status: number, succeeded: boolean): void {
+// The answer the bus sends (or would send, if the client has gone).
+export function settle (ctx: ExchangeContext, t: Tracking, status: number, succeeded: boolean): void {
   if (t.logged) return
+  t.answer = { status, succeeded }
+  log(ctx, t)
+}
+
+function log (ctx: ExchangeContext, t: Tracking): void {
+  if (t.logged || !t.ended || t.answer === null) return
   t.logged = true
   ctx.log.record({
     ...t.record,
     requestInTs: new Date(t.requestInMs).toISOString(),
     responseOutTs: new Date(ctx.now()).toISOString(),
     durationMs: Math.round((performance.now() - t.startedAt) * 1000) / 1000,
-    status,
-    succeeded,
+    status: t.answer.status,
+    succeeded: t.answer.succeeded,
+    clientDisconnected: t.gone.signal.aborted,
     responseSize: t.responseSize,
   })
+}
+
+// Hands the request to the provider and counts it. Not once its client has
+// gone: nobody would get the answer, so the provider must not act on it.
+export function deliver (ctx: ExchangeContext, t: Tracking, provider: string): boolean {
+  if (t.gone.signal.aborted) return false
+  t.record.delivered = true
+  ctx.deliveries.set(provider, (ctx.deliveries.get(provider) ?? 0) + 1)
+  return true
 }
 
 // Closes the connection without an answer, as a provider that is down.
 export function dropConnection (ctx: ExchangeContext, request: FastifyRequest, reply: FastifyReply, t: Tracking): void {
   t.record.error = 'down'
-  finish(ctx, t, 0, false)
+  t.answer = { status: 0, succeeded: false }
+  // Logged now: the close that follows is the bus's doing, not the client's.
+  t.ended = true
+  log(ctx, t)
   reply.hijack()
   request.raw.socket?.destroy()
 }
 
-// Latency and jitter, then the error rate. Returns the drip time to apply.
-export async function providerFaults (ctx: ExchangeContext, f: FaultSettings): Promise<{ failed: boolean, dripMs: number }> {
+export interface FaultPlan {
+  // How long the provider takes to answer: latency plus jitter.
+  delayMs: number
+  // Answer Server.ServerProxy.ServiceFailed (after delayMs) without delivering.
+  failed: boolean
+  dripMs: number
+}
+
+// Draws one call's faults up front, jitter before failure, from the bus's
+// seeded random source.
+export function planFaults (ctx: ExchangeContext, f: FaultSettings): FaultPlan {
   const jitter = f.jitterMs > 0 ? Math.floor(ctx.random() * (f.jitterMs + 1)) : 0
-  await sleepAtLeast(f.latencyMs + jitter)
   const failed = f.errorRate > 0 && ctx.random() < f.errorRate
-  return { failed, dripMs: f.slowDripMs }
+  return { delayMs: f.latencyMs + jitter, failed, dripMs: f.slowDripMs }
 }
 
 // The body in small chunks spread over `dripMs`.

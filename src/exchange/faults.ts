@@ -2,11 +2,13 @@
 // gateway's timeouts, retries and circuit breakers.
 
 export interface FaultSettings {
-  // Added before the provider answers.
+  // How long the provider takes to answer. It has the request from the start:
+  // a write is kept even when the caller gives up during the wait.
   latencyMs: number
   // Up to this much more, drawn from the bus's (seeded) random source.
   jitterMs: number
-  // Share of calls answered 500 Server.ServerProxy.ServiceFailed, 0..1.
+  // Share of calls answered 500 Server.ServerProxy.ServiceFailed (XYP.ServiceFailed),
+  // 0..1, after the latency; the provider never gets those requests.
   errorRate: number
   // Connections are closed without a response.
   down: boolean

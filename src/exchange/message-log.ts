@@ -1,8 +1,10 @@
 import { maskRegnumsInText } from '../domain/regnum.ts'
 
-// Operational monitoring, X-Road style: one record per exchange on either
-// transport. Bodies are never stored, and anything shaped like a
-// registration number (say, an officer's X-Road-UserId) is masked.
+// Operational monitoring, X-Road style: one record per exchange the bus
+// handled, on either transport, written once the exchange is over, including
+// when the client closed the connection before it got the answer. Bodies are
+// never stored, and anything shaped like a registration number (say, an
+// officer's X-Road-UserId) is masked.
 
 export interface MessageRecord {
   id: string
@@ -12,13 +14,26 @@ export interface MessageRecord {
   userId: string | null
   issue: string | null
   requestInTs: string
+  // When the bus was done with the exchange: the answer written, or given up
+  // on because the client had gone.
   responseOutTs: string
   durationMs: number
+  // The status of the answer the bus sent, or meant to send when the client
+  // had disconnected; 0 when it closed the connection without one (`down`).
   status: number
   // X-Road-Error type, or the SOAP fault code / non-zero XYP resultCode.
   error: string | null
+  // The outcome of that answer: for a write, true means the agency took it.
   succeeded: boolean
+  // The provider received the request (its service ran). False for bus
+  // refusals, metaservices, injected failures and requests whose client left
+  // before they reached the provider.
+  delivered: boolean
+  // The client closed the connection before the whole answer was written:
+  // the caller never saw it, whatever status and succeeded say.
+  clientDisconnected: boolean
   requestSize: number
+  // Bytes of the answer, as meant when the client had disconnected.
   responseSize: number
 }
 

@@ -60,6 +60,12 @@
  *   500 Server.ServerProxy.InternalError   the bus failed
  * A provider that is `down` gets its connections closed without an answer.
  *
+ * A CLIENT THAT DISCONNECTS before the whole answer is written does not undo
+ * the exchange: a write the provider took stays taken (repeat the call with the
+ * same X-Road-Id to get its answer). A request cut short before it reached the
+ * provider is not delivered. Either way the message log (GET /admin/message-log)
+ * records the exchange once, with `delivered` and `clientDisconnected` saying so.
+ *
  * PROVIDER ERRORS pass through with no X-Road-Error header, body
  * { type, message, detail }: 400 Provider.InvalidRequest (detail says what is
  * wrong with the body), 404 Provider.NotFound (unknown citizen or
@@ -82,9 +88,10 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose'
-import { BusError, ProviderError } from './errors.ts'
+import type { ApplicationDesk } from './applications.ts'
+import { BUS_ERRORS, BusError, ProviderError } from './errors.ts'
 import {
-  describeAjvError, dripStream, dropConnection, finish, providerFaults, sha256b64url, track,
+  deliver, describeAjvError, dripStream, dropConnection, planFaults, settle, sha256b64url, sleepAtLeast, track,
   type ExchangeContext, type Tracking,
 } from './context.ts'
 import { isAllowed, MEMBER_ID_PATTERN, type Member } from './members.ts'
@@ -293,12 +300,30 @@ async function callProvider (ctx: ExchangeContext, request: FastifyRequest, stat
   if (!isAllowed(member.allowedServices, target.audience)) {
     throw new BusError('Client.AccessDenied', `${member.id} has no access right to ${target.audience}`)
   }
-  const faults = await providerFaults(ctx, ctx.faults.get(provider.name))
-  state.tracking.dripMs = faults.dripMs
-  if (faults.failed) throw new BusError('Server.ServerProxy.ServiceFailed', `${provider.id} failed to answer (injected fault)`)
+  const t = state.tracking
+  const plan = planFaults(ctx, ctx.faults.get(provider.name))
+  t.dripMs = plan.dripMs
+  if (plan.failed) {
+    await sleepAtLeast(plan.delayMs, t.gone.signal)
+    throw new BusError('Server.ServerProxy.ServiceFailed', `${provider.id} failed to answer (injected fault)`)
+  }
 
   const desk = ctx.desks.get(provider.name)
   if (desk === undefined) throw new BusError('Server.ServerProxy.InternalError', 'No application desk for the provider')
+  if (!deliver(ctx, t, provider.name)) {
+    throw new BusError('Client.InvalidRequest', 'The client closed the connection before the request reached the provider')
+  }
+  try {
+    return provide(ctx, state, service, desk, member, body)
+  } finally {
+    // The provider takes this long to answer. A write is kept before the
+    // wait, so a caller that gives up during it has still delivered.
+    await sleepAtLeast(plan.delayMs, t.gone.signal)
+  }
+}
+
+// The provider's side of a call.
+function provide (ctx: ExchangeContext, state: RestState, service: ServiceDef, desk: ApplicationDesk, member: Member, body: Buffer): unknown {
   if (service.code === 'submitApplication') {
     const first = desk.replay(member.id, state.xRoadId)
     if (first !== undefined) return first
@@ -340,13 +365,22 @@ export function restTransport (ctx: ExchangeContext) {
         .send({ type: busError.type, message: busError.message, detail: id })
     })
 
-    r1.addHook('onRequest', async (request) => {
+    r1.addHook('onRequest', async (request, reply) => {
       const given = header(request, 'x-road-id')
       const xRoadId = given === undefined || given === '' ? randomUUID() : given
-      const state: RestState = { tracking: track(ctx, request, 'rest', xRoadId), xRoadId, requestHash: null }
+      const cutShort = { status: BUS_ERRORS['Client.InvalidRequest'], error: 'Client.InvalidRequest' }
+      const state: RestState = { tracking: track(ctx, request, reply, 'rest', xRoadId, cutShort), xRoadId, requestHash: null }
       states.set(request, state)
-      state.tracking.record.userId = header(request, 'x-road-userid') ?? null
-      state.tracking.record.issue = header(request, 'x-road-issue') ?? null
+      const record = state.tracking.record
+      record.userId = header(request, 'x-road-userid') ?? null
+      record.issue = header(request, 'x-road-issue') ?? null
+      // Named from the headers and path already (checked later), so that a
+      // request cut short before the handler runs is logged with them.
+      const client = header(request, 'x-road-client')
+      if (client !== undefined && MEMBER_ID_PATTERN.test(client)) record.client = client
+      try {
+        record.service = parseTarget(request.raw.url ?? '').audience
+      } catch { /* the handler refuses the path */ }
       if (!X_ROAD_ID.test(xRoadId)) {
         state.xRoadId = randomUUID()
         state.tracking.record.id = state.xRoadId
@@ -367,17 +401,12 @@ export function restTransport (ctx: ExchangeContext) {
         status: reply.statusCode,
         iat: Math.floor(ctx.now() / 1000),
       }))
+      settle(ctx, state.tracking, reply.statusCode, reply.statusCode < 400)
       if (state.tracking.dripMs > 0 && bytes.length > 0) {
         reply.header('content-length', bytes.length)
         return dripStream(bytes, state.tracking.dripMs)
       }
       return payload
-    })
-
-    r1.addHook('onResponse', async (request, reply) => {
-      const state = states.get(request)
-      if (state === undefined) return
-      finish(ctx, state.tracking, reply.statusCode, reply.statusCode < 400)
     })
 
     r1.route({

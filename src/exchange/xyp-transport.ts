@@ -22,20 +22,28 @@
  *   XYP.UnknownAccessToken  no member has this access token
  *   XYP.StaleTimestamp      timestamp more than 120 s away from the bus clock
  *   XYP.InvalidSignature    the signature does not verify
- *   XYP.InvalidRequest      not a SOAP envelope, or a DOCTYPE (soap:Client)
+ *   XYP.InvalidRequest      not a SOAP envelope, a DOCTYPE, or a body that
+ *                           cannot be read: too large, or cut short (soap:Client)
  *   XYP.UnknownOperation    an operation this service does not have (soap:Client)
  *   XYP.ServiceFailed       injected provider failure (soap:Server)
  * Once authenticated, outcomes are results inside the normal envelope
  * `return { request, requestId, response, resultCode, resultMessage }` (HTTP 200):
  *   0 success · 1 not found · 2 invalid request · 3 access denied
  * `request` echoes the request without its auth block.
+ *
+ * A client that disconnects before the answer is written is handled as on the
+ * REST transport: what the registry answered stands, a request cut short is not
+ * delivered, and the message log records the exchange once either way.
  */
 import { randomUUID, verify } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { XMLBuilder, XMLParser } from 'fast-xml-parser'
-import { dripStream, dropConnection, finish, providerFaults, track, type ExchangeContext, type Tracking } from './context.ts'
+import {
+  deliver, dripStream, dropConnection, planFaults, settle, sleepAtLeast, track, tracking,
+  type ExchangeContext, type Tracking,
+} from './context.ts'
 import { isAllowed, type Member } from './members.ts'
 import type { Citizen } from './population.ts'
 import { providerByName } from './providers.ts'
@@ -262,6 +270,16 @@ function authenticate (ctx: ExchangeContext, request: FastifyRequest, t: Trackin
   return member
 }
 
+// Sends the answer and settles it for the message log.
+async function answer (ctx: ExchangeContext, reply: FastifyReply, t: Tracking, status: number, text: string, error: string | null): Promise<FastifyReply> {
+  t.record.error = error
+  t.responseSize = Buffer.byteLength(text)
+  settle(ctx, t, status, status === 200 && error === null)
+  reply.code(status).type('text/xml; charset=utf-8')
+  if (t.dripMs > 0) return await reply.header('content-length', t.responseSize).send(dripStream(Buffer.from(text), t.dripMs))
+  return await reply.send(text)
+}
+
 function parseEnvelope (xml: string): { op: string, request: XypRequest } {
   if (/<!DOCTYPE/i.test(xml)) throw new XypFault('XYP.InvalidRequest', 'DOCTYPE is not allowed')
   let doc: Record<string, unknown>
@@ -287,6 +305,19 @@ export function xypTransport (ctx: ExchangeContext) {
     xyp.removeAllContentTypeParsers()
     xyp.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => { done(null, body) })
 
+    // Only Fastify's own errors get here (a body too large, or cut short by
+    // the client): the operation handler answers everything else itself.
+    xyp.setErrorHandler(async (err, request, reply) => {
+      const status = (err as { statusCode?: number }).statusCode ?? 500
+      const fault = status < 500
+        ? new XypFault('XYP.InvalidRequest', `The request body cannot be read: ${(err as Error).message}`, { cause: err })
+        : new XypFault('XYP.ServiceFailed', 'The bus failed to handle the request', { side: 'Server', cause: err })
+      if (status >= 500) request.log.error({ err }, 'XYP request failed')
+      const t = tracking(request)
+      if (t === undefined) return await reply.code(500).type('text/xml; charset=utf-8').send(faultXml(fault))
+      return await answer(ctx, reply, t, 500, faultXml(fault), fault.code)
+    })
+
     xyp.get(XYP_PATH, async (request, reply) => {
       const query = request.query as Record<string, unknown>
       if (!('wsdl' in query) && !('WSDL' in query)) return await reply.code(404).type('text/plain').send('add ?wsdl')
@@ -294,19 +325,22 @@ export function xypTransport (ctx: ExchangeContext) {
       return await reply.type('text/xml; charset=utf-8').send(wsdl.replace('http://xyp.gov.mn/citizen-1.5.0/ws', `${request.protocol}://${host}${XYP_PATH}`))
     })
 
-    xyp.post(XYP_PATH, async (request: FastifyRequest, reply: FastifyReply) => {
-      const requestId = randomUUID()
-      const t = track(ctx, request, 'xyp', requestId)
+    // Tracked from the headers on, so a request cut short while its body
+    // arrives is logged too; the client as the access token names it.
+    const cutShort = { status: 500, error: 'XYP.InvalidRequest' }
+    const onRequest = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+      const t = track(ctx, request, reply, 'xyp', randomUUID(), cutShort)
+      const token = headerValue(request, 'accessToken')
+      const member = token === undefined ? undefined : ctx.members.byAccessToken(token)
+      if (member?.xyp !== undefined) t.record.client = member.id
+    }
+
+    xyp.post(XYP_PATH, { onRequest }, async (request: FastifyRequest, reply: FastifyReply) => {
+      const t = tracking(request) ?? track(ctx, request, reply, 'xyp', randomUUID(), cutShort)
+      const requestId = t.record.id
       const xml = typeof request.body === 'string' ? request.body : ''
       t.record.requestSize = Buffer.byteLength(xml)
-      const send = async (status: number, text: string, error: string | null): Promise<FastifyReply> => {
-        t.record.error = error
-        t.responseSize = Buffer.byteLength(text)
-        reply.raw.once('finish', () => { finish(ctx, t, status, status === 200 && error === null) })
-        reply.code(status).type('text/xml; charset=utf-8')
-        if (t.dripMs > 0) return await reply.header('content-length', t.responseSize).send(dripStream(Buffer.from(text), t.dripMs))
-        return await reply.send(text)
-      }
+      const send = async (status: number, text: string, error: string | null): Promise<FastifyReply> => await answer(ctx, reply, t, status, text, error)
       try {
         if (ctx.faults.get(civil.name).down) {
           dropConnection(ctx, request, reply, t)
@@ -324,10 +358,22 @@ export function xypTransport (ctx: ExchangeContext) {
         if (!isAllowed(member.allowedServices, serviceId)) {
           return await send(200, resultXml(op, requestId, echo, { result: RESULT.DENIED }), `resultCode:${RESULT.DENIED.code}`)
         }
-        const faults = await providerFaults(ctx, ctx.faults.get(civil.name))
-        t.dripMs = faults.dripMs
-        if (faults.failed) throw new XypFault('XYP.ServiceFailed', 'The civil registration service failed (injected fault)', { side: 'Server' })
-        const outcome = runOperation(ctx, op, xypRequest)
+        const plan = planFaults(ctx, ctx.faults.get(civil.name))
+        t.dripMs = plan.dripMs
+        if (plan.failed) {
+          await sleepAtLeast(plan.delayMs, t.gone.signal)
+          throw new XypFault('XYP.ServiceFailed', 'The civil registration service failed (injected fault)', { side: 'Server' })
+        }
+        if (!deliver(ctx, t, civil.name)) {
+          throw new XypFault('XYP.InvalidRequest', 'The client closed the connection before the request reached the provider')
+        }
+        let outcome: Outcome
+        try {
+          outcome = runOperation(ctx, op, xypRequest)
+        } finally {
+          // The provider takes this long to answer (see the REST transport).
+          await sleepAtLeast(plan.delayMs, t.gone.signal)
+        }
         return await send(200, resultXml(op, requestId, echo, outcome), outcome.result.code === 0 ? null : `resultCode:${outcome.result.code}`)
       } catch (err) {
         if (err instanceof XypFault) return await send(500, faultXml(err), err.code)

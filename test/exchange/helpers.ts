@@ -1,5 +1,8 @@
 // Shared test helpers: real keys, real signatures, no mocks of our own code.
 import { createHash, generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto'
+import { once } from 'node:events'
+import { request as httpRequest, type IncomingMessage } from 'node:http'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { compactVerify, createLocalJWKSet, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JSONWebKeySet, type JWK } from 'jose'
 import { buildExchange, type ExchangeOptions } from '../../src/exchange/app.ts'
@@ -183,4 +186,55 @@ export function soapRequest (op: string, fields: Record<string, string>, auth: {
     body +
     `</request></cit:${op}>` +
     '</soapenv:Body></soapenv:Envelope>'
+}
+
+// ---- waiting and real HTTP ---------------------------------------------------
+
+// Polls `probe` until it returns something other than undefined. The deadline
+// is generous: it only bounds a test that is failing anyway.
+export async function until<T> (what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await probe()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await sleep(20)
+  }
+}
+
+export interface CutOffCall {
+  // With holdBody: the bus has read the headers and begun the exchange
+  // (its 100 Continue), while the body is still held back.
+  continued: Promise<void>
+  // The answer's status line and headers, should they arrive.
+  response: Promise<IncomingMessage>
+  // Whether any of the answer arrived.
+  answered: () => boolean
+  // Closes the socket, as a caller killed or timing out does.
+  abort: () => void
+}
+
+// A real HTTP POST on its own connection, meant to be cut off by abort().
+export function cutOffCall (origin: string, path: string, headers: Record<string, string>, body: string, o: { holdBody?: boolean } = {}): CutOffCall {
+  const req = httpRequest(`${origin}${path}`, {
+    method: 'POST',
+    agent: false,
+    headers: { ...headers, 'content-length': String(Buffer.byteLength(body)), ...(o.holdBody === true ? { expect: '100-continue' } : {}) },
+  })
+  // The socket hang-up that abort() causes.
+  req.on('error', () => {})
+  let answered = false
+  const response = once(req, 'response').then(([res]) => {
+    answered = true
+    const message = res as IncomingMessage
+    message.on('error', () => {})
+    message.resume()
+    return message
+  })
+  response.catch(() => {})
+  const continued = o.holdBody === true ? once(req, 'continue').then(() => {}) : Promise.resolve()
+  continued.catch(() => {})
+  if (o.holdBody === true) req.flushHeaders()
+  else req.end(body)
+  return { continued, response, answered: () => answered, abort: () => { req.destroy() } }
 }

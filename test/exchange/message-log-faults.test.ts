@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { request } from 'undici'
-import { b64urlSha256, CIVIL, createBus, signedHeaders, soapRequest, verifyResponseSignature, xypHeaders } from './helpers.ts'
+import {
+  b64urlSha256, CIVIL, createBus, cutOffCall, GATEWAY, signedHeaders, soapRequest, until, verifyResponseSignature, xypHeaders,
+  type Bus,
+} from './helpers.ts'
 
 t.test('the message log records both transports, without personal data', async (t) => {
   const bus = await createBus()
@@ -29,12 +32,14 @@ t.test('the message log records both transports, without personal data', async (
     status: 200,
     succeeded: true,
     error: null,
+    delivered: true,
+    clientDisconnected: false,
   })
   t.ok(read.requestSize > 0 && read.responseSize > 0, 'sizes recorded')
   t.ok(read.durationMs >= 0)
   t.ok(Date.parse(read.responseOutTs) >= Date.parse(read.requestInTs))
-  t.match(soap, { transport: 'xyp', client: 'MN/GOV/OSS/gateway', service: `${CIVIL}/WS100103_getCitizenAddressInfo`, status: 200 })
-  t.match(refusal, { transport: 'rest', status: 401, error: 'Client.RevokedKey', succeeded: false })
+  t.match(soap, { transport: 'xyp', client: 'MN/GOV/OSS/gateway', service: `${CIVIL}/WS100103_getCitizenAddressInfo`, status: 200, delivered: true, clientDisconnected: false })
+  t.match(refusal, { transport: 'rest', status: 401, error: 'Client.RevokedKey', succeeded: false, delivered: false, clientDisconnected: false })
   t.notMatch(log.body, c.regnum, 'no registration number is stored')
   t.match(read.userId, /\*{6}/, 'a regnum-shaped user id is masked')
 
@@ -145,4 +150,154 @@ t.test('admin endpoints need the admin token when one is set', async (t) => {
   t.equal((await bus.app.inject({ method: 'GET', url: '/admin/faults', headers: { authorization: 'Bearer s3cret' } })).statusCode, 200)
   t.equal((await bus.app.inject({ method: 'PUT', url: '/admin/faults/nowhere', headers: { authorization: 'Bearer s3cret' }, payload: {} })).statusCode, 400, 'unknown provider')
   t.equal((await bus.app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).statusCode, 200, 'the JWKS stays public')
+})
+
+// ---- callers that go away ------------------------------------------------------
+
+const WELFARE = 'MN/GOV/GOSW/welfare'
+const SUBMIT = `/r1/${WELFARE}/submitApplication`
+const XYP = '/xyp/citizen-1.5.0/ws'
+
+// A bus of its own per test, listening, so its log holds only that test's exchanges.
+async function listening (t: Test): Promise<{ bus: Bus, origin: string, admin: (url: string) => Promise<any> }> {
+  const bus = await createBus()
+  await bus.app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => bus.app.close())
+  const address = bus.app.server.address()
+  const origin = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`
+  const admin = async (url: string) => (await bus.app.inject({ method: 'GET', url })).json()
+  return { bus, origin, admin }
+}
+
+function application (regnum: string) {
+  return { applicationId: randomUUID(), service: 'welfare.child-money', unit: '110151', channel: 'oss', applicant: { regnum }, form: { children: 2 } }
+}
+
+t.test('a caller that goes away is logged once, with what the provider took', async (t) => {
+  t.test('REST: the agency kept the application, the caller left before the answer', async (t) => {
+    const { bus, origin, admin } = await listening(t)
+    await bus.app.inject({ method: 'PUT', url: '/admin/faults/welfare', payload: { latencyMs: 600_000 } })
+    const app = application(bus.population.livingAdults()[0]?.regnum ?? '')
+    const body = JSON.stringify(app)
+    const headers = await signedHeaders({ key: bus.gatewayKey, url: SUBMIT, body })
+    const xRoadId = headers['x-road-id'] ?? ''
+    const byId = async () => (await admin('/admin/message-log?limit=1000')).records.filter((r: { id: string }) => r.id === xRoadId)
+
+    const call = cutOffCall(origin, SUBMIT, headers, body)
+    await until('the agency to receive the application', async () => (await admin('/admin/providers/welfare/counters')).applicationsReceived === 1 || undefined)
+    call.abort()
+    const records = await until('the exchange in the message log', async () => { const r = await byId(); return r.length > 0 ? r : undefined })
+    t.equal(records.length, 1, 'one record')
+    t.match(records[0], {
+      transport: 'rest',
+      client: GATEWAY,
+      service: `${WELFARE}/submitApplication`,
+      status: 200,
+      error: null,
+      succeeded: true,
+      delivered: true,
+      clientDisconnected: true,
+    })
+    t.ok(records[0].responseSize > 0, 'the size of the answer meant')
+    t.notOk(call.answered(), 'the caller never saw the answer')
+
+    // The caller's retry under the same X-Road-Id gets the first answer.
+    await bus.app.inject({ method: 'DELETE', url: '/admin/faults' })
+    const retry = await bus.call(`${WELFARE}/submitApplication`, app, { headers: { 'x-road-id': xRoadId } })
+    t.equal(retry.statusCode, 200)
+    t.match(await admin('/admin/providers/welfare/counters'), { applicationsReceived: 1, idempotentReplays: 1, requestsReceived: 2 })
+    t.match(await byId(), [{ clientDisconnected: false, delivered: true }, { clientDisconnected: true }], 'the retry, then the exchange cut off')
+  })
+
+  t.test('REST: the caller left while the answer was being written', async (t) => {
+    const { bus, origin, admin } = await listening(t)
+    // The first of 20 chunks after 2 s, the last after 40.
+    await bus.app.inject({ method: 'PUT', url: '/admin/faults/civil', payload: { slowDripMs: 40_000 } })
+    const url = `/r1/${CIVIL}/getIdCard`
+    const body = JSON.stringify({ regnum: bus.population.citizens[0]?.regnum })
+    const headers = await signedHeaders({ key: bus.gatewayKey, url, body })
+    const call = cutOffCall(origin, url, headers, body)
+    t.equal((await call.response).statusCode, 200)
+    call.abort()
+    const records = await until('the exchange in the message log', async () => {
+      const r = (await admin('/admin/message-log')).records
+      return r.length > 0 ? r : undefined
+    })
+    t.equal(records.length, 1)
+    t.match(records[0], { id: headers['x-road-id'], status: 200, succeeded: true, delivered: true, clientDisconnected: true })
+  })
+
+  t.test('REST: the caller left before its request reached the agency', async (t) => {
+    const { bus, origin, admin } = await listening(t)
+    const body = JSON.stringify(application(bus.population.livingAdults()[0]?.regnum ?? ''))
+    const headers = await signedHeaders({ key: bus.gatewayKey, url: SUBMIT, body })
+    // The body is held back: the bus has begun the exchange but cannot deliver it.
+    const call = cutOffCall(origin, SUBMIT, headers, body, { holdBody: true })
+    await call.continued
+    call.abort()
+    const records = await until('the exchange in the message log', async () => {
+      const r = (await admin('/admin/message-log')).records
+      return r.length > 0 ? r : undefined
+    })
+    t.equal(records.length, 1)
+    t.match(records[0], {
+      id: headers['x-road-id'],
+      transport: 'rest',
+      client: GATEWAY,
+      service: `${WELFARE}/submitApplication`,
+      status: 400,
+      error: 'Client.InvalidRequest',
+      succeeded: false,
+      delivered: false,
+      clientDisconnected: true,
+    })
+    t.match(await admin('/admin/providers/welfare/counters'), { requestsReceived: 0, applicationsReceived: 0, submissions: 0 }, 'the agency never saw it')
+  })
+
+  t.test('XYP: the registry answered, the caller left before the answer', async (t) => {
+    const { bus, origin, admin } = await listening(t)
+    await bus.app.inject({ method: 'PUT', url: '/admin/faults/civil', payload: { latencyMs: 600_000 } })
+    const op = 'WS100125_checkCitizenRegnum'
+    const call = cutOffCall(origin, XYP, xypHeaders(bus.xyp), soapRequest(op, { regnum: bus.population.citizens[0]?.regnum ?? '' }))
+    await until('the registry to receive the request', async () => (await admin('/admin/providers/civil/counters')).requestsReceived === 1 || undefined)
+    call.abort()
+    const records = await until('the exchange in the message log', async () => {
+      const r = (await admin('/admin/message-log')).records
+      return r.length > 0 ? r : undefined
+    })
+    t.equal(records.length, 1)
+    t.match(records[0], {
+      transport: 'xyp',
+      client: GATEWAY,
+      service: `${CIVIL}/${op}`,
+      status: 200,
+      error: null,
+      succeeded: true,
+      delivered: true,
+      clientDisconnected: true,
+    })
+    t.notOk(call.answered())
+  })
+
+  t.test('XYP: the caller left before its request reached the registry', async (t) => {
+    const { bus, origin, admin } = await listening(t)
+    const call = cutOffCall(origin, XYP, xypHeaders(bus.xyp), soapRequest('WS100125_checkCitizenRegnum', { regnum: 'АА00000000' }), { holdBody: true })
+    await call.continued
+    call.abort()
+    const records = await until('the exchange in the message log', async () => {
+      const r = (await admin('/admin/message-log')).records
+      return r.length > 0 ? r : undefined
+    })
+    t.equal(records.length, 1)
+    t.match(records[0], {
+      transport: 'xyp',
+      client: GATEWAY,
+      status: 500,
+      error: 'XYP.InvalidRequest',
+      succeeded: false,
+      delivered: false,
+      clientDisconnected: true,
+    })
+    t.equal((await admin('/admin/providers/civil/counters')).requestsReceived, 0, 'the registry never saw it')
+  })
 })
