@@ -28,6 +28,54 @@ export class DatabaseError extends Error {
   }
 }
 
+// The store cannot be reached: the connection was refused, lost or timed out,
+// the server is shutting down, or the store was closed. Not a bug in the
+// caller; the same request can succeed once the store is back.
+export class StoreUnavailableError extends DatabaseError {
+  constructor (cause: unknown) {
+    super('STORE_UNAVAILABLE', `the database cannot be reached: ${(cause as Error)?.message ?? String(cause)}`, { cause })
+    this.name = 'StoreUnavailableError'
+  }
+}
+
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN'])
+// SQLSTATE: admin shutdown, crash shutdown, cannot connect now, too many connections.
+const UNAVAILABLE_STATES = new Set(['57P01', '57P02', '57P03', '53300'])
+// Errors that pg and PGlite raise without a code.
+const CONNECTION_MESSAGES = [
+  /^Connection terminated/,
+  /^timeout exceeded when trying to connect$/,
+  /^Client has encountered a connection error and is not queryable$/,
+  /^Cannot use a pool after calling end on the pool$/,
+  /^PGlite is closed$/,
+]
+
+// Whether `err` says the store could not be reached, rather than that a
+// statement failed; SQLSTATE class 08 is "connection exception".
+export function isConnectionFailure (err: unknown): boolean {
+  if (err instanceof StoreUnavailableError) return true
+  if (!(err instanceof Error)) return false
+  const code = (err as { code?: unknown }).code
+  if (typeof code === 'string' && (CONNECTION_CODES.has(code) || UNAVAILABLE_STATES.has(code) || /^08[0-9A-Z]{3}$/.test(code))) return true
+  // A host with several addresses fails with one error per address.
+  if (err instanceof AggregateError) return err.errors.some(isConnectionFailure)
+  return CONNECTION_MESSAGES.some((m) => m.test(err.message))
+}
+
+// What a store throws: connection-class failures as one StoreUnavailableError,
+// anything else unchanged.
+export function storeError (err: unknown): unknown {
+  return err instanceof StoreUnavailableError || !isConnectionFailure(err) ? err : new StoreUnavailableError(err)
+}
+
+// The StoreUnavailableError behind `err`, if it is one or was caused by one.
+export function storeOutageOf (err: unknown): StoreUnavailableError | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (e instanceof StoreUnavailableError) return e
+  }
+  return undefined
+}
+
 export function quoteIdent (name: string): string {
   return '"' + name.replaceAll('"', '""') + '"'
 }

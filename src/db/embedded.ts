@@ -1,7 +1,7 @@
 import { mkdirSync, openSync, readFileSync, rmSync, writeSync, closeSync } from 'node:fs'
 import { join } from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
-import { DatabaseError, quoteIdent, type Database, type Queryable } from './database.ts'
+import { DatabaseError, quoteIdent, storeError, StoreUnavailableError, type Database, type Queryable } from './database.ts'
 
 export interface EmbeddedOptions {
   // Directory for the data files; omit for an in-memory store.
@@ -67,9 +67,18 @@ export async function createEmbeddedDatabase (options: EmbeddedOptions): Promise
     throw new DatabaseError('EMBEDDED_STORE_FAILED', `could not open the embedded store: ${(err as Error).message}`, { cause: err })
   }
 
+  // A closed store is an outage, whatever PGlite calls it; other failures pass unchanged.
+  async function run<T> (work: () => Promise<T>): Promise<T> {
+    try {
+      return await work()
+    } catch (err) {
+      throw db.closed && !(err instanceof StoreUnavailableError) ? new StoreUnavailableError(err) : storeError(err)
+    }
+  }
+
   const asQueryable = (q: Pick<PGlite, 'query'>): Queryable => ({
     async query<T> (sql: string, params?: unknown[]) {
-      const result = await q.query<T>(sql, params)
+      const result = await run(() => q.query<T>(sql, params))
       return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length }
     },
   })
@@ -79,10 +88,10 @@ export async function createEmbeddedDatabase (options: EmbeddedOptions): Promise
     schema: options.schema,
     ...asQueryable(db),
     async exec (sql: string) {
-      await db.exec(sql)
+      await run(() => db.exec(sql))
     },
     async transaction<T> (fn: (tx: Queryable) => Promise<T>): Promise<T> {
-      return db.transaction((tx) => fn(asQueryable(tx)))
+      return run(() => db.transaction((tx) => fn(asQueryable(tx))))
     },
     async close () {
       if (db.closed) return

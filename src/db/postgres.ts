@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import pg from 'pg'
-import { quoteIdent, type Database, type Queryable, type QueryResult } from './database.ts'
+import { isConnectionFailure, quoteIdent, storeError, type Database, type Queryable, type QueryResult } from './database.ts'
 
 export interface PostgresOptions {
   url: string
@@ -56,32 +56,51 @@ export function createPostgresDatabase (options: PostgresOptions): Database {
   // replaces it and readiness shows the outage.
   pool.on('error', () => {})
 
+  // Connection-class failures leave here as StoreUnavailableError (see database.ts).
+  async function run<T> (work: Promise<T>): Promise<T> {
+    try {
+      return await work
+    } catch (err) {
+      throw storeError(err)
+    }
+  }
+
   return {
     kind: 'postgres',
     schema: options.schema,
     async query<T> (sql: string, params?: unknown[]) {
-      return wrap<T>(await pool.query(prepared(sql, params)))
+      return wrap<T>(await run(pool.query(prepared(sql, params))))
     },
     async exec (sql: string) {
-      await pool.query(sql)
+      await run(pool.query(sql))
     },
     async transaction<T> (fn: (tx: Queryable) => Promise<T>): Promise<T> {
-      const client = await pool.connect()
+      const client = await run(pool.connect())
+      // A checked-out client reports a lost connection as an 'error' event;
+      // unheard, that event would crash the process.
+      let broken: Error | undefined
+      const onError = (err: Error) => { broken ??= err }
+      client.on('error', onError)
       try {
-        await client.query('BEGIN')
+        await run(client.query('BEGIN'))
         const tx: Queryable = {
           async query<R> (sql: string, params?: unknown[]) {
-            return wrap<R>(await client.query(prepared(sql, params)))
+            return wrap<R>(await run(client.query(prepared(sql, params))))
           },
         }
         const result = await fn(tx)
-        await client.query('COMMIT')
+        await run(client.query('COMMIT'))
         return result
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => {})
+        if (broken === undefined && isConnectionFailure(err)) broken = err as Error
+        if (broken === undefined) {
+          await client.query('ROLLBACK').catch((rollbackErr: Error) => { broken = rollbackErr })
+        }
         throw err
       } finally {
-        client.release()
+        client.off('error', onError)
+        // With an error the pool destroys the client instead of reusing it.
+        client.release(broken)
       }
     },
     async close () {

@@ -1,4 +1,4 @@
-import { errorRegistry, type ErrorCode } from './registry.ts'
+import { errorRegistry, type ErrorCode, type ErrorSpec } from './registry.ts'
 
 export interface ProblemOptions {
   cause?: unknown
@@ -16,7 +16,7 @@ export class ProblemError extends Error {
   readonly headers: Record<string, string>
 
   constructor (code: ErrorCode, detail?: string, options: ProblemOptions = {}) {
-    const spec = errorRegistry[code]
+    const spec: ErrorSpec = errorRegistry[code]
     super(detail ?? spec.title, options.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'ProblemError'
     this.code = code
@@ -24,7 +24,10 @@ export class ProblemError extends Error {
     this.title = spec.title
     this.detail = detail ?? spec.title
     this.extensions = options.extensions ?? {}
-    this.headers = options.headers ?? {}
+    this.headers = {
+      ...(spec.retryAfterSeconds === undefined ? {} : { 'retry-after': String(spec.retryAfterSeconds) }),
+      ...options.headers,
+    }
   }
 }
 

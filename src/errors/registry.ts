@@ -3,6 +3,9 @@
 export interface ErrorSpec {
   status: number
   title: string
+  // Sent as Retry-After (seconds) unless the thrower says otherwise: the
+  // condition is expected to pass by itself.
+  retryAfterSeconds?: number
 }
 
 export const errorRegistry = {
@@ -44,7 +47,8 @@ export const errorRegistry = {
   UPSTREAM_TIMEOUT: { status: 504, title: 'Provider did not answer in time' },
   SHUTTING_DOWN: { status: 503, title: 'Server is shutting down' },
   DEPENDENCY_UNAVAILABLE: { status: 503, title: 'A required service is unavailable' },
-  AUDIT_UNAVAILABLE: { status: 503, title: 'The audit log cannot be written' },
+  AUDIT_UNAVAILABLE: { status: 503, title: 'The audit log cannot be written', retryAfterSeconds: 5 },
+  STORE_UNAVAILABLE: { status: 503, title: 'The database is unavailable', retryAfterSeconds: 5 },
   ALL_SOURCES_FAILED: { status: 502, title: 'No source answered' },
   ALL_SOURCES_TIMED_OUT: { status: 504, title: 'No source answered in time' },
 } as const satisfies Record<string, ErrorSpec>

@@ -68,8 +68,21 @@ export async function createCatalogueService (app: FastifyInstance): Promise<Cat
 async function cataloguePlugin (app: FastifyInstance, options: CataloguePluginOptions): Promise<void> {
   const service = await createCatalogueService(app)
   app.decorate('catalogue', service)
+  // The public reads keep the snapshot in memory while the database is away.
+  // One refresh at a time (a hung connect outlasts the interval); one line when
+  // refreshing starts failing and one when it works again, not one per tick.
+  let running = false
+  let failing = false
   const timer = setInterval(() => {
-    service.refresh().catch((err) => app.log.warn({ err }, 'could not refresh the published catalogue'))
+    if (running) return
+    running = true
+    service.refresh().then(() => {
+      if (failing) app.log.info('the published catalogue can be refreshed again')
+      failing = false
+    }, (err) => {
+      if (!failing) app.log.warn({ err: { message: (err as Error).message } }, 'could not refresh the published catalogue; serving the one in memory')
+      failing = true
+    }).finally(() => { running = false })
   }, options.refreshMs)
   timer.unref()
   app.addHook('onClose', async () => clearInterval(timer))

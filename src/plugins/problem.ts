@@ -3,6 +3,7 @@ import FindMyWay, { type HTTPMethod } from 'find-my-way'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { ProblemError, ValidationProblem, type FieldError } from '../errors/problem-error.ts'
 import { problemType } from '../errors/registry.ts'
+import { storeOutageOf } from '../db/database.ts'
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
 
@@ -36,9 +37,13 @@ export function fieldErrors (part: string, errors: AjvLikeError[]): FieldError[]
 }
 
 // Maps anything thrown while handling a request to a ProblemError. Fastify's
-// own errors for bad input become 4xx; everything unknown is a 500.
+// own errors for bad input become 4xx; a store outage is a 503 with
+// Retry-After; everything unknown is a 500.
 export function toProblem (error: unknown): ProblemError {
   if (error instanceof ProblemError) return error
+  if (storeOutageOf(error) !== undefined) {
+    return new ProblemError('STORE_UNAVAILABLE', 'the database cannot be reached; retry later', { cause: error })
+  }
   const fe = (error ?? {}) as FastifyError
   if (Array.isArray(fe.validation)) {
     return new ValidationProblem(fieldErrors(fe.validationContext ?? 'body', fe.validation as AjvLikeError[]), { cause: error })
@@ -103,7 +108,13 @@ async function problemPlugin (app: FastifyInstance): Promise<void> {
 
   app.setErrorHandler((error, request, reply) => {
     const problem = toProblem(error)
-    if (problem.status >= 500) {
+    const outage = storeOutageOf(error)
+    if (outage !== undefined) {
+      // Expected while the database is away, and readiness already says so:
+      // one line, no stack, the route pattern rather than the URL.
+      request.log.warn({ code: problem.code, method: request.method, route: request.routeOptions.url, reason: (outage.cause as Error)?.message },
+        'the database is unavailable')
+    } else if (problem.status >= 500) {
       request.log.error({ err: error }, 'request failed')
     } else {
       request.log.info({ code: problem.code }, problem.detail)

@@ -8,6 +8,7 @@ import { fanOut, type SourceResult } from '../citizen/view.ts'
 import type { Config } from '../config.ts'
 import { parseRegnum } from '../domain/regnum.ts'
 import { ProblemError } from '../errors/problem-error.ts'
+import { storeOutageOf } from '../db/database.ts'
 
 // The officer's one view of a citizen. Each look-up is bound to a purpose and
 // a case, limited to the sources and fields the purpose needs, and written to
@@ -102,7 +103,9 @@ export async function citizenRoutes (app: FastifyInstance, options: CitizenRoute
     } catch (err) {
       // Refusals are audited too: they are what a harvest attempt looks like.
       await app.audit.append({ ...base, at: new Date().toISOString(), sourcesAsked: asked ?? [], sourcesAnswered: [], result: 'denied', details: { code: (err as ProblemError).code } })
-        .catch((auditErr) => request.log.error({ err: auditErr }, 'could not audit a refused look-up'))
+        .catch((auditErr) => storeOutageOf(auditErr) === undefined
+          ? request.log.error({ err: auditErr }, 'could not audit a refused look-up')
+          : request.log.warn({ reason: (auditErr as Error).message }, 'could not audit a refused look-up: the database is unavailable'))
       lookups.inc({ purpose: q.purpose, result: 'denied' })
       throw err
     }
