@@ -97,8 +97,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(callbacks, {
     redisUrl: config.redis.url,
     settings: config.callbacks,
-    worker: config.delivery.worker,
-    concurrency: config.delivery.concurrency,
+    delivery: config.delivery,
     signingKey: options.bus.identity.signing,
   })
   await app.register(catalogue, { refreshMs: config.catalogue.refreshMs })

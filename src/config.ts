@@ -36,11 +36,13 @@ const schema = {
     DELIVERY_BACKOFF_BASE_MS: { type: 'integer', default: 1000, minimum: 1 },
     DELIVERY_BACKOFF_MAX_MS: { type: 'integer', default: 600000, minimum: 1 },
     DELIVERY_CONCURRENCY: { type: 'integer', default: 16, minimum: 1, maximum: 1000 },
-    DELIVERY_LOCK_MS: { type: 'integer', default: 30000, minimum: 1000 },
+    DELIVERY_LOCK_MS: { type: 'integer', default: 5000, minimum: 1000 },
     OUTBOX_POLL_MS: { type: 'integer', default: 500, minimum: 10 },
     DECISION_POLL_MS: { type: 'integer', default: 60000, minimum: 10 },
     DECISION_MAX_POLLS: { type: 'integer', default: 20, minimum: 0 },
     WORKER_LIVENESS_MS: { type: 'integer', default: 120000, minimum: 1000 },
+    RECONCILE_INTERVAL_MS: { type: 'integer', default: 5000, minimum: 0 },
+    RECONCILE_GRACE_MS: { type: 'integer', default: 60000, minimum: 100 },
     CALLBACK_ALLOWED_CIDRS: { type: 'string', default: '' },
     CALLBACK_ATTEMPTS: { type: 'integer', default: 10, minimum: 1, maximum: 1000 },
     CALLBACK_BACKOFF_BASE_MS: { type: 'integer', default: 2000, minimum: 1 },
@@ -119,7 +121,21 @@ export interface Config {
   docsEnabled: boolean
   catalogue: { refreshMs: number }
   audit: { batchWindowMs: number }
-  delivery: { worker: boolean, attempts: number, backoffBaseMs: number, backoffMaxMs: number, concurrency: number, lockDurationMs: number, outboxPollMs: number, decisionPollMs: number, maxDecisionPolls: number, livenessMs: number }
+  delivery: {
+    worker: boolean
+    attempts: number
+    backoffBaseMs: number
+    backoffMaxMs: number
+    concurrency: number
+    lockDurationMs: number
+    outboxPollMs: number
+    decisionPollMs: number
+    maxDecisionPolls: number
+    livenessMs: number
+    // 0 turns the reconciler off (benchmarks compare with and without it).
+    reconcileIntervalMs: number
+    reconcileGraceMs: number
+  }
   callbacks: { allowedCidrs: string[], attempts: number, backoffBaseMs: number, backoffMaxMs: number, timeoutMs: number, pollMs: number }
   officers: { perOfficerPerMinute: number, perUnitPerMinute: number, harvestDistinctCitizens: number, harvestWindowMinutes: number }
   exchange: { url?: string, port: number, citizens: number }
@@ -175,6 +191,8 @@ interface RawEnv {
   WORKER: 'on' | 'off'
   DELIVERY_ATTEMPTS: number
   WORKER_LIVENESS_MS: number
+  RECONCILE_INTERVAL_MS: number
+  RECONCILE_GRACE_MS: number
   CALLBACK_ALLOWED_CIDRS: string
   CALLBACK_ATTEMPTS: number
   CALLBACK_BACKOFF_BASE_MS: number
@@ -272,6 +290,8 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
       decisionPollMs: raw.DECISION_POLL_MS,
       maxDecisionPolls: raw.DECISION_MAX_POLLS,
       livenessMs: raw.WORKER_LIVENESS_MS,
+      reconcileIntervalMs: raw.RECONCILE_INTERVAL_MS,
+      reconcileGraceMs: raw.RECONCILE_GRACE_MS,
     },
     callbacks: {
       allowedCidrs: raw.CALLBACK_ALLOWED_CIDRS.split(',').map((c) => c.trim()).filter((c) => c !== ''),

@@ -6,7 +6,7 @@ import { ensureDevIssuer } from './auth/dev-issuer.ts'
 import { ConfigError, loadConfig, type Config } from './config.ts'
 import { openDatabase } from './db/index.ts'
 import { createBusClients, resolveMemberKeys } from './bus/index.ts'
-import { connectRedis, createRedisConnection, evictionWarning, readEvictionPolicy, RedisUnreachableError } from './redis/connection.ts'
+import { connectRedis, createRedisConnection, evictionWarning, persistenceWarning, readEvictionPolicy, readPersistence, RedisUnreachableError } from './redis/connection.ts'
 
 export interface StartOptions {
   config?: Config
@@ -20,11 +20,18 @@ export interface Started {
   close: () => Promise<void>
 }
 
-// The composition root: opens Redis and the database, builds the app, listens,
-// and shuts down in order on SIGTERM/SIGINT: readiness 503 first, then in-flight
-// requests finish, then connections and queues close.
-export async function startServer (options: StartOptions = {}): Promise<Started> {
-  const config = options.config ?? loadConfig()
+export interface Composed {
+  app: FastifyInstance
+  config: Config
+  // The bundled bus emulator, when this process runs it.
+  exchange?: { url: string, close: () => Promise<void> }
+}
+
+// The composition root, shared by the gateway and `npm run worker`: opens
+// Redis and the database, resolves keys and the bus, and builds the app. Only
+// the gateway runs the bundled emulator (when EXCHANGE_URL is unset); a worker
+// process calls the one `npm start` runs.
+export async function compose (config: Config, options: { runExchange: boolean } = { runExchange: true }): Promise<Composed> {
   let devMode = false
   if (config.auth.issuers.length === 0) {
     const dev = await ensureDevIssuer(config.dataDir)
@@ -34,7 +41,7 @@ export async function startServer (options: StartOptions = {}): Promise<Started>
 
   const redis = createRedisConnection({ url: config.redis.url, role: 'client', connectTimeoutMs: config.redis.connectTimeoutMs })
   await connectRedis(redis, config.redis.url)
-  const evictionPolicy = await readEvictionPolicy(redis)
+  const [evictionPolicy, persistence] = await Promise.all([readEvictionPolicy(redis), readPersistence(redis)])
 
   let db
   try {
@@ -44,12 +51,12 @@ export async function startServer (options: StartOptions = {}): Promise<Started>
     throw err
   }
 
-  // Without EXCHANGE_URL the bundled bus emulator runs in this process, on
-  // its own port; the gateway still reaches it only over HTTP.
+  // Without EXCHANGE_URL the bundled bus emulator runs in the gateway's
+  // process, on its own port; the gateway still reaches it only over HTTP.
   const { keys, development: devBusKeys } = resolveMemberKeys(config)
   let exchange: { url: string, close: () => Promise<void> } | undefined
   let exchangeUrl = config.exchange.url
-  if (exchangeUrl === undefined) {
+  if (exchangeUrl === undefined && options.runExchange) {
     const { startExchange } = await import('./exchange/index.ts')
     exchange = await startExchange({
       port: config.exchange.port,
@@ -65,19 +72,30 @@ export async function startServer (options: StartOptions = {}): Promise<Started>
     })
     exchangeUrl = exchange.url
   }
+  exchangeUrl ??= `http://127.0.0.1:${config.exchange.port}`
 
   const app = await buildApp({ config, db, redis, bus: createBusClients(config, exchangeUrl, keys) })
-  if (options.extend !== undefined) await options.extend(app)
-
   if (devMode) {
     app.log.warn({ issuer: config.auth.issuers[0]?.issuer, keys: `${config.dataDir}/keys` },
       'DEVELOPMENT MODE: no AUTH_ISSUERS configured, trusting the throwaway development issuer; mint tokens with `npm run token`')
   }
   const unsafe = evictionWarning(evictionPolicy)
   if (unsafe !== null) app.log.warn({ maxmemoryPolicy: evictionPolicy }, unsafe)
+  const volatile = persistenceWarning(persistence)
+  if (volatile !== null) app.log.warn({ redisPersistence: persistence }, volatile)
   app.log.info({ store: db.kind, schema: db.schema }, db.kind === 'embedded' ? 'using the embedded store (PGlite)' : 'using PostgreSQL')
   app.log.info({ exchange: exchangeUrl, member: config.bus.memberId, developmentKeys: devBusKeys },
     exchange === undefined ? 'using the exchange bus' : 'started the bundled exchange bus emulator')
+  return { app, config, ...(exchange === undefined ? {} : { exchange }) }
+}
+
+// The gateway: composes, listens, and shuts down in order on SIGTERM/SIGINT:
+// readiness 503 first, then in-flight requests finish, then connections and
+// queues close.
+export async function startServer (options: StartOptions = {}): Promise<Started> {
+  const config = options.config ?? loadConfig()
+  const { app, exchange } = await compose(config)
+  if (options.extend !== undefined) await options.extend(app)
 
   await app.listen({ port: config.port, host: config.host })
   const address = app.server.address()

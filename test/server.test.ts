@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { request } from 'undici'
 import { spawnServer } from './helpers/process.ts'
+import { privateRedis } from './helpers/redis-server.ts'
 import { dropSchema, TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from './helpers/services.ts'
 
 const SERVER = join(import.meta.dirname, '..', 'src', 'server.ts')
@@ -49,8 +50,10 @@ t.test('SIGTERM: readiness 503 first, in-flight requests finish, then the proces
 
 t.test('the default start: embedded store, development keys, ready within 30 s', async (tt) => {
   const dataDir = tt.testdir()
+  // Kept as the machines run Redis: nothing on disk, which the start names.
+  const redis = await privateRedis(tt)
   const started = Date.now()
-  const server = spawnServer(SERVER, { PORT: '0', DATA_DIR: dataDir, REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: `test:${uniqueName('dev')}` })
+  const server = spawnServer(SERVER, { PORT: '0', DATA_DIR: dataDir, REDIS_URL: redis.url, REDIS_KEY_PREFIX: `test:${uniqueName('dev')}` })
   tt.teardown(() => { server.child.kill('SIGKILL') })
   const url = await server.url
   const ready = await request(`${url}/health/ready`)
@@ -60,6 +63,7 @@ t.test('the default start: embedded store, development keys, ready within 30 s',
   tt.ok(elapsedMs < 30000, `ready in ${elapsedMs} ms`)
   tt.ok(server.lines.some((l) => /DEVELOPMENT MODE/.test(l)), 'says it is in development mode')
   tt.ok(server.lines.some((l) => /using the embedded store/.test(l)))
+  tt.ok(server.lines.some((l) => /"level":40.*REDIS KEEPS NOTHING ON DISK/.test(l)), 'warns that Redis keeps nothing on disk')
   tt.equal(statSync(join(dataDir, 'keys', 'dev-issuer.private.jwk.json')).mode & 0o777, 0o600, 'the private key is readable by its owner only')
   server.child.kill('SIGTERM')
   tt.equal((await server.exit).code, 0)

@@ -44,6 +44,9 @@ export interface AdapterInfo {
 export interface AdapterRuntime {
   invoke<T = unknown>(operation: string, request: unknown, ctx?: AdapterContext): Promise<T>
   has(operation: string): boolean
+  // Milliseconds until the operation's provider circuit lets a call through
+  // (0: now), so queued work can wait without trying.
+  blockedForMs(operation: string): number
   describe(): AdapterInfo[]
   breaker(provider: string): CircuitBreaker
 }
@@ -68,6 +71,16 @@ class Transient extends Error {
     super(problem.detail, { cause: problem })
     this.problem = problem
   }
+}
+
+// Nothing reached the agency: the bus could not be reached, or the
+// provider's circuit is open. A delivery then waits for the bus without
+// spending an attempt; an agency that answered (5xx) or a reachable bus that
+// timed out is another matter.
+export function isBusUnreachable (err: unknown): boolean {
+  if (!(err instanceof ProblemError)) return false
+  if (err.code === 'UPSTREAM_CIRCUIT_OPEN') return true
+  return err.cause instanceof BusTransportError && err.cause.code === 'BUS_NETWORK'
 }
 
 function percentile (sorted: number[], p: number): number | null {
@@ -205,6 +218,10 @@ export function createAdapterRuntime (options: AdapterRuntimeOptions): AdapterRu
   return {
     has: (operation) => compiled.has(operation),
     breaker: breakerFor,
+    blockedForMs (operation) {
+      const c = compiled.get(operation)
+      return c === undefined ? 0 : Math.max(0, breakerFor(c.adapter.provider).retryAfterMs)
+    },
 
     async invoke<T> (operation: string, request: unknown, ctx: AdapterContext = {}): Promise<T> {
       const c = compiled.get(operation)

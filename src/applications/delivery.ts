@@ -1,21 +1,28 @@
-import { UnrecoverableError, Worker, type Job, type Queue } from 'bullmq'
+import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Redis } from 'ioredis'
 import { Counter, Histogram, type Registry } from 'prom-client'
-import type { AdapterRuntime } from '../adapters/runtime.ts'
+import { isBusUnreachable, type AdapterRuntime } from '../adapters/runtime.ts'
 import { ProblemError } from '../errors/problem-error.ts'
 import { createHeartbeat } from './liveness.ts'
-import { DELIVERY_QUEUE, fullJitterBackoff, type DeliveryJob, type DeliverySettings } from './queue.ts'
+import { DELIVERY_QUEUE, fullJitterBackoff, POLL_JOB_OPTIONS, pollDelayMs, pollJobId, type DeliveryJob, type DeliveryJobName, type DeliveryQueue, type DeliverySettings } from './queue.ts'
 import type { ApplicationStore } from './store.ts'
 
 // Delivers queued applications to the agency through its write adapter, with
 // X-Road-Id = the application id, so a retried delivery is the same message
 // to the agency and never a second application.
+//
+// The attempt budget lives in the database (ApplicationStore), not in BullMQ:
+// attempts count answers from the agency (a 5xx, a reachable bus that timed
+// out) and attempts cut short by a stopped worker. While the bus cannot be
+// reached or the provider's circuit is open, a job waits in the delayed set
+// without touching the database and without spending an attempt, and comes
+// back as soon as the circuit lets calls through again.
 
 export interface DeliveryWorkerOptions {
   connection: Redis
   // To schedule the polls of the agency's decision.
-  queue: Queue<DeliveryJob>
+  queue: DeliveryQueue
   prefix: string
   store: ApplicationStore
   adapters: AdapterRuntime
@@ -24,12 +31,17 @@ export interface DeliveryWorkerOptions {
   lockDurationMs: number
   log: FastifyBaseLogger
   registry?: Registry
+  random?: () => number
 }
 
-export function createDeliveryWorker (options: DeliveryWorkerOptions): Worker<DeliveryJob> {
+export function createDeliveryWorker (options: DeliveryWorkerOptions): Worker<DeliveryJob, unknown, DeliveryJobName> {
   const { store, adapters, settings } = options
+  const random = options.random ?? Math.random
+  const graceMs = settings.reconcileGraceMs
+  const backoff = fullJitterBackoff(settings, random)
   const registers = options.registry === undefined ? [] : [options.registry]
   const attemptsTotal = new Counter({ name: 'application_delivery_attempts_total', help: 'Delivery attempts by outcome', labelNames: ['outcome'] as const, registers })
+  const waits = new Counter({ name: 'application_delivery_bus_waits_total', help: 'Deliveries and decision polls put off, without an attempt, while the bus could not be reached', registers })
   const latency = new Histogram({
     name: 'application_delivery_seconds',
     help: 'From intake to delivery at the agency',
@@ -37,26 +49,55 @@ export function createDeliveryWorker (options: DeliveryWorkerOptions): Worker<De
     registers,
   })
 
-  // The agency decides later; its status service is asked after a delay that
-  // doubles each time, until it says approved or rejected.
-  async function schedulePoll (id: string, polls: number): Promise<void> {
-    if (polls >= settings.maxDecisionPolls) return
-    const delay = Math.min(settings.decisionPollMs * 2 ** polls, 24 * 3600 * 1000)
-    await options.queue.add('poll', { applicationId: id }, { jobId: `poll-${id}-${polls + 1}`, delay, attempts: 3, backoff: { type: 'full-jitter' }, removeOnComplete: true, removeOnFail: { age: 7 * 24 * 3600 } })
+  // Until the provider's circuit lets a call through, and up to a second
+  // more, so jobs put off together do not all come back at the same instant.
+  function busWaitMs (adapter: string): number {
+    const blocked = Math.max(adapters.blockedForMs(adapter), settings.backoffBaseMs)
+    return blocked + Math.floor(random() * Math.min(1000, blocked))
   }
 
-  async function poll (job: Job<DeliveryJob>): Promise<void> {
+  // Puts the job off without failing it: BullMQ counts no attempt.
+  async function putOff (job: Job<DeliveryJob>, token: string | undefined, ms: number): Promise<never> {
+    await job.moveToDelayed(Date.now() + ms, token)
+    throw new DelayedError()
+  }
+
+  // The agency decides later; its status service is asked after a delay that
+  // doubles each time, until it says approved or rejected.
+  async function schedulePoll (id: string, adapter: string, polls: number): Promise<void> {
+    if (polls >= settings.maxDecisionPolls) {
+      await store.setDue(id, null)
+      return
+    }
+    const delay = pollDelayMs(settings, polls)
+    await options.queue.add('poll', { applicationId: id, adapter }, { ...POLL_JOB_OPTIONS, jobId: pollJobId(id, polls + 1), delay })
+    // The first poll's due time was set with the delivery.
+    if (polls > 0) await store.setDue(id, delay + graceMs)
+  }
+
+  async function poll (job: Job<DeliveryJob>, token: string | undefined): Promise<void> {
     const id = job.data.applicationId
     const app = await store.get(id)
     if (app === null || app.status !== 'delivered' || app.adapter === null) return
-    const polls = await store.countPoll(id)
     const statusAdapter = app.adapter.replace(/\.submitApplication$/, '.getApplicationStatus')
-    const answer = await adapters.invoke<{ status: string, reason?: string }>(statusAdapter, { applicationId: id }, { xRoadId: `${id}:poll:${polls}` })
+    if (adapters.blockedForMs(statusAdapter) > 0) {
+      waits.inc()
+      return putOff(job, token, busWaitMs(statusAdapter))
+    }
+    const polls = await store.countPoll(id)
+    let answer: { status: string, reason?: string }
+    try {
+      answer = await adapters.invoke<{ status: string, reason?: string }>(statusAdapter, { applicationId: id }, { xRoadId: `${id}:poll:${polls}` })
+    } catch (err) {
+      if (!isBusUnreachable(err)) throw err
+      waits.inc()
+      return putOff(job, token, busWaitMs(statusAdapter))
+    }
     if (answer.status === 'approved' || answer.status === 'rejected') {
-      await store.transition(id, 'decided', { decision: answer.status, ...(answer.reason === undefined ? {} : { reason: answer.reason }), detail: `the agency ${answer.status} it` })
+      await store.transition(id, 'decided', { from: ['delivered'], decision: answer.status, ...(answer.reason === undefined ? {} : { reason: answer.reason }), detail: `the agency ${answer.status} it` })
       return
     }
-    await schedulePoll(id, polls)
+    await schedulePoll(id, app.adapter, polls)
   }
 
   // The parent of a package's flow runs once every part is settled; the
@@ -65,18 +106,16 @@ export function createDeliveryWorker (options: DeliveryWorkerOptions): Worker<De
     return { status: await store.settlePackage(job.data.applicationId) }
   }
 
-  async function handle (job: Job<DeliveryJob>): Promise<unknown> {
-    switch (job.name) {
-      case 'poll': return poll(job)
-      case 'package': return settlePackage(job)
-      default: return deliver(job)
-    }
-  }
-
-  async function deliver (job: Job<DeliveryJob>): Promise<{ agencyReference: string }> {
+  async function deliver (job: Job<DeliveryJob>, token: string | undefined): Promise<{ agencyReference: string }> {
     const id = job.data.applicationId
+    const adapter = job.data.adapter ?? (await store.get(id))?.adapter ?? null
+    if (adapter !== null && adapters.blockedForMs(adapter) > 0) {
+      waits.inc()
+      return putOff(job, token, busWaitMs(adapter))
+    }
     // Counted in the database, so an attempt cut short by a crash still counts.
-    const app = await store.startAttempt(id)
+    let app = await store.startAttempt(id, options.lockDurationMs + graceMs)
+    if (app === null && await store.reopen(id, 'the queue dashboard')) app = await store.startAttempt(id, options.lockDurationMs + graceMs)
     if (app === null) {
       const found = await store.get(id)
       if (found === null) throw new UnrecoverableError(`application ${id} does not exist`)
@@ -84,8 +123,14 @@ export function createDeliveryWorker (options: DeliveryWorkerOptions): Worker<De
       return { agencyReference: found.agencyReference ?? '' }
     }
     const attempt = app.attempts
+    if (app.roundAttempts >= settings.attempts) {
+      await store.transition(id, 'failed', { from: ['delivering'], attempt, reason: `dead-lettered after ${app.roundAttempts} attempts: its workers stopped during delivery` })
+      attemptsTotal.inc({ outcome: 'dead_lettered' })
+      throw new UnrecoverableError('attempt budget spent by stopped workers')
+    }
+    let receipt: { agencyReference: string }
     try {
-      const receipt = await adapters.invoke<{ agencyReference: string }>(app.adapter!, {
+      receipt = await adapters.invoke<{ agencyReference: string }>(app.adapter!, {
         applicationId: app.id,
         service: app.service,
         unit: app.unit,
@@ -93,40 +138,69 @@ export function createDeliveryWorker (options: DeliveryWorkerOptions): Worker<De
         applicant: { regnum: app.applicantRegnum },
         form: app.form,
       }, { xRoadId: app.id })
-      await store.transition(id, 'delivered', { attempt, agencyReference: receipt.agencyReference, detail: `agency reference ${receipt.agencyReference}` })
-      attemptsTotal.inc({ outcome: 'delivered' })
-      latency.observe((Date.now() - Date.parse(app.createdAt)) / 1000)
-      await schedulePoll(id, 0).catch((err) => options.log.warn({ err: { message: (err as Error).message }, applicationId: id }, 'could not schedule the decision poll'))
-      return receipt
     } catch (err) {
       const problem = err instanceof ProblemError ? err : null
+      const why = problem?.detail ?? (err as Error).message
       // The agency said no (4xx): final, with its reason; no retry.
       if (problem !== null && problem.status < 500) {
-        await store.transition(id, 'failed', { attempt, reason: `rejected by the agency: ${problem.detail}` })
+        await store.transition(id, 'failed', { from: ['delivering'], attempt, reason: `rejected by the agency: ${problem.detail}` })
         attemptsTotal.inc({ outcome: 'rejected' })
         throw new UnrecoverableError(problem.detail)
       }
-      const why = problem?.detail ?? (err as Error).message
-      attemptsTotal.inc({ outcome: 'retryable_failure' })
-      // This round's attempts, as BullMQ counts them: an admin's retry starts a new round.
-      if (job.attemptsMade + 1 >= (job.opts.attempts ?? settings.attempts)) {
-        await store.transition(id, 'failed', { attempt, reason: `dead-lettered after ${attempt} attempts: ${why}` })
-      } else {
-        await store.transition(id, 'queued', { attempt, detail: `attempt ${attempt} failed, will retry: ${why}` })
+      // Nothing reached the agency: wait for the bus, no attempt spent.
+      if (isBusUnreachable(err)) {
+        attemptsTotal.inc({ outcome: 'bus_unreachable' })
+        waits.inc()
+        const wait = busWaitMs(app.adapter!)
+        await store.transition(id, 'queued', { from: ['delivering'], attempt, detail: `the bus could not be reached, no attempt spent: ${why}`, dueInMs: wait + graceMs })
+        return putOff(job, token, wait)
       }
-      throw err
+      const spent = app.roundAttempts + 1
+      attemptsTotal.inc({ outcome: 'retryable_failure' })
+      if (spent >= settings.attempts) {
+        await store.transition(id, 'failed', { from: ['delivering'], attempt, counted: true, reason: `dead-lettered after ${spent} attempts: ${why}` })
+        throw new UnrecoverableError(why)
+      }
+      const delay = backoff(spent)
+      await store.transition(id, 'queued', { from: ['delivering'], attempt, counted: true, detail: `attempt ${attempt} failed, will retry: ${why}`, dueInMs: delay + graceMs })
+      return putOff(job, token, delay)
+    }
+    const firstPoll = settings.maxDecisionPolls > 0 ? pollDelayMs(settings, 0) + graceMs : null
+    const changed = await store.transition(id, 'delivered', { from: ['delivering'], attempt, agencyReference: receipt.agencyReference, detail: `agency reference ${receipt.agencyReference}`, dueInMs: firstPoll })
+    // Not changed: a worker that took the job over meanwhile recorded it.
+    if (changed) {
+      attemptsTotal.inc({ outcome: 'delivered' })
+      latency.observe((Date.now() - Date.parse(app.createdAt)) / 1000)
+      if (firstPoll !== null) {
+        // Were this lost, the reconciler asks for the first poll when it is due.
+        await schedulePoll(id, app.adapter!, 0).catch((err) => options.log.warn({ err: { message: (err as Error).message }, applicationId: id }, 'could not schedule the decision poll'))
+      }
+    }
+    return receipt
+  }
+
+  async function handle (job: Job<DeliveryJob, unknown, DeliveryJobName>, token?: string): Promise<unknown> {
+    switch (job.name) {
+      case 'poll': return poll(job, token)
+      case 'package': return settlePackage(job)
+      default: return deliver(job, token)
     }
   }
 
-  const worker = new Worker<DeliveryJob>(DELIVERY_QUEUE, handle, {
+  const worker = new Worker<DeliveryJob, unknown, DeliveryJobName>(DELIVERY_QUEUE, handle, {
     connection: options.connection,
     prefix: options.prefix,
     concurrency: options.concurrency,
-    lockDuration: options.lockDurationMs,
     // A worker killed mid-delivery leaves its job locked until the lock runs
-    // out; others look for such stalled jobs this often.
-    stalledInterval: Math.min(30000, options.lockDurationMs),
-    settings: { backoffStrategy: fullJitterBackoff(settings) },
+    // out; others look for such stalled jobs as often, so it is taken over
+    // within two lock periods.
+    lockDuration: options.lockDurationMs,
+    stalledInterval: options.lockDurationMs,
+    // Each stall is counted against the budget in the database (startAttempt),
+    // which dead-letters the application; BullMQ's own limit is no lower, and
+    // a job it fails anyway is found by the reconciler.
+    maxStalledCount: settings.attempts,
+    settings: { backoffStrategy: fullJitterBackoff(settings, random) },
   })
   // Readiness asks whether anyone is taking jobs (see liveness.ts).
   const beat = createHeartbeat(options.connection, options.prefix)
@@ -135,7 +209,7 @@ export function createDeliveryWorker (options: DeliveryWorkerOptions): Worker<De
   worker.on('failed', beat)
   worker.on('error', (err) => options.log.warn({ err: { message: err.message } }, 'delivery worker error'))
   worker.on('failed', (job, err) => {
-    options.log.info({ applicationId: job?.data.applicationId, attemptsMade: job?.attemptsMade, reason: err.message }, 'delivery attempt failed')
+    options.log.info({ applicationId: job?.data.applicationId, attemptsMade: job?.attemptsMade, reason: err.message }, 'delivery job failed')
   })
   return worker
 }

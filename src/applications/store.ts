@@ -27,9 +27,23 @@ export interface Application extends NewApplication {
   agencyReference: string | null
   reason: string | null
   attempts: number
+  // Attempts counted against this round's budget (see migration 0009).
+  roundAttempts: number
   createdAt: string
   updatedAt: string
 }
+
+// An application the reconciler found overdue: enough to find its job.
+export interface OverdueApplication {
+  id: string
+  status: ApplicationStatus
+  adapter: string | null
+  polls: number
+  roundAttempts: number
+}
+
+// Statuses in which an application is still on its way to the agency.
+export const ON_THE_WAY: readonly ApplicationStatus[] = ['received', 'queued', 'delivering']
 
 export interface ApplicationEvent {
   at: string
@@ -40,7 +54,10 @@ export interface ApplicationEvent {
 
 const COLUMNS = `id, service, adapter, unit, channel, applicant_regnum AS "applicantRegnum", form, submitted_by AS "submittedBy",
   submitted_role AS "submittedRole", portal, status, decision, agency_reference AS "agencyReference", reason, attempts,
-  created_at AS "createdAt", updated_at AS "updatedAt", package_id AS "packageId"`
+  round_attempts AS "roundAttempts", created_at AS "createdAt", updated_at AS "updatedAt", package_id AS "packageId"`
+
+// `due_at` this many milliseconds from now ($n a number of milliseconds).
+const dueIn = (param: string) => `now() + (${param}::float8 * interval '1 millisecond')`
 
 function toApplication (r: Record<string, unknown>): Application {
   return { ...(r as unknown as Application), createdAt: isoTime(r.createdAt), updatedAt: isoTime(r.updatedAt) }
@@ -107,7 +124,10 @@ export function createApplicationStore (db: Database) {
     const decisions = new Set(parts.map((p) => p.decision))
     const reason = status === 'failed' ? `${failed.length} of ${parts.length} parts failed: ${failed.map((p) => `${p.service} (${p.reason ?? 'no reason given'})`).join('; ')}` : null
     const decision = status === 'decided' && decisions.size === 1 ? [...decisions][0] ?? null : null
+    // Once settled, a package has nothing left on its way: its parts poll
+    // for their own decisions.
     await tx.query(`UPDATE applications SET status = $2, reason = $3, decision = $4, updated_at = now(),
+      due_at = CASE WHEN $2 IN ('delivered', 'decided', 'failed') THEN NULL ELSE due_at END,
       attempts = (SELECT COALESCE(max(attempts), 0) FROM applications WHERE package_id = $1) WHERE id = $1`, [packageId, status, reason, decision])
     const summary = ['received', 'queued', 'delivering', 'delivered', 'decided', 'failed']
       .map((s) => [s, parts.filter((p) => p.status === s).length] as const).filter(([, k]) => k > 0).map(([s, k]) => `${k} ${s}`).join(', ')
@@ -116,7 +136,7 @@ export function createApplicationStore (db: Database) {
   }
 
   // After a part changed, in a transaction of its own; were that lost to a
-  // crash, the package's flow parent settles it once all parts are done.
+  // crash, the package's flow parent or the reconciler settles it.
   async function followPackage (packageId: string | null | undefined): Promise<void> {
     if (packageId !== null && packageId !== undefined) await db.transaction((tx) => settle(tx, packageId))
   }
@@ -129,7 +149,7 @@ export function createApplicationStore (db: Database) {
     // application is one statement; a package and its parts are one transaction.
     async intake (caller: string, key: string, hash: string, app: NewApplication, respond: (a: Application) => StoredResponse, parts: NewApplication[] = []): Promise<{ replay: boolean, response: StoredResponse }> {
       const createdAt = new Date().toISOString()
-      const response = respond({ ...app, status: 'received', decision: null, agencyReference: null, reason: null, attempts: 0, createdAt, updatedAt: createdAt })
+      const response = respond({ ...app, status: 'received', decision: null, agencyReference: null, reason: null, attempts: 0, roundAttempts: 0, createdAt, updatedAt: createdAt })
       const claim = `INSERT INTO idempotency_keys (caller, key, request_hash, status, response, expires_at)
         VALUES ($1, $2, $3, $4, $5, now() + interval '${IDEMPOTENCY_TTL_DAYS} days') ON CONFLICT (caller, key) DO NOTHING RETURNING key`
       const claimParams = [caller, key, hash, response.status, JSON.stringify(response)]
@@ -184,22 +204,25 @@ export function createApplicationStore (db: Database) {
       return rows.map(toApplication)
     },
 
-    async pendingOutbox (limit: number): Promise<Array<{ id: string, retry: boolean, parts: string[] | null }>> {
-      const { rows } = await db.query<{ id: string, retry: boolean, parts: string[] | null }>(
-        `SELECT o.application_id AS id, o.retry,
-           CASE WHEN a.adapter IS NULL THEN ARRAY(SELECT p.id::text FROM applications p WHERE p.package_id = a.id ORDER BY p.service) END AS parts
+    async pendingOutbox (limit: number): Promise<OutboxRow[]> {
+      const { rows } = await db.query<OutboxRow>(
+        `SELECT o.application_id AS id, o.retry, a.adapter,
+           CASE WHEN a.adapter IS NULL THEN ARRAY(
+             SELECT json_build_object('id', p.id, 'adapter', p.adapter) FROM applications p WHERE p.package_id = a.id ORDER BY p.service) END AS parts
          FROM application_outbox o JOIN applications a ON a.id = o.application_id ORDER BY o.created_at LIMIT $1`, [limit])
       return rows
     },
 
-    // An admin sends a failed application round again. For a package, its
-    // failed parts go again and the parts already delivered are left alone.
+    // An admin sends a failed application round again, with a new attempt
+    // budget. For a package, its failed parts go again and the parts already
+    // delivered are left alone.
     async retry (id: string, actor: string): Promise<boolean> {
       return db.transaction(async (tx) => {
         const { rows: failedParts } = await tx.query<{ id: string }>("SELECT id FROM applications WHERE package_id = $1 AND status = 'failed' ORDER BY id FOR UPDATE", [id])
         const ids = failedParts.length > 0 ? failedParts.map((r) => r.id) : [id]
         const { rows } = await tx.query<{ id: string, package_id: string | null }>(
-          "UPDATE applications SET status = 'received', reason = NULL, updated_at = now() WHERE id = ANY($1::uuid[]) AND status = 'failed' AND adapter IS NOT NULL RETURNING id, package_id",
+          `UPDATE applications SET status = 'received', reason = NULL, round_attempts = 0, due_at = NULL, updated_at = now()
+           WHERE id = ANY($1::uuid[]) AND status = 'failed' AND adapter IS NOT NULL RETURNING id, package_id`,
           [ids])
         if (rows.length === 0) return false
         for (const r of rows) {
@@ -212,6 +235,21 @@ export function createApplicationStore (db: Database) {
       })
     },
 
+    // A job of a failed application ran again: an operator retried it from
+    // the queue dashboard (the gateway fails the job when it gives up). That
+    // is a new round, as an admin's retry is. Returns whether it reopened.
+    async reopen (id: string, actor: string): Promise<boolean> {
+      const { rows } = await db.query<{ package_id: string | null }>(
+        `WITH changed AS (
+           UPDATE applications SET status = 'received', reason = NULL, round_attempts = 0, due_at = NULL, updated_at = now()
+           WHERE id = $1 AND status = 'failed' AND adapter IS NOT NULL RETURNING id, package_id, portal)
+         INSERT INTO application_events (application_id, status, detail, notify)
+         SELECT id, 'received', $2, ${NOTIFY} FROM changed RETURNING (SELECT package_id FROM changed)`, [id, `retry requested by ${actor}`])
+      if (rows.length === 0) return false
+      await followPackage(rows[0]!.package_id)
+      return true
+    },
+
     async settlePackage (id: string): Promise<ApplicationStatus> {
       return db.transaction((tx) => settle(tx, id))
     },
@@ -221,53 +259,143 @@ export function createApplicationStore (db: Database) {
       return rows[0]?.polls ?? 0
     },
 
+    // When the reconciler should next look for this application's job; null
+    // when nothing more is on its way.
+    async setDue (id: string, dueInMs: number | null): Promise<void> {
+      await db.query(`UPDATE applications SET due_at = CASE WHEN $2::float8 IS NULL THEN NULL ELSE ${dueIn('$2')} END WHERE id = $1`, [id, dueInMs])
+    },
+
     // After their jobs are in the queue: the rows leave the outbox and the
-    // applications (a package's parts with it) say so, in one statement.
-    async markQueued (ids: string[]): Promise<void> {
+    // applications (a package's parts with it) say so, in one statement; the
+    // reconciler looks for their jobs if nothing happens by `dueInMs`.
+    async markQueued (ids: string[], dueInMs: number): Promise<void> {
       const { rows } = await db.query<{ package_id: string }>(
         `WITH gone AS (DELETE FROM application_outbox WHERE application_id = ANY($1::uuid[]) RETURNING application_id),
          own AS (
-           UPDATE applications SET status = 'queued', updated_at = now()
+           UPDATE applications SET status = 'queued', updated_at = now(), due_at = ${dueIn('$2')}
            WHERE id IN (SELECT application_id FROM gone) AND status = 'received' AND adapter IS NOT NULL RETURNING id, package_id, portal),
+         pkg AS (
+           UPDATE applications SET due_at = ${dueIn('$2')} WHERE id IN (SELECT application_id FROM gone) AND adapter IS NULL),
          parts AS (
-           UPDATE applications SET status = 'queued', updated_at = now()
+           UPDATE applications SET status = 'queued', updated_at = now(), due_at = ${dueIn('$2')}
            WHERE package_id IN (SELECT application_id FROM gone) AND status = 'received' RETURNING id, package_id, portal),
          queued AS (SELECT * FROM own UNION ALL SELECT * FROM parts),
          event AS (INSERT INTO application_events (application_id, status, notify) SELECT id, 'queued', ${NOTIFY} FROM queued)
-         SELECT DISTINCT package_id FROM queued WHERE package_id IS NOT NULL`, [ids])
+         SELECT DISTINCT package_id FROM queued WHERE package_id IS NOT NULL`, [ids, dueInMs])
       for (const r of rows) await followPackage(r.package_id)
     },
 
-    // The change and its event in one statement; a part's package follows.
-    async transition (id: string, status: ApplicationStatus, fields: { attempt?: number, detail?: string | null, agencyReference?: string, reason?: string, decision?: 'approved' | 'rejected' }): Promise<void> {
+    // The change and its event in one statement, only from the statuses in
+    // `from` (so a delivery finished twice, by a worker that lost its lock and
+    // the one that took over, is recorded once); a part's package follows.
+    // `dueInMs` sets when the reconciler looks next; failed and decided
+    // applications have nothing on its way. Returns whether it changed.
+    async transition (id: string, status: ApplicationStatus, fields: {
+      from: readonly ApplicationStatus[]
+      attempt?: number
+      detail?: string | null
+      agencyReference?: string
+      reason?: string
+      decision?: 'approved' | 'rejected'
+      // This attempt counts against the round's budget.
+      counted?: boolean
+      dueInMs?: number | null
+    }): Promise<boolean> {
+      const due = status === 'failed' || status === 'decided' ? null : fields.dueInMs ?? null
       const { rows } = await db.query<{ package_id: string | null }>(
         `WITH changed AS (
            UPDATE applications SET status = $2, updated_at = now(),
              attempts = GREATEST(attempts, COALESCE($3, attempts)),
-             agency_reference = COALESCE($4, agency_reference), reason = COALESCE($5, reason), decision = COALESCE($6, decision)
-           WHERE id = $1 RETURNING id, package_id, portal)
+             agency_reference = COALESCE($4, agency_reference), reason = COALESCE($5, reason), decision = COALESCE($6, decision),
+             round_attempts = round_attempts + $9::int,
+             due_at = CASE WHEN $10::float8 IS NULL THEN NULL ELSE ${dueIn('$10')} END
+           WHERE id = $1 AND status = ANY($8::text[]) RETURNING id, package_id, portal)
          INSERT INTO application_events (application_id, status, attempt, detail, notify)
          SELECT id, $2, $3, $7, ${NOTIFY} FROM changed RETURNING (SELECT package_id FROM changed)`,
-        [id, status, fields.attempt ?? null, fields.agencyReference ?? null, fields.reason ?? null, fields.decision ?? null, fields.detail ?? fields.reason ?? null])
-      await followPackage(rows[0]?.package_id)
+        [id, status, fields.attempt ?? null, fields.agencyReference ?? null, fields.reason ?? null, fields.decision ?? null,
+          fields.detail ?? fields.reason ?? null, fields.from, fields.counted === true ? 1 : 0, due])
+      if (rows.length === 0) return false
+      await followPackage(rows[0]!.package_id)
+      return true
     },
 
-    // Takes an application for one more delivery attempt, unless it is already
-    // delivered: the row, counted and marked delivering, or null.
-    async startAttempt (id: string): Promise<Application | null> {
+    // Takes an application for one more delivery attempt, if it is still on
+    // its way: the row, counted and marked delivering, or null. Found already
+    // delivering, the attempt before ended with no outcome (its worker
+    // stopped): that one counts against the budget. Found still received (a
+    // worker took the job before the relay recorded it queued), it passes
+    // through queued, so every history and every portal sees the same steps.
+    async startAttempt (id: string, dueInMs: number): Promise<Application | null> {
       const { rows } = await db.query<Record<string, unknown>>(
-        `WITH taken AS (
-           UPDATE applications SET status = 'delivering', attempts = attempts + 1, updated_at = now()
-           WHERE id = $1 AND adapter IS NOT NULL AND status NOT IN ('delivered', 'decided') RETURNING ${COLUMNS}),
-         event AS (INSERT INTO application_events (application_id, status, attempt, notify) SELECT id, 'delivering', attempts, ${NOTIFY} FROM taken)
-         SELECT * FROM taken`, [id])
+        `WITH prev AS (
+           SELECT id AS pid, status AS was FROM applications
+           WHERE id = $1 AND adapter IS NOT NULL AND status IN ('received', 'queued', 'delivering') FOR UPDATE),
+         taken AS (
+           UPDATE applications SET status = 'delivering', attempts = attempts + 1, updated_at = now(),
+             round_attempts = round_attempts + (prev.was = 'delivering')::int, due_at = ${dueIn('$2')}
+           FROM prev WHERE id = prev.pid RETURNING ${COLUMNS}, prev.was),
+         event AS (
+           INSERT INTO application_events (application_id, status, attempt, detail, notify)
+           SELECT id, e.status, e.attempt, e.detail, ${NOTIFY} FROM taken CROSS JOIN LATERAL (VALUES
+             (1, 'queued', NULL::int, NULL::text),
+             (2, 'delivering', attempts, CASE WHEN was = 'delivering' THEN 'the attempt before ended with no outcome; it counts' END)
+           ) AS e (n, status, attempt, detail)
+           WHERE e.n = 2 OR was = 'received' ORDER BY e.n)
+         SELECT * FROM taken`, [id, dueInMs])
       const row = rows[0]
       if (row === undefined) return null
       const app = toApplication(row)
       await followPackage(app.packageId)
       return app
     },
+
+    // The reconciler's share: up to `limit` applications whose due time has
+    // passed, claimed by moving their due time `dueInMs` on, so processes
+    // running side by side each take their own.
+    async claimOverdue (limit: number, dueInMs: number): Promise<OverdueApplication[]> {
+      const { rows } = await db.query<OverdueApplication>(
+        `WITH due AS (
+           SELECT id FROM applications WHERE due_at <= now() ORDER BY due_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+         UPDATE applications a SET due_at = ${dueIn('$2')} FROM due WHERE a.id = due.id
+         RETURNING a.id, a.status, a.adapter, a.polls, a.round_attempts AS "roundAttempts"`, [limit, dueInMs])
+      return rows
+    },
+
+    // Redis forgot everything: every application on its way is due now.
+    async allDueNow (): Promise<number> {
+      const { rowCount } = await db.query('UPDATE applications SET due_at = now() WHERE due_at > now()')
+      return rowCount
+    },
+
+    // BullMQ gave up on a job the database still has on its way (it stalled
+    // past its limit, or failed for a reason of ours): that counts as an
+    // attempt; the application goes round again, or is dead-lettered when
+    // the budget is spent. Returns the new status, or null if it had moved on.
+    async jobGivenUp (id: string, budget: number, dueInMs: number): Promise<'queued' | 'failed' | null> {
+      const { rows } = await db.query<{ status: 'queued' | 'failed', package_id: string | null }>(
+        `WITH changed AS (
+           UPDATE applications SET round_attempts = round_attempts + 1, updated_at = now(),
+             status = CASE WHEN round_attempts + 1 >= $2 THEN 'failed' ELSE 'queued' END,
+             reason = CASE WHEN round_attempts + 1 >= $2 THEN 'dead-lettered after ' || (round_attempts + 1) || ' attempts: the queue gave up on its job (its worker stopped during delivery)' ELSE reason END,
+             due_at = CASE WHEN round_attempts + 1 >= $2 THEN NULL ELSE ${dueIn('$3')} END
+           WHERE id = $1 AND adapter IS NOT NULL AND status IN ('received', 'queued', 'delivering') RETURNING id, status, reason, package_id, portal)
+         INSERT INTO application_events (application_id, status, detail, notify)
+         SELECT id, status, CASE WHEN status = 'failed' THEN reason ELSE 'the queue gave up on its job (its worker stopped during delivery); it counts, and the application is queued again' END, ${NOTIFY}
+         FROM changed RETURNING status, (SELECT package_id FROM changed)`, [id, budget, dueInMs])
+      const row = rows[0]
+      if (row === undefined) return null
+      await followPackage(row.package_id)
+      return row.status
+    },
   }
 }
 
 export type ApplicationStore = ReturnType<typeof createApplicationStore>
+
+export interface OutboxRow {
+  id: string
+  retry: boolean
+  adapter: string | null
+  // A package's parts, each delivered by its own adapter.
+  parts: Array<{ id: string, adapter: string }> | null
+}

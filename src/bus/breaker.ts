@@ -4,6 +4,9 @@
 
 export type BreakerState = 'closed' | 'open' | 'half-open'
 
+// While one probe is out, other calls are told to come back this much later.
+const PROBE_WAIT_MS = 1000
+
 export interface BreakerOptions {
   failureThreshold: number
   coolDownMs: number
@@ -38,6 +41,14 @@ export class CircuitBreaker {
     return this.#state
   }
 
+  // How long until a call may go out: 0 when one may go now.
+  get retryAfterMs (): number {
+    const state = this.state
+    if (state === 'closed') return 0
+    if (state === 'open') return this.#openedAt + this.#options.coolDownMs - this.#options.now()
+    return this.#probing ? PROBE_WAIT_MS : 0
+  }
+
   // Throws CircuitOpenError when the call must not go out.
   acquire (): void {
     const state = this.state
@@ -46,7 +57,7 @@ export class CircuitBreaker {
       throw new CircuitOpenError(this.name, this.#openedAt + this.#options.coolDownMs - this.#options.now())
     }
     // half-open: one probe at a time
-    if (this.#probing) throw new CircuitOpenError(this.name, 1000)
+    if (this.#probing) throw new CircuitOpenError(this.name, PROBE_WAIT_MS)
     this.#state = 'half-open'
     this.#probing = true
   }

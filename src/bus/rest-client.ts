@@ -56,10 +56,13 @@ export interface RestClient {
   close(): Promise<void>
 }
 
-function isTimeout (err: unknown): boolean {
+// A bus that took the request and did not answer in time. A connection that
+// could not even be made in time is the bus's absence instead (BUS_NETWORK):
+// a delivery waits for the bus without spending an attempt on it.
+export function isAnswerTimeout (err: unknown): boolean {
   const e = err as { code?: string, name?: string }
   return e?.name === 'TimeoutError' || e?.name === 'AbortError' ||
-    e?.code === 'UND_ERR_HEADERS_TIMEOUT' || e?.code === 'UND_ERR_BODY_TIMEOUT' || e?.code === 'UND_ERR_CONNECT_TIMEOUT'
+    e?.code === 'UND_ERR_HEADERS_TIMEOUT' || e?.code === 'UND_ERR_BODY_TIMEOUT'
 }
 
 export function createRestClient (options: RestClientOptions): RestClient {
@@ -155,7 +158,7 @@ export function createRestClient (options: RestClientOptions): RestClient {
         responseHeaders = res.headers
         bytes = Buffer.from(await res.body.arrayBuffer())
       } catch (err) {
-        if (isTimeout(err)) throw new BusTransportError('BUS_TIMEOUT', `no answer from the bus within ${request.timeoutMs} ms`, { cause: err })
+        if (isAnswerTimeout(err)) throw new BusTransportError('BUS_TIMEOUT', `no answer from the bus within ${request.timeoutMs} ms`, { cause: err })
         throw new BusTransportError('BUS_NETWORK', `the bus could not be reached: ${(err as Error).message}`, { cause: err })
       }
       const one = (name: string) => {

@@ -1,7 +1,7 @@
 import { sign, type KeyObject } from 'node:crypto'
 import { Pool } from 'undici'
 import { XMLBuilder, XMLParser } from 'fast-xml-parser'
-import { BusTransportError } from './rest-client.ts'
+import { BusTransportError, isAnswerTimeout } from './rest-client.ts'
 
 // KHUR's XYP transport: SOAP 1.1 with three headers, accessToken, timestamp
 // (Unix seconds) and signature = Base64(RSA-SHA256(accessToken + "." + timestamp)).
@@ -102,8 +102,7 @@ export function createXypClient (options: XypClientOptions): XypClient {
         status = res.statusCode
         text = await res.body.text()
       } catch (err) {
-        const name = (err as Error).name
-        if (name === 'TimeoutError' || name === 'AbortError' || /TIMEOUT/.test((err as { code?: string }).code ?? '')) {
+        if (isAnswerTimeout(err)) {
           throw new BusTransportError('BUS_TIMEOUT', `no XYP answer within ${request.timeoutMs} ms`, { cause: err })
         }
         throw new BusTransportError('BUS_NETWORK', `the XYP endpoint could not be reached: ${(err as Error).message}`, { cause: err })

@@ -16,6 +16,9 @@ export const CALLBACK_QUEUE = 'applications-callbacks'
 
 export interface CallbackJob { eventId: number }
 
+// One job per status change: an event relayed twice is one callback.
+export const callbackJobId = (eventId: number) => `event-${eventId}`
+
 export interface CallbackSettings {
   attempts: number
   backoffBaseMs: number
@@ -50,6 +53,7 @@ export interface CallbackWorkerOptions {
   signingKey: MemberKey
   settings: CallbackSettings
   concurrency: number
+  lockDurationMs: number
   log: FastifyBaseLogger
   registry?: Registry
 }
@@ -58,9 +62,26 @@ export function createCallbackWorker (options: CallbackWorkerOptions): Worker<Ca
   const registers = options.registry === undefined ? [] : [options.registry]
   const sent = new Counter({ name: 'portal_callbacks_total', help: 'Status callbacks to portals by outcome', labelNames: ['outcome'] as const, registers })
 
+  // Settled in the database once nothing more will be tried, so the
+  // reconciler knows an unsettled callback whose job is gone was lost.
   async function handle (job: Job<CallbackJob>): Promise<{ status: number } | { skipped: string }> {
-    const change = await options.store.change(job.data.eventId)
-    if (change === null) return { skipped: 'the portal has no callback URL' }
+    const { eventId } = job.data
+    const change = await options.store.change(eventId)
+    if (change === null) {
+      await options.store.settle(eventId)
+      return { skipped: 'the portal has no callback URL' }
+    }
+    const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1)
+    const giveUp = async (outcome: 'refused' | 'rejected', message: string): Promise<never> => {
+      sent.inc({ outcome })
+      await options.store.settle(eventId)
+      throw new UnrecoverableError(message)
+    }
+    const retry = async (message: string): Promise<never> => {
+      sent.inc({ outcome: 'retryable_failure' })
+      if (lastAttempt) await options.store.settle(eventId)
+      throw new Error(message)
+    }
     const body = Buffer.from(JSON.stringify(change.body))
     let status: number
     try {
@@ -83,29 +104,29 @@ export function createCallbackWorker (options: CallbackWorkerOptions): Worker<Ca
       await res.body.dump()
     } catch (err) {
       if (err instanceof CallbackRefusedError || (err as { code?: string }).code === 'ECALLBACKREFUSED') {
-        sent.inc({ outcome: 'refused' })
-        throw new UnrecoverableError(`callback URL of ${change.portal} refused: ${(err as Error).message}`)
+        return giveUp('refused', `callback URL of ${change.portal} refused: ${(err as Error).message}`)
       }
-      sent.inc({ outcome: 'retryable_failure' })
-      throw err
+      return retry((err as Error).message)
     }
     if (status >= 200 && status < 300) {
       sent.inc({ outcome: 'sent' })
+      await options.store.settle(eventId)
       return { status }
     }
     // The portal said no for good; 408 and 429 are "later".
-    if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
-      sent.inc({ outcome: 'rejected' })
-      throw new UnrecoverableError(`${change.portal} answered ${status}`)
-    }
-    sent.inc({ outcome: 'retryable_failure' })
-    throw new Error(`${change.portal} answered ${status}`)
+    if (status >= 400 && status < 500 && status !== 408 && status !== 429) return giveUp('rejected', `${change.portal} answered ${status}`)
+    return retry(`${change.portal} answered ${status}`)
   }
 
   const worker = new Worker<CallbackJob>(CALLBACK_QUEUE, handle, {
     connection: options.connection,
     prefix: options.prefix,
     concurrency: options.concurrency,
+    // As for deliveries: a stopped worker's callbacks are taken over within
+    // two lock periods, and whatever BullMQ gives up on the reconciler finds.
+    lockDuration: options.lockDurationMs,
+    stalledInterval: options.lockDurationMs,
+    maxStalledCount: options.settings.attempts,
     settings: { backoffStrategy: fullJitterBackoff(options.settings) },
   })
   worker.on('error', (err) => options.log.warn({ err: { message: err.message } }, 'callback worker error'))

@@ -44,13 +44,42 @@ export function createCallbackStore (db: Database) {
       return ((await db.query('DELETE FROM portal_callbacks WHERE portal = $1', [portal])).rowCount ?? 0) > 0
     },
 
+    // Changes to send that are not yet queued.
     async pending (limit: number): Promise<number[]> {
-      const { rows } = await db.query<{ id: string }>('SELECT id FROM application_events WHERE notify ORDER BY id LIMIT $1', [limit])
+      const { rows } = await db.query<{ id: string }>('SELECT id FROM application_events WHERE notify AND notify_due_at IS NULL ORDER BY id LIMIT $1', [limit])
       return rows.map((r) => Number(r.id))
     },
 
-    async markQueued (ids: number[]): Promise<void> {
-      await db.query('UPDATE application_events SET notify = false WHERE id = ANY($1::bigint[])', [ids])
+    // Queued: they stay `notify` until settled; the reconciler looks for
+    // their job if they are still unsettled `dueInMs` from now.
+    async markQueued (ids: number[], dueInMs: number): Promise<void> {
+      await db.query("UPDATE application_events SET notify_due_at = now() + ($2::float8 * interval '1 millisecond') WHERE id = ANY($1::bigint[])", [ids, dueInMs])
+    },
+
+    // Sent, refused for good, or with nowhere to go: nothing more to do.
+    async settle (eventId: number): Promise<void> {
+      await db.query('UPDATE application_events SET notify = false, notify_due_at = NULL WHERE id = $1', [eventId])
+    },
+
+    async unsettled (eventId: number): Promise<boolean> {
+      const { rows } = await db.query<{ notify: boolean }>('SELECT notify FROM application_events WHERE id = $1', [eventId])
+      return rows[0]?.notify === true
+    },
+
+    // The reconciler's share of unsettled callbacks past their due time,
+    // claimed by moving it on (see ApplicationStore.claimOverdue).
+    async claimOverdue (limit: number, dueInMs: number): Promise<number[]> {
+      const { rows } = await db.query<{ id: string }>(
+        `WITH due AS (
+           SELECT id FROM application_events WHERE notify AND notify_due_at <= now() ORDER BY notify_due_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+         UPDATE application_events e SET notify_due_at = now() + ($2::float8 * interval '1 millisecond') FROM due WHERE e.id = due.id RETURNING e.id`, [limit, dueInMs])
+      return rows.map((r) => Number(r.id))
+    },
+
+    // Redis forgot everything: every queued, unsettled callback is due now.
+    async allDueNow (): Promise<number> {
+      const { rowCount } = await db.query('UPDATE application_events SET notify_due_at = now() WHERE notify AND notify_due_at > now()')
+      return rowCount
     },
 
     // The change and where it goes; null when the portal has no callback.

@@ -1,20 +1,22 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { FlowProducer, type Queue, type Worker } from 'bullmq'
+import { FlowProducer, type Worker } from 'bullmq'
 import { Gauge } from 'prom-client'
 import type { Config } from '../config.ts'
 import { createDeliveryWorker } from '../applications/delivery.ts'
 import { createWorkerLiveness, type LivenessReport } from '../applications/liveness.ts'
-import { createDeliveryQueue, type DeliveryJob } from '../applications/queue.ts'
+import { createDeliveryQueue, type DeliveryJob, type DeliveryJobName, type DeliveryQueue } from '../applications/queue.ts'
+import { createDeliveryReconciler } from '../applications/reconciler.ts'
 import { createOutboxRelay } from '../applications/relay.ts'
 import { createApplicationStore, type ApplicationStore } from '../applications/store.ts'
+import { closeWorker } from '../queue/close.ts'
 import { createRedisConnection } from '../redis/connection.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
     applications: {
       store: ApplicationStore
-      queue: Queue<DeliveryJob>
+      queue: DeliveryQueue
       nudge: () => void
       // Whether jobs wait with no worker taking them (readiness).
       liveness: () => Promise<LivenessReport>
@@ -27,8 +29,9 @@ export interface ApplicationsPluginOptions {
   settings: Config['delivery']
 }
 
-// Applications: the store, the outbox relay to BullMQ, and (unless WORKER=off)
-// a delivery worker in this process. Queues close after the HTTP server.
+// Applications: the store, the outbox relay to BullMQ, the reconciler that
+// puts back what Redis lost, and (unless WORKER=off) a delivery worker in this
+// process. Queues close after the HTTP server.
 async function applicationsPlugin (app: FastifyInstance, options: ApplicationsPluginOptions): Promise<void> {
   const store = createApplicationStore(app.db)
   const prefix = `${app.redisKeyPrefix}:bull`
@@ -39,7 +42,17 @@ async function applicationsPlugin (app: FastifyInstance, options: ApplicationsPl
   const flows = new FlowProducer({ connection: queueConnection, prefix })
   flows.on('error', (err) => app.log.debug({ err: { message: err.message } }, 'flow producer error'))
   const relay = createOutboxRelay({ store, queue, flows, settings: options.settings, intervalMs: options.settings.outboxPollMs, log: app.log })
-  let worker: Worker<DeliveryJob> | null = null
+  const reconciler = createDeliveryReconciler({
+    store,
+    queue,
+    redis: app.redis,
+    epochKey: `${app.redisKeyPrefix}:epoch:deliveries`,
+    settings: options.settings,
+    intervalMs: options.settings.reconcileIntervalMs,
+    log: app.log,
+    registry: app.metrics.registry,
+  })
+  let worker: Worker<DeliveryJob, unknown, DeliveryJobName> | null = null
   let workerConnection: ReturnType<typeof createRedisConnection> | null = null
 
   const liveness = createWorkerLiveness({ queue, redis: app.redis, prefix, livenessMs: options.settings.livenessMs })
@@ -58,12 +71,17 @@ async function applicationsPlugin (app: FastifyInstance, options: ApplicationsPl
       } catch {
         // Redis away: the outbox figure below still tells the story.
       }
-      const { rows } = await app.db.query<{ n: number }>('SELECT count(*)::int AS n FROM application_outbox')
-      this.set({ state: 'outbox' }, rows[0]?.n ?? 0)
+      try {
+        const { rows } = await app.db.query<{ n: number }>('SELECT count(*)::int AS n FROM application_outbox')
+        this.set({ state: 'outbox' }, rows[0]?.n ?? 0)
+      } catch {
+        // The store away: the scrape still answers, and readiness tells.
+      }
     },
   })
   app.addHook('onReady', async () => {
     relay.start()
+    if (options.settings.reconcileIntervalMs > 0) reconciler.start()
     if (options.settings.worker) {
       workerConnection = createRedisConnection({ url: options.redisUrl, role: 'worker', connectionName: 'oss-gateway:worker' })
       worker = createDeliveryWorker({
@@ -81,12 +99,13 @@ async function applicationsPlugin (app: FastifyInstance, options: ApplicationsPl
     }
   })
   app.addHook('onClose', async () => {
-    await relay.stop()
-    await worker?.close()
+    // Timers first; runs in progress end once the connections go.
+    const stopping = Promise.all([relay.stop(), reconciler.stop()])
+    if (worker !== null && workerConnection !== null) await closeWorker(worker, workerConnection, options.settings.lockDurationMs)
+    queueConnection.disconnect()
+    await stopping
     await flows.close()
     await queue.close()
-    queueConnection.disconnect()
-    workerConnection?.disconnect()
   })
 }
 

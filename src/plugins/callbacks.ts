@@ -3,10 +3,12 @@ import type { FastifyInstance } from 'fastify'
 import type { Queue, Worker } from 'bullmq'
 import type { Config } from '../config.ts'
 import type { MemberKey } from '../bus/member-keys.ts'
-import { createRelay } from '../applications/relay.ts'
-import { callbackDispatcher, callbackJobOptions, createCallbackQueue, createCallbackWorker, type CallbackJob } from '../callbacks/delivery.ts'
+import { callbackDispatcher, callbackJobId, callbackJobOptions, createCallbackQueue, createCallbackWorker, type CallbackJob } from '../callbacks/delivery.ts'
+import { createCallbackReconciler } from '../callbacks/reconciler.ts'
 import { createCallbackStore, type CallbackStore } from '../callbacks/store.ts'
 import { createAddressPolicy, type AddressPolicy } from '../callbacks/url-guard.ts'
+import { closeWorker } from '../queue/close.ts'
+import { createPeriodic } from '../queue/periodic.ts'
 import { createRedisConnection } from '../redis/connection.ts'
 
 declare module 'fastify' {
@@ -18,15 +20,15 @@ declare module 'fastify' {
 export interface CallbacksPluginOptions {
   redisUrl: string
   settings: Config['callbacks']
-  // Run a callback worker in this process (with the delivery worker).
-  worker: boolean
-  concurrency: number
+  delivery: Pick<Config['delivery'], 'worker' | 'concurrency' | 'lockDurationMs' | 'reconcileIntervalMs' | 'reconcileGraceMs'>
   signingKey: MemberKey
 }
 
 // Status callbacks to portals: a relay from the events marked `notify` to the
-// callback queue, and (with WORKER=on) the worker that POSTs them.
+// callback queue, a reconciler for those Redis lost, and (with WORKER=on) the
+// worker that POSTs them.
 async function callbacksPlugin (app: FastifyInstance, options: CallbacksPluginOptions): Promise<void> {
+  const { delivery } = options
   const store = createCallbackStore(app.db)
   const policy = createAddressPolicy({ allowedCidrs: options.settings.allowedCidrs })
   const prefix = `${app.redisKeyPrefix}:bull`
@@ -35,19 +37,28 @@ async function callbacksPlugin (app: FastifyInstance, options: CallbacksPluginOp
   const queue = createCallbackQueue(queueConnection, prefix)
   queue.on('error', (err) => app.log.debug({ err: { message: err.message } }, 'callback queue error'))
 
-  // jobId = event id: an event relayed twice is one callback.
-  const relay = createRelay({
-    what: 'callback',
+  const relay = createPeriodic({
+    what: 'callback relay',
     intervalMs: options.settings.pollMs,
     log: app.log,
-    async drain () {
+    async run () {
       for (;;) {
         const ids = await store.pending(500)
         if (ids.length === 0) return
-        await queue.addBulk(ids.map((eventId) => ({ name: 'status', data: { eventId }, opts: { ...callbackJobOptions(options.settings), jobId: `event-${eventId}` } })))
-        await store.markQueued(ids)
+        await queue.addBulk(ids.map((eventId) => ({ name: 'status', data: { eventId }, opts: { ...callbackJobOptions(options.settings), jobId: callbackJobId(eventId) } })))
+        await store.markQueued(ids, delivery.reconcileGraceMs)
       }
     },
+  })
+  const reconciler = createCallbackReconciler({
+    store,
+    queue,
+    redis: app.redis,
+    epochKey: `${app.redisKeyPrefix}:epoch:callbacks`,
+    settings: options.settings,
+    graceMs: delivery.reconcileGraceMs,
+    intervalMs: delivery.reconcileIntervalMs,
+    log: app.log,
   })
   let worker: Worker<CallbackJob> | null = null
   let workerConnection: ReturnType<typeof createRedisConnection> | null = null
@@ -56,7 +67,8 @@ async function callbacksPlugin (app: FastifyInstance, options: CallbacksPluginOp
   app.decorate('callbacks', { store, policy, queue })
   app.addHook('onReady', async () => {
     relay.start()
-    if (!options.worker) return
+    if (delivery.reconcileIntervalMs > 0) reconciler.start()
+    if (!delivery.worker) return
     workerConnection = createRedisConnection({ url: options.redisUrl, role: 'worker', connectionName: 'oss-gateway:callback-worker' })
     worker = createCallbackWorker({
       connection: workerConnection,
@@ -65,18 +77,19 @@ async function callbacksPlugin (app: FastifyInstance, options: CallbacksPluginOp
       dispatcher: agent,
       signingKey: options.signingKey,
       settings: options.settings,
-      concurrency: options.concurrency,
+      concurrency: delivery.concurrency,
+      lockDurationMs: delivery.lockDurationMs,
       log: app.log,
       registry: app.metrics.registry,
     })
   })
   app.addHook('onClose', async () => {
-    await relay.stop()
-    await worker?.close()
+    const stopping = Promise.all([relay.stop(), reconciler.stop()])
+    if (worker !== null && workerConnection !== null) await closeWorker(worker, workerConnection, delivery.lockDurationMs)
+    queueConnection.disconnect()
+    await stopping
     await queue.close()
     await agent.close()
-    queueConnection.disconnect()
-    workerConnection?.disconnect()
   })
 }
 

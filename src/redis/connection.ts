@@ -1,3 +1,4 @@
+import { once } from 'node:events'
 import { Redis, type RedisOptions } from 'ioredis'
 
 // What a connection is for decides how it behaves while Redis is away:
@@ -57,7 +58,8 @@ export async function connectRedis (redis: Redis, url: string): Promise<void> {
   const quiet = () => {}
   redis.on('error', quiet)
   try {
-    await redis.connect()
+    if (redis.status === 'wait') await redis.connect()
+    else if (redis.status !== 'ready') await once(redis, 'ready')
     await redis.ping()
   } catch (err) {
     redis.disconnect()
@@ -83,4 +85,40 @@ export async function readEvictionPolicy (redis: Redis): Promise<string | null> 
 export function evictionWarning (policy: string | null): string | null {
   if (policy === null || policy === 'noeviction') return null
   return `REDIS IS UNSAFE FOR QUEUES: maxmemory-policy is "${policy}", so Redis may evict queued jobs; set it to "noeviction"`
+}
+
+export interface RedisPersistence {
+  // Append-only file on; null when the server does not say.
+  aof: boolean | null
+  // RDB snapshots configured (`save` not empty); null when the server does not say.
+  rdb: boolean | null
+}
+
+// What Redis keeps on disk. CONFIG may be off on managed services; INFO
+// persistence still tells whether the append-only file is on.
+export async function readPersistence (redis: Redis): Promise<RedisPersistence> {
+  let aof: boolean | null = null
+  let rdb: boolean | null = null
+  try {
+    const [, appendonly] = await redis.config('GET', 'appendonly') as string[]
+    const [, save] = await redis.config('GET', 'save') as string[]
+    aof = appendonly === 'yes'
+    rdb = (save ?? '').trim() !== ''
+  } catch {
+    try {
+      const info = await redis.info('persistence')
+      const m = /aof_enabled:(\d)/.exec(info)
+      if (m !== null) aof = m[1] === '1'
+    } catch {}
+  }
+  return { aof, rdb }
+}
+
+// The loud warning for a Redis that keeps nothing on disk, or null. The
+// gateway loses nothing when Redis does (PostgreSQL is the source of truth and
+// the reconciler puts lost jobs back); what it costs is recovery time.
+export function persistenceWarning (p: RedisPersistence): string | null {
+  if (p.aof !== false || p.rdb !== false) return null
+  return 'REDIS KEEPS NOTHING ON DISK (appendonly no, save ""): a restart empties the queues. Nothing is lost, ' +
+    'the gateway re-queues from PostgreSQL, but recovery waits for that; in production run Redis with appendonly yes'
 }

@@ -1,5 +1,7 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance } from 'fastify'
 import readinessSchema from '../../schemas/health.json' with { type: 'json' }
+import { persistenceWarning, readPersistence } from '../redis/connection.ts'
 
 export interface Check {
   status: 'up' | 'down'
@@ -51,14 +53,19 @@ export async function healthRoutes (app: FastifyInstance): Promise<void> {
       },
     },
   }, async (_request, reply) => {
-    const [database, redis, delivery] = await Promise.all([
+    const [database, redis, delivery, persistence] = await Promise.all([
       runCheck(() => app.db.query('SELECT 1'), 2000),
       runCheck(() => app.redis.ping(), 2000),
       runCheck(async () => {
         const report = await app.applications.liveness()
         if (report.status === 'down') throw new Error(report.detail)
       }, 2000),
+      Promise.race([readPersistence(app.redis), sleep(2000, { aof: null, rdb: null }, { ref: false })]),
     ])
+    // Not a failure (nothing is lost: the gateway re-queues from PostgreSQL),
+    // but an operator should know recovery after a Redis restart takes longer.
+    const volatile = persistenceWarning(persistence)
+    if (redis.status === 'up' && volatile !== null) redis.detail = volatile
     const checks: Record<string, Check> = { database, redis, delivery }
     if (!app.lifecycle.ready) checks.lifecycle = { status: 'down', detail: 'shutting down' }
     const ok = Object.values(checks).every((c) => c.status === 'up')

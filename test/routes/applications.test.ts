@@ -124,31 +124,6 @@ t.test('only the applicant, officers of the unit and admins can read an applicat
   tt.equal((await app.inject({ method: 'GET', url: '/v1/units/8225/applications', headers: await officer(alice.homeUnit) })).statusCode, 403)
 })
 
-t.test('a bus outage: 100 applications are accepted, retried, and delivered once each when the agency is back', async (tt) => {
-  // Short backoff and breaker cool-down, so the test's outage is seconds, not minutes.
-  const { app, citizenOf, submit, received, exchange } = await setup(tt, { DELIVERY_ATTEMPTS: '1000', DELIVERY_BACKOFF_MAX_MS: '200', BUS_BREAKER_COOLDOWN_MS: '200' })
-  await exchange!.app.inject({ method: 'PUT', url: '/admin/faults/welfare', payload: { down: true } })
-  const adults = population.livingAdults().slice(0, 100)
-  tt.equal(adults.length, 100)
-  const ids: string[] = []
-  for (const c of adults) {
-    const res = await submit(await citizenOf(c), childMoney(c))
-    tt.equal(res.statusCode, 202)
-    ids.push(res.json().id)
-  }
-  // Read straight from the store: 100 status requests a round would only slow the test.
-  const count = async (where: string) => (await app.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM applications WHERE id = ANY($1::uuid[]) AND ${where}`, [ids])).rows[0]!.n
-  await eventually(async () => (await count('attempts >= 2')) === 100 || undefined, 30000)
-  tt.equal(await received('welfare'), 0)
-  await exchange!.app.inject({ method: 'DELETE', url: '/admin/faults/welfare' })
-  await eventually(async () => (await count("status IN ('delivered', 'decided')")) === 100 || undefined, 60000)
-  tt.equal(await received('welfare'), 100, 'each exactly once at the agency')
-  const { rows } = await app.db.query<{ n: number }>(
-    "SELECT count(*)::int AS n FROM application_events WHERE application_id = ANY($1::uuid[]) AND status = 'delivered' GROUP BY application_id", [ids])
-  tt.equal(rows.length, 100)
-  tt.ok(rows.every((r) => r.n === 1), 'each delivered once in its history')
-})
-
 t.test('a mobile OSS batch is answered per item; resent items are duplicates', async (tt) => {
   const { app, officer, received } = await setup(tt)
   const round = seed.mobileRounds.find((r) => r.to >= new Date().toISOString().slice(0, 10))!

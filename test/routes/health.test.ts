@@ -38,3 +38,13 @@ t.test('ready reports Redis down', async (tt) => {
   tt.equal(ready.statusCode, 503)
   tt.match(ready.json(), { status: 'not_ready', checks: { database: { status: 'up' }, redis: { status: 'down', detail: String } } })
 })
+
+t.test('ready names a Redis that keeps nothing on disk, and stays ready', async (tt) => {
+  const { privateRedis } = await import('../helpers/redis-server.ts')
+  const { buildTestApp } = await import('../helpers/app.ts')
+  const redis = await privateRedis(tt)
+  const { app } = await buildTestApp(tt, { env: { REDIS_URL: redis.url } })
+  const ready = await app.inject({ method: 'GET', url: '/health/ready' })
+  tt.equal(ready.statusCode, 200)
+  tt.match(ready.json().checks.redis, { status: 'up', detail: /KEEPS NOTHING ON DISK/ })
+})
