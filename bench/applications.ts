@@ -5,14 +5,18 @@
 //   2. bare BullMQ `add` on the same Redis, 50 concurrent loops, as the floor
 //      the relay's part of intake is measured against;
 //   3. delivery: ONE `src/worker.ts` process drains ≥ 10,000 queued
-//      applications to the emulator (latency 0), once per DELIVERY_CONCURRENCY,
-//      and the emulator's distinct-application counters must equal the number
-//      delivered (exactly once at the agency).
+//      applications to the emulator (latency 0), once per DELIVERY_CONCURRENCY
+//      and reconciler setting (off; the defaults; every second with a grace
+//      of a second, so that it checks every queued application's job each
+//      second), and the emulator's distinct-application counters must equal
+//      the number delivered (exactly once at the agency). The gateway runs no
+//      reconciler, so the worker's is the one measured.
 // BENCH_PROFILE=1 runs the gateway (for intake only: it is restarted without
 // the profiler before delivery) and each worker with --cpu-prof; the profiles
 // are kept in BENCH_PROFILE_DIR when it is set.
 // Env: BENCH_SECONDS (10), BENCH_CONNECTIONS (50), BENCH_DELIVERIES (10000),
-// BENCH_DELIVERY_CONCURRENCY (16,50), BENCH_DATABASE_URL, BENCH_REDIS_URL.
+// BENCH_DELIVERY_CONCURRENCY (16,50), BENCH_RECONCILER (off,default,1s),
+// BENCH_DATABASE_URL, BENCH_REDIS_URL.
 import { randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -35,6 +39,12 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
 const DELIVERIES = Number(process.env.BENCH_DELIVERIES ?? 10_000)
 const CONCURRENCIES = (process.env.BENCH_DELIVERY_CONCURRENCY ?? '16,50').split(',').map(Number)
+const RECONCILERS: Record<string, Record<string, string>> = {
+  off: { RECONCILE_INTERVAL_MS: '0' },
+  default: {},
+  '1s': { RECONCILE_INTERVAL_MS: '1000', RECONCILE_GRACE_MS: '1000' },
+}
+const RECONCILER_RUNS = (process.env.BENCH_RECONCILER ?? 'off,default,1s').split(',').filter((r) => Object.hasOwn(RECONCILERS, r))
 const PROFILE = process.env.BENCH_PROFILE === '1'
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -63,6 +73,7 @@ const env = {
   LOG_LEVEL: 'warn',
   WORKER: 'off',
   DECISION_POLL_MS: '3600000',
+  RECONCILE_INTERVAL_MS: '0',
 }
 const profileArgs = (name: string) => (PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, name)}`] : [])
 
@@ -241,7 +252,9 @@ try {
   const runs: string[] = []
   const cpuNotes: string[] = []
   let best = 0
-  for (const concurrency of CONCURRENCIES) {
+  const rates = new Map<string, number>()
+  const plan = CONCURRENCIES.flatMap((concurrency) => RECONCILER_RUNS.map((reconciler) => ({ concurrency, reconciler })))
+  for (const { concurrency, reconciler } of plan) {
     const before = await statusCounts()
     const pending = (before.received ?? 0) + (before.queued ?? 0)
     batch ||= Math.max(DELIVERIES, pending)
@@ -259,7 +272,7 @@ try {
 
     const since = new Date()
     const spawned = performance.now()
-    const worker = start('src/worker.ts', { ...env, DELIVERY_CONCURRENCY: String(concurrency) }, profileArgs(`worker-c${concurrency}`))
+    const worker = start('src/worker.ts', { ...env, DELIVERY_CONCURRENCY: String(concurrency), RECONCILE_INTERVAL_MS: '5000', RECONCILE_GRACE_MS: '60000', ...RECONCILERS[reconciler] }, profileArgs(`worker-c${concurrency}-${reconciler}`))
     workers.push(worker)
     const cpu5 = cpu(worker)
     let firstSeen = 0
@@ -275,7 +288,7 @@ try {
       if (performance.now() - spawned > 600_000) throw new Error(`only ${done} of ${toDeliver} delivered in 600 s: ${JSON.stringify(now)}`)
     }
     const wallSeconds = (performance.now() - spawned) / 1000
-    cpuNotes.push(`CPU during delivery at concurrency ${concurrency}: ${cpuShare(cpu5, cpu(worker), wallSeconds)}`)
+    cpuNotes.push(`CPU during delivery at concurrency ${concurrency}, reconciler ${reconciler}: ${cpuShare(cpu5, cpu(worker), wallSeconds)}`)
     const delivered = (now.delivered ?? 0) + (now.decided ?? 0) - doneBefore
     const failed = (now.failed ?? 0) - failedBefore
     // The database's own clock: first 'delivering' to last 'delivered' event.
@@ -285,25 +298,34 @@ try {
     const activeSeconds = (rows[0]!.last.getTime() - rows[0]!.first.getTime()) / 1000
     const agency = await agencyCounters()
     best = Math.max(best, Math.round(delivered / activeSeconds))
+    rates.set(`${concurrency}/${reconciler}`, delivered / activeSeconds)
     await stop(worker)
     const received = agency.received - agencyBefore.received
     const exact = received === delivered && failed === 0 && delivered === toDeliver
-    runs.push(`| ${concurrency} | ${toDeliver} | ${delivered} | ${failed} | ${Math.round(delivered / activeSeconds)} | ${activeSeconds.toFixed(1)} | ${Math.round(delivered / wallSeconds)} | ${((firstSeen - spawned) / 1000).toFixed(1)} | ${received} | ${agency.submissions - agencyBefore.submissions} | ${agency.replays - agencyBefore.replays} | ${exact ? 'yes' : 'NO'} |`)
+    runs.push(`| ${concurrency} | ${reconciler} | ${toDeliver} | ${delivered} | ${failed} | ${Math.round(delivered / activeSeconds)} | ${activeSeconds.toFixed(1)} | ${Math.round(delivered / wallSeconds)} | ${((firstSeen - spawned) / 1000).toFixed(1)} | ${received} | ${agency.submissions - agencyBefore.submissions} | ${agency.replays - agencyBefore.replays} | ${exact ? 'yes' : 'NO'} |`)
     if (!exact) {
       process.exitCode = 1
       console.error(`!! at concurrency ${concurrency}: ${delivered} of ${toDeliver} delivered, ${failed} failed, the agencies counted ${received}`)
     }
   }
   say('\ndelivery, one worker process, emulator latency 0 ms')
-  say('| concurrency | queued | delivered | failed | deliveries/s (first→last delivery) | s | deliveries/s (from worker start) | s to first | agency distinct | agency submissions | agency replays | exactly once |')
-  say('|---|---|---|---|---|---|---|---|---|---|---|---|')
+  say('| concurrency | reconciler | queued | delivered | failed | deliveries/s (first→last delivery) | s | deliveries/s (from worker start) | s to first | agency distinct | agency submissions | agency replays | exactly once |')
+  say('|---|---|---|---|---|---|---|---|---|---|---|---|---|')
   for (const r of runs) say(r)
+  for (const concurrency of CONCURRENCIES) {
+    const off = rates.get(`${concurrency}/off`)
+    for (const reconciler of RECONCILER_RUNS.filter((r) => r !== 'off')) {
+      const on = rates.get(`${concurrency}/${reconciler}`)
+      if (off !== undefined && on !== undefined) say(`concurrency ${concurrency}: reconciler ${reconciler} / off = ${(on / off).toFixed(3)}`)
+    }
+  }
   for (const r of cpuNotes) say(r)
   say(`goal ≥ 1000 deliveries/s with one worker: ${best >= 1000 ? 'met' : 'NOT met'} (best ${best}/s)`)
 } finally {
   await cleanup()
   if (PROFILE) {
-    for (const [title, dir] of [['gateway (intake)', 'gateway'], ...CONCURRENCIES.map((c) => [`worker, DELIVERY_CONCURRENCY=${c}`, `worker-c${c}`])] as const) {
+    const workerProfiles = CONCURRENCIES.flatMap((c) => RECONCILER_RUNS.map((r) => [`worker, DELIVERY_CONCURRENCY=${c}, reconciler ${r}`, `worker-c${c}-${r}`] as const))
+    for (const [title, dir] of [['gateway (intake)', 'gateway'] as const, ...workerProfiles]) {
       console.log(`\n--- profile: ${title} ---`)
       try {
         console.log(summariseProfile(join(profileDir, dir)))

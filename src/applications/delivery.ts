@@ -1,9 +1,11 @@
-import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq'
+import { UnrecoverableError, Worker, type Job } from 'bullmq'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Redis } from 'ioredis'
 import { Counter, Histogram, type Registry } from 'prom-client'
 import { isBusUnreachable, type AdapterRuntime } from '../adapters/runtime.ts'
+import { storeOutageOf } from '../db/database.ts'
 import { ProblemError } from '../errors/problem-error.ts'
+import { putOff } from '../queue/put-off.ts'
 import { createHeartbeat } from './liveness.ts'
 import { DELIVERY_QUEUE, fullJitterBackoff, POLL_JOB_OPTIONS, pollDelayMs, pollJobId, type DeliveryJob, type DeliveryJobName, type DeliveryQueue, type DeliverySettings } from './queue.ts'
 import type { ApplicationStore } from './store.ts'
@@ -18,6 +20,9 @@ import type { ApplicationStore } from './store.ts'
 // reached or the provider's circuit is open, a job waits in the delayed set
 // without touching the database and without spending an attempt, and comes
 // back as soon as the circuit lets calls through again.
+
+// How long a job waits, and up to as much again, while the database is away.
+const STORE_WAIT_MS = 1000
 
 export interface DeliveryWorkerOptions {
   connection: Redis
@@ -42,6 +47,7 @@ export function createDeliveryWorker (options: DeliveryWorkerOptions): Worker<De
   const registers = options.registry === undefined ? [] : [options.registry]
   const attemptsTotal = new Counter({ name: 'application_delivery_attempts_total', help: 'Delivery attempts by outcome', labelNames: ['outcome'] as const, registers })
   const waits = new Counter({ name: 'application_delivery_bus_waits_total', help: 'Deliveries and decision polls put off, without an attempt, while the bus could not be reached', registers })
+  const storeWaits = new Counter({ name: 'application_delivery_store_waits_total', help: 'Delivery jobs put off, without an attempt, while the database could not be reached', registers })
   const latency = new Histogram({
     name: 'application_delivery_seconds',
     help: 'From intake to delivery at the agency',
@@ -54,12 +60,6 @@ export function createDeliveryWorker (options: DeliveryWorkerOptions): Worker<De
   function busWaitMs (adapter: string): number {
     const blocked = Math.max(adapters.blockedForMs(adapter), settings.backoffBaseMs)
     return blocked + Math.floor(random() * Math.min(1000, blocked))
-  }
-
-  // Puts the job off without failing it: BullMQ counts no attempt.
-  async function putOff (job: Job<DeliveryJob>, token: string | undefined, ms: number): Promise<never> {
-    await job.moveToDelayed(Date.now() + ms, token)
-    throw new DelayedError()
   }
 
   // The agency decides later; its status service is asked after a delay that
@@ -180,10 +180,18 @@ export function createDeliveryWorker (options: DeliveryWorkerOptions): Worker<De
   }
 
   async function handle (job: Job<DeliveryJob, unknown, DeliveryJobName>, token?: string): Promise<unknown> {
-    switch (job.name) {
-      case 'poll': return poll(job, token)
-      case 'package': return settlePackage(job)
-      default: return deliver(job, token)
+    try {
+      switch (job.name) {
+        case 'poll': return await poll(job, token)
+        case 'package': return await settlePackage(job)
+        default: return await deliver(job, token)
+      }
+    } catch (err) {
+      // The database away costs time too, never an attempt: the job comes
+      // back shortly, not at the pace of BullMQ's backoff.
+      if (storeOutageOf(err) === undefined) throw err
+      storeWaits.inc()
+      return putOff(job, token, STORE_WAIT_MS + Math.floor(random() * STORE_WAIT_MS))
     }
   }
 

@@ -5,6 +5,8 @@ import { Counter, type Registry } from 'prom-client'
 import { request, type Dispatcher } from 'undici'
 import { fullJitterBackoff } from '../applications/queue.ts'
 import type { MemberKey } from '../bus/member-keys.ts'
+import { storeOutageOf } from '../db/database.ts'
+import { putOff } from '../queue/put-off.ts'
 import { signDetached } from './sign.ts'
 import type { CallbackStore } from './store.ts'
 import { CallbackRefusedError, createCallbackAgent, type AddressPolicy } from './url-guard.ts'
@@ -15,6 +17,9 @@ import { CallbackRefusedError, createCallbackAgent, type AddressPolicy } from '.
 export const CALLBACK_QUEUE = 'applications-callbacks'
 
 export interface CallbackJob { eventId: number }
+
+// How long a callback waits, and up to as much again, while the database is away.
+const STORE_WAIT_MS = 1000
 
 // One job per status change: an event relayed twice is one callback.
 export const callbackJobId = (eventId: number) => `event-${eventId}`
@@ -64,7 +69,17 @@ export function createCallbackWorker (options: CallbackWorkerOptions): Worker<Ca
 
   // Settled in the database once nothing more will be tried, so the
   // reconciler knows an unsettled callback whose job is gone was lost.
-  async function handle (job: Job<CallbackJob>): Promise<{ status: number } | { skipped: string }> {
+  async function handle (job: Job<CallbackJob>, token?: string): Promise<{ status: number } | { skipped: string }> {
+    try {
+      return await send(job)
+    } catch (err) {
+      // The database away costs time, never one of the callback's attempts.
+      if (storeOutageOf(err) === undefined) throw err
+      return putOff(job, token, STORE_WAIT_MS + Math.floor(Math.random() * STORE_WAIT_MS))
+    }
+  }
+
+  async function send (job: Job<CallbackJob>): Promise<{ status: number } | { skipped: string }> {
     const { eventId } = job.data
     const change = await options.store.change(eventId)
     if (change === null) {
