@@ -12,20 +12,18 @@ import { adults, deliveryKit, inProcessWorker, startWorkerProcess, workerEnv } f
 
 const FAST = { OUTBOX_POLL_MS: '50', DELIVERY_BACKOFF_BASE_MS: '20', DELIVERY_BACKOFF_MAX_MS: '100', DECISION_POLL_MS: '60000', RECONCILE_INTERVAL_MS: '100' }
 
-// Every key under the test's prefix goes, the epoch marker with them: what a
-// Redis restart without persistence does, without stopping the shared Redis.
+// Every key under the test's prefix goes at once, the epoch marker with them:
+// what a Redis restart without persistence does, without stopping the shared
+// Redis. One DEL, so the reconciler never sees half of it.
 async function forgetEverything (url: string, prefix: string): Promise<number> {
   const redis = new Redis(url)
-  let n = 0
   try {
-    const stream = redis.scanStream({ match: `${prefix}:*`, count: 500 })
-    for await (const keys of stream) {
-      if ((keys as string[]).length > 0) n += await redis.del(...(keys as string[]))
-    }
+    const keys: string[] = []
+    for await (const page of redis.scanStream({ match: `${prefix}:*`, count: 500 })) keys.push(...(page as string[]))
+    return keys.length === 0 ? 0 : await redis.del(...keys)
   } finally {
     redis.disconnect()
   }
-  return n
 }
 
 t.test('Redis forgets every queued job: all are put back at once under their own ids, and each reaches the agency once', async (tt) => {
@@ -38,8 +36,7 @@ t.test('Redis forgets every queued job: all are put back at once under their own
   await eventually(async () => (await kit.count(ids, "status = 'queued'")) === 30 || undefined)
   tt.equal((await queue.getJobCounts('waiting')).waiting, 30)
 
-  tt.ok(await forgetEverything(config.redis.url, config.redis.keyPrefix) > 0)
-  tt.equal((await queue.getJobCounts('waiting')).waiting, 0, 'the jobs are gone')
+  tt.ok(await forgetEverything(config.redis.url, config.redis.keyPrefix) > 30, 'the jobs are gone')
   const back = await eventually(async () => {
     const jobs = await queue.getJobs(['waiting'])
     return jobs.length === 30 ? jobs : undefined
