@@ -361,9 +361,10 @@ export function createApplicationStore (db: Database) {
       return rows
     },
 
-    // Redis forgot everything: every application on its way is due now.
+    // Redis forgot everything: every application on its way to the agency
+    // is due now. A decision poll lost with it is found at its own time.
     async allDueNow (): Promise<number> {
-      const { rowCount } = await db.query('UPDATE applications SET due_at = now() WHERE due_at > now()')
+      const { rowCount } = await db.query("UPDATE applications SET due_at = now() WHERE due_at > now() AND status IN ('received', 'queued', 'delivering')")
       return rowCount
     },
 
