@@ -1,8 +1,9 @@
 // Shared helpers for the benchmarks: free ports, child processes, readiness,
 // and reading a V8 CPU profile into "where the time goes".
-import { spawn, type ChildProcess } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { appendFileSync, chownSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { connect, createServer, type Server, type Socket } from 'node:net'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 
@@ -178,4 +179,211 @@ export async function machineBusy (ms = 1000): Promise<number | null> {
   const b = read()
   if (a === null || b === null || b.total === a.total) return null
   return 1 - (b.idle - a.idle) / (b.total - a.total)
+}
+
+// ---- real processes for fault injection (bench/chaos.ts) -------------------
+
+// Polls a condition until it holds or the time is up; returns whether it held.
+export async function until (check: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 100): Promise<boolean> {
+  const end = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      if (await check()) return true
+    } catch {}
+    if (Date.now() > end) return false
+    await sleep(everyMs)
+  }
+}
+
+// A gateway entry point as its own process with only the environment given
+// (plus PATH and HOME), so a developer's shell settings do not leak in; its
+// output is appended to logFile.
+export function startLogged (script: string, env: Record<string, string>, logFile: string): ChildProcess {
+  const fd = openSync(logFile, 'a')
+  try {
+    return spawn(process.execPath, [join(ROOT, script)], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? tmpdir(), ...env },
+      stdio: ['ignore', fd, fd],
+    })
+  } finally {
+    closeSync(fd)
+  }
+}
+
+export function exited (child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
+  return new Promise((resolve) => child.once('exit', () => resolve()))
+}
+
+// The last lines of a log file, to show why a process stopped.
+export function tail (file: string, lines = 20): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n')
+  } catch {
+    return '(no log)'
+  }
+}
+
+function run (cmd: string, args: string[], options: { cwd?: string, logFile?: string } = {}): Promise<void> {
+  const fd = options.logFile === undefined ? 'ignore' : openSync(options.logFile, 'a')
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: options.cwd, stdio: ['ignore', fd, fd] })
+    if (typeof fd === 'number') closeSync(fd)
+    child.once('error', reject)
+    // 'exit', not 'close': pg_ctl leaves the server running with our log open.
+    child.once('exit', (code, signal) => code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')} exited with ${code ?? signal}${options.logFile === undefined ? '' : `:\n${tail(options.logFile, 10)}`}`)))
+  })
+}
+
+export interface OwnPostgres {
+  url: string
+  port: number
+  start (): Promise<void>
+  // fast: sessions are ended and the server shuts down cleanly; immediate: a crash.
+  stop (mode?: 'fast' | 'immediate'): Promise<void>
+  destroy (): Promise<void>
+}
+
+// A throwaway PostgreSQL cluster on a free port, in a temporary directory,
+// trust authentication on 127.0.0.1, fsync on. initdb refuses root, so as root
+// the binaries run as the `postgres` user on a directory it owns.
+export async function startOwnPostgres (): Promise<OwnPostgres> {
+  const base = '/usr/lib/postgresql'
+  const version = existsSync(base) ? readdirSync(base).filter((v) => /^[0-9]+$/.test(v)).sort((a, b) => Number(b) - Number(a))[0] : undefined
+  const bin = process.env.PG_BIN ?? (version === undefined ? '' : join(base, version, 'bin'))
+  if (!existsSync(join(bin, 'initdb'))) throw new Error(`no initdb in ${bin || base}/*/bin; set PG_BIN`)
+  const root = mkdtempSync(join(tmpdir(), 'chaos-oss-pg-'))
+  const asRoot = process.getuid?.() === 0
+  if (asRoot) {
+    const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim())
+    chownSync(root, id('-u'), id('-g'))
+  }
+  const data = join(root, 'data')
+  // The server's own log (written by postgres) and the tools' output (by us).
+  const log = join(root, 'postgres.log')
+  const tools = join(root, 'tools.log')
+  const pg = (tool: string, args: string[]) => asRoot
+    ? run('runuser', ['-u', 'postgres', '--', join(bin, tool), ...args], { cwd: root, logFile: tools })
+    : run(join(bin, tool), args, { cwd: root, logFile: tools })
+  const port = await freePort()
+  await pg('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync'])
+  appendFileSync(join(data, 'postgresql.conf'), `\nport = ${port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '${root}'\nmax_connections = 200\n`)
+  const start = () => pg('pg_ctl', ['-D', data, '-l', log, '-w', '-t', '120', 'start'])
+  await start()
+  let gone = false
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    port,
+    start,
+    stop: (mode = 'fast') => pg('pg_ctl', ['-D', data, '-m', mode, '-w', '-t', '120', 'stop']),
+    async destroy () {
+      if (gone) return
+      gone = true
+      await pg('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']).catch(() => {})
+      rmSync(root, { recursive: true, force: true })
+    },
+  }
+}
+
+export interface OwnRedis {
+  url: string
+  port: number
+  start (): Promise<void>
+  stop (signal?: NodeJS.Signals): Promise<void>
+  destroy (): Promise<void>
+}
+
+// redis-server on a free port, run as the machines run it: no RDB, no AOF,
+// so a restart comes back empty.
+export async function startOwnRedis (): Promise<OwnRedis> {
+  const port = await freePort()
+  const dir = mkdtempSync(join(tmpdir(), 'chaos-oss-redis-'))
+  let child: ChildProcess | null = null
+  const ping = () => new Promise<boolean>((resolve) => {
+    const socket = connect(port, '127.0.0.1')
+    socket.setTimeout(1000)
+    socket.once('connect', () => socket.write('PING\r\n'))
+    socket.once('data', (d) => { socket.destroy(); resolve(String(d).startsWith('+PONG')) })
+    socket.once('error', () => resolve(false))
+    socket.once('timeout', () => { socket.destroy(); resolve(false) })
+  })
+  async function start (): Promise<void> {
+    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' })
+    if (!await until(ping, 30_000)) throw new Error(`redis-server did not answer on ${port}`)
+  }
+  async function stop (signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    if (child === null) return
+    const c = child
+    child = null
+    c.kill(signal)
+    await exited(c)
+  }
+  await start()
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    start,
+    stop,
+    async destroy () {
+      await stop('SIGKILL')
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+export interface TcpProxy {
+  url: string
+  port: number
+  // The network goes away: every connection is reset, new ones are refused.
+  cut (): Promise<void>
+  restore (): Promise<void>
+  close (): Promise<void>
+}
+
+// A TCP proxy to 127.0.0.1:targetPort, to take a network path away and back.
+export async function startTcpProxy (targetPort: number): Promise<TcpProxy> {
+  const port = await freePort()
+  const sockets = new Set<Socket>()
+  let server: Server | null = null
+  const pair = (client: Socket) => {
+    const upstream = connect(targetPort, '127.0.0.1')
+    const end = () => {
+      client.destroy()
+      upstream.destroy()
+      sockets.delete(client)
+      sockets.delete(upstream)
+    }
+    sockets.add(client)
+    sockets.add(upstream)
+    for (const s of [client, upstream]) {
+      s.on('error', end)
+      s.on('close', end)
+    }
+    client.pipe(upstream)
+    upstream.pipe(client)
+  }
+  const listen = () => new Promise<void>((resolve, reject) => {
+    const s = createServer(pair)
+    s.once('error', reject)
+    s.listen(port, '127.0.0.1', () => {
+      server = s
+      resolve()
+    })
+  })
+  const cut = async () => {
+    const s = server
+    server = null
+    const closed = s === null ? Promise.resolve() : new Promise<void>((resolve) => s.close(() => resolve()))
+    for (const socket of sockets) {
+      try {
+        socket.resetAndDestroy()
+      } catch {
+        socket.destroy()
+      }
+    }
+    sockets.clear()
+    await closed
+  }
+  await listen()
+  return { url: `http://127.0.0.1:${port}`, port, cut, restore: listen, close: cut }
 }
