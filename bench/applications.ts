@@ -10,12 +10,17 @@
 //      of a second, so that it checks every queued application's job each
 //      second), and the emulator's distinct-application counters must equal
 //      the number delivered (exactly once at the agency). The gateway runs no
-//      reconciler, so the worker's is the one measured.
+//      reconciler, so the worker's is the one measured. BENCH_ROUNDS runs the
+//      settings again, in reverse order every other round, so that a drift
+//      over the run (tables growing, a neighbour's load) falls on each setting
+//      alike; rates are averaged over rounds, and CPU is also given in
+//      milliseconds per delivery per process, which a noisy machine moves
+//      less than a rate.
 // BENCH_PROFILE=1 runs the gateway (for intake only: it is restarted without
 // the profiler before delivery) and each worker with --cpu-prof; the profiles
 // are kept in BENCH_PROFILE_DIR when it is set.
 // Env: BENCH_SECONDS (10), BENCH_CONNECTIONS (50), BENCH_DELIVERIES (10000),
-// BENCH_DELIVERY_CONCURRENCY (16,50), BENCH_RECONCILER (off,default,1s),
+// BENCH_DELIVERY_CONCURRENCY (16,50), BENCH_RECONCILER (off,default,1s), BENCH_ROUNDS (2),
 // BENCH_DATABASE_URL, BENCH_REDIS_URL.
 import { randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -33,7 +38,7 @@ import { buildSeedDocument } from '../src/catalogue/seed.ts'
 import { createSnapshot } from '../src/catalogue/snapshot.ts'
 import { loadConfig } from '../src/config.ts'
 import { generatePopulation } from '../src/exchange/index.ts'
-import { cpuSeconds, cpuShare, deleteRedisKeys, devTokenMinter, dropPgSchema, freePort, machineBusy, percentile, start, stop, summariseProfile, waitFor } from './lib.ts'
+import { cpuSeconds, cpuShare, cpuUsed, deleteRedisKeys, devTokenMinter, dropPgSchema, freePort, machineBusy, percentile, start, stop, summariseProfile, waitFor } from './lib.ts'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
@@ -45,6 +50,9 @@ const RECONCILERS: Record<string, Record<string, string>> = {
   '1s': { RECONCILE_INTERVAL_MS: '1000', RECONCILE_GRACE_MS: '1000' },
 }
 const RECONCILER_RUNS = (process.env.BENCH_RECONCILER ?? 'off,default,1s').split(',').filter((r) => Object.hasOwn(RECONCILERS, r))
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2)
+const plan = Array.from({ length: ROUNDS }, (_, round) => CONCURRENCIES.flatMap((concurrency) =>
+  (round % 2 === 0 ? RECONCILER_RUNS : [...RECONCILER_RUNS].reverse()).map((reconciler) => ({ concurrency, reconciler, round: round + 1 })))).flat()
 const PROFILE = process.env.BENCH_PROFILE === '1'
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -252,9 +260,9 @@ try {
   const runs: string[] = []
   const cpuNotes: string[] = []
   let best = 0
-  const rates = new Map<string, number>()
-  const plan = CONCURRENCIES.flatMap((concurrency) => RECONCILER_RUNS.map((reconciler) => ({ concurrency, reconciler })))
-  for (const { concurrency, reconciler } of plan) {
+  const rates = new Map<string, number[]>()
+  const cpuPerDelivery = new Map<string, Record<string, number>>()
+  for (const { concurrency, reconciler, round } of plan) {
     const before = await statusCounts()
     const pending = (before.received ?? 0) + (before.queued ?? 0)
     batch ||= Math.max(DELIVERIES, pending)
@@ -272,7 +280,7 @@ try {
 
     const since = new Date()
     const spawned = performance.now()
-    const worker = start('src/worker.ts', { ...env, DELIVERY_CONCURRENCY: String(concurrency), RECONCILE_INTERVAL_MS: '5000', RECONCILE_GRACE_MS: '60000', ...RECONCILERS[reconciler] }, profileArgs(`worker-c${concurrency}-${reconciler}`))
+    const worker = start('src/worker.ts', { ...env, DELIVERY_CONCURRENCY: String(concurrency), RECONCILE_INTERVAL_MS: '5000', RECONCILE_GRACE_MS: '60000', ...RECONCILERS[reconciler] }, profileArgs(`worker-c${concurrency}-${reconciler}-${round}`))
     workers.push(worker)
     const cpu5 = cpu(worker)
     let firstSeen = 0
@@ -288,7 +296,8 @@ try {
       if (performance.now() - spawned > 600_000) throw new Error(`only ${done} of ${toDeliver} delivered in 600 s: ${JSON.stringify(now)}`)
     }
     const wallSeconds = (performance.now() - spawned) / 1000
-    cpuNotes.push(`CPU during delivery at concurrency ${concurrency}, reconciler ${reconciler}: ${cpuShare(cpu5, cpu(worker), wallSeconds)}`)
+    const cpuEnd = cpu(worker)
+    cpuNotes.push(`CPU during delivery at concurrency ${concurrency}, reconciler ${reconciler}, round ${round}: ${cpuShare(cpu5, cpuEnd, wallSeconds)}`)
     const delivered = (now.delivered ?? 0) + (now.decided ?? 0) - doneBefore
     const failed = (now.failed ?? 0) - failedBefore
     // The database's own clock: first 'delivering' to last 'delivered' event.
@@ -298,25 +307,40 @@ try {
     const activeSeconds = (rows[0]!.last.getTime() - rows[0]!.first.getTime()) / 1000
     const agency = await agencyCounters()
     best = Math.max(best, Math.round(delivered / activeSeconds))
-    rates.set(`${concurrency}/${reconciler}`, delivered / activeSeconds)
+    const key = `${concurrency}/${reconciler}`
+    rates.set(key, [...rates.get(key) ?? [], delivered / activeSeconds])
+    const perDelivery = cpuPerDelivery.get(key) ?? { deliveries: 0 }
+    perDelivery.deliveries! += delivered
+    for (const [name, seconds] of Object.entries(cpuUsed(cpu5, cpuEnd))) perDelivery[name] = (perDelivery[name] ?? 0) + seconds
+    cpuPerDelivery.set(key, perDelivery)
     await stop(worker)
     const received = agency.received - agencyBefore.received
     const exact = received === delivered && failed === 0 && delivered === toDeliver
-    runs.push(`| ${concurrency} | ${reconciler} | ${toDeliver} | ${delivered} | ${failed} | ${Math.round(delivered / activeSeconds)} | ${activeSeconds.toFixed(1)} | ${Math.round(delivered / wallSeconds)} | ${((firstSeen - spawned) / 1000).toFixed(1)} | ${received} | ${agency.submissions - agencyBefore.submissions} | ${agency.replays - agencyBefore.replays} | ${exact ? 'yes' : 'NO'} |`)
+    runs.push(`| ${round} | ${concurrency} | ${reconciler} | ${toDeliver} | ${delivered} | ${failed} | ${Math.round(delivered / activeSeconds)} | ${activeSeconds.toFixed(1)} | ${Math.round(delivered / wallSeconds)} | ${((firstSeen - spawned) / 1000).toFixed(1)} | ${received} | ${agency.submissions - agencyBefore.submissions} | ${agency.replays - agencyBefore.replays} | ${exact ? 'yes' : 'NO'} |`)
     if (!exact) {
       process.exitCode = 1
       console.error(`!! at concurrency ${concurrency}: ${delivered} of ${toDeliver} delivered, ${failed} failed, the agencies counted ${received}`)
     }
   }
   say('\ndelivery, one worker process, emulator latency 0 ms')
-  say('| concurrency | reconciler | queued | delivered | failed | deliveries/s (first→last delivery) | s | deliveries/s (from worker start) | s to first | agency distinct | agency submissions | agency replays | exactly once |')
-  say('|---|---|---|---|---|---|---|---|---|---|---|---|---|')
+  say('| round | concurrency | reconciler | queued | delivered | failed | deliveries/s (first→last delivery) | s | deliveries/s (from worker start) | s to first | agency distinct | agency submissions | agency replays | exactly once |')
+  say('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|')
   for (const r of runs) say(r)
   for (const concurrency of CONCURRENCIES) {
-    const off = rates.get(`${concurrency}/off`)
+    const mean = (r: string) => {
+      const xs = rates.get(`${concurrency}/${r}`)
+      return xs === undefined ? undefined : xs.reduce((a, b) => a + b, 0) / xs.length
+    }
+    const off = mean('off')
     for (const reconciler of RECONCILER_RUNS.filter((r) => r !== 'off')) {
-      const on = rates.get(`${concurrency}/${reconciler}`)
-      if (off !== undefined && on !== undefined) say(`concurrency ${concurrency}: reconciler ${reconciler} / off = ${(on / off).toFixed(3)}`)
+      const on = mean(reconciler)
+      if (off !== undefined && on !== undefined) say(`concurrency ${concurrency}: reconciler ${reconciler} / off = ${(on / off).toFixed(3)} (mean of ${ROUNDS} round(s): ${Math.round(on)} vs ${Math.round(off)} deliveries/s)`)
+    }
+    for (const reconciler of RECONCILER_RUNS) {
+      const { deliveries, ...used } = cpuPerDelivery.get(`${concurrency}/${reconciler}`) ?? { deliveries: 0 }
+      if (!deliveries) continue
+      const ms = Object.entries(used).filter(([name]) => ['worker', 'exchange', 'postgres', 'redis'].includes(name)).map(([name, s]) => `${name} ${(1000 * s / deliveries).toFixed(2)}`)
+      say(`concurrency ${concurrency}, reconciler ${reconciler}: CPU ms per delivery: ${ms.join(', ')}`)
     }
   }
   for (const r of cpuNotes) say(r)
@@ -324,7 +348,7 @@ try {
 } finally {
   await cleanup()
   if (PROFILE) {
-    const workerProfiles = CONCURRENCIES.flatMap((c) => RECONCILER_RUNS.map((r) => [`worker, DELIVERY_CONCURRENCY=${c}, reconciler ${r}`, `worker-c${c}-${r}`] as const))
+    const workerProfiles = plan.map(({ concurrency: c, reconciler: r, round }) => [`worker, DELIVERY_CONCURRENCY=${c}, reconciler ${r}, round ${round}`, `worker-c${c}-${r}-${round}`] as const)
     for (const [title, dir] of [['gateway (intake)', 'gateway'] as const, ...workerProfiles]) {
       console.log(`\n--- profile: ${title} ---`)
       try {

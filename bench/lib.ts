@@ -152,15 +152,20 @@ export function cpuSeconds (groups: Record<string, Array<number | undefined> | R
   return out
 }
 
-// "gateway 72%, postgres 80%…": per cent of one core between two readings,
-// by process, so processes that start or end in between are counted right
-// (one that ended loses only its last stretch).
-export function cpuShare (before: CpuReading, after: CpuReading, seconds: number): string {
-  return Object.entries(after).filter(([, pids]) => pids.size > 0).map(([name, pids]) => {
+// CPU seconds each group used between two readings, by process, so
+// processes that start or end in between are counted right (one that ended
+// loses only its last stretch).
+export function cpuUsed (before: CpuReading, after: CpuReading): Record<string, number> {
+  return Object.fromEntries(Object.entries(after).filter(([, pids]) => pids.size > 0).map(([name, pids]) => {
     let used = 0
     for (const [pid, t] of pids) used += t - (before[name]?.get(pid) ?? 0)
-    return `${name} ${Math.round((100 * used) / seconds)}%`
-  }).join(', ')
+    return [name, used]
+  }))
+}
+
+// "gateway 72%, postgres 80%…": per cent of one core between two readings.
+export function cpuShare (before: CpuReading, after: CpuReading, seconds: number): string {
+  return Object.entries(cpuUsed(before, after)).map(([name, used]) => `${name} ${Math.round((100 * used) / seconds)}%`).join(', ')
 }
 
 // Share of the machine's CPU in use over `ms` (Linux /proc/stat), to tell
