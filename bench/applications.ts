@@ -15,7 +15,9 @@
 //      over the run (tables growing, a neighbour's load) falls on each setting
 //      alike; rates are averaged over rounds, and CPU is also given in
 //      milliseconds per delivery per process, which a noisy machine moves
-//      less than a rate.
+//      less than a rate. BENCH_BASELINE_WORKER names the worker.ts of another
+//      checkout (a git worktree of an earlier commit, say), run as one more
+//      setting, `baseline`, against the same tables, queue and emulator.
 // BENCH_PROFILE=1 runs the gateway (for intake only: it is restarted without
 // the profiler before delivery) and each worker with --cpu-prof; the profiles
 // are kept in BENCH_PROFILE_DIR when it is set.
@@ -38,6 +40,7 @@ import { buildSeedDocument } from '../src/catalogue/seed.ts'
 import { createSnapshot } from '../src/catalogue/snapshot.ts'
 import { loadConfig } from '../src/config.ts'
 import { generatePopulation } from '../src/exchange/index.ts'
+import { createEpochWatch, epochKey } from '../src/queue/epoch.ts'
 import { cpuSeconds, cpuShare, cpuUsed, deleteRedisKeys, devTokenMinter, dropPgSchema, freePort, machineBusy, percentile, start, stop, summariseProfile, waitFor } from './lib.ts'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
@@ -49,7 +52,9 @@ const RECONCILERS: Record<string, Record<string, string>> = {
   default: {},
   '1s': { RECONCILE_INTERVAL_MS: '1000', RECONCILE_GRACE_MS: '1000' },
 }
-const RECONCILER_RUNS = (process.env.BENCH_RECONCILER ?? 'off,default,1s').split(',').filter((r) => Object.hasOwn(RECONCILERS, r))
+const BASELINE_WORKER = process.env.BENCH_BASELINE_WORKER
+if (BASELINE_WORKER !== undefined) RECONCILERS.baseline = {}
+const RECONCILER_RUNS = (process.env.BENCH_RECONCILER ?? `off,default,1s${BASELINE_WORKER === undefined ? '' : ',baseline'}`).split(',').filter((r) => Object.hasOwn(RECONCILERS, r))
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2)
 const plan = Array.from({ length: ROUNDS }, (_, round) => CONCURRENCIES.flatMap((concurrency) =>
   (round % 2 === 0 ? RECONCILER_RUNS : [...RECONCILER_RUNS].reverse()).map((reconciler) => ({ concurrency, reconciler, round: round + 1 })))).flat()
@@ -262,7 +267,24 @@ try {
   let best = 0
   const rates = new Map<string, number[]>()
   const cpuPerDelivery = new Map<string, Record<string, number>>()
+  // Every run starts from tables of the same size: what earlier runs
+  // delivered is deleted and vacuumed away, so a later run does not pay for
+  // larger tables and indexes than an earlier one.
+  const clearSettled = async () => {
+    const settled = "('delivered', 'decided', 'failed')"
+    await db.query(`DELETE FROM "${schema}".application_events e USING "${schema}".applications a WHERE e.application_id = a.id AND a.status IN ${settled}`)
+    await db.query(`DELETE FROM "${schema}".applications WHERE status IN ${settled}`)
+    await db.query(`VACUUM ANALYZE "${schema}".applications, "${schema}".application_events`)
+  }
+  // As in a deployment whose Redis kept its data: the reconcilers' markers are
+  // there, so the first worker with a reconciler does not take Redis for a
+  // new one and look for every queued job at once (a recovery, not the
+  // steady cost measured here).
+  const markers = new Redis(REDIS_URL)
+  for (const what of ['deliveries', 'callbacks'] as const) await createEpochWatch(markers, epochKey(keyPrefix, what)).settle()
+  markers.disconnect()
   for (const { concurrency, reconciler, round } of plan) {
+    await clearSettled()
     const before = await statusCounts()
     const pending = (before.received ?? 0) + (before.queued ?? 0)
     batch ||= Math.max(DELIVERIES, pending)
@@ -280,7 +302,7 @@ try {
 
     const since = new Date()
     const spawned = performance.now()
-    const worker = start('src/worker.ts', { ...env, DELIVERY_CONCURRENCY: String(concurrency), RECONCILE_INTERVAL_MS: '5000', RECONCILE_GRACE_MS: '60000', ...RECONCILERS[reconciler] }, profileArgs(`worker-c${concurrency}-${reconciler}-${round}`))
+    const worker = start(reconciler === 'baseline' ? BASELINE_WORKER! : 'src/worker.ts', { ...env, DELIVERY_CONCURRENCY: String(concurrency), RECONCILE_INTERVAL_MS: '5000', RECONCILE_GRACE_MS: '60000', ...RECONCILERS[reconciler] }, profileArgs(`worker-c${concurrency}-${reconciler}-${round}`))
     workers.push(worker)
     const cpu5 = cpu(worker)
     let firstSeen = 0
@@ -331,10 +353,12 @@ try {
       const xs = rates.get(`${concurrency}/${r}`)
       return xs === undefined ? undefined : xs.reduce((a, b) => a + b, 0) / xs.length
     }
-    const off = mean('off')
-    for (const reconciler of RECONCILER_RUNS.filter((r) => r !== 'off')) {
-      const on = mean(reconciler)
-      if (off !== undefined && on !== undefined) say(`concurrency ${concurrency}: reconciler ${reconciler} / off = ${(on / off).toFixed(3)} (mean of ${ROUNDS} round(s): ${Math.round(on)} vs ${Math.round(off)} deliveries/s)`)
+    for (const base of ['off', 'baseline']) {
+      const of = mean(base)
+      for (const reconciler of RECONCILER_RUNS.filter((r) => r !== base && r !== 'baseline')) {
+        const on = mean(reconciler)
+        if (of !== undefined && on !== undefined) say(`concurrency ${concurrency}: reconciler ${reconciler} / ${base} = ${(on / of).toFixed(3)} (mean of ${ROUNDS} round(s): ${Math.round(on)} vs ${Math.round(of)} deliveries/s)`)
+      }
     }
     for (const reconciler of RECONCILER_RUNS) {
       const { deliveries, ...used } = cpuPerDelivery.get(`${concurrency}/${reconciler}`) ?? { deliveries: 0 }

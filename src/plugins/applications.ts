@@ -10,6 +10,7 @@ import { createDeliveryReconciler } from '../applications/reconciler.ts'
 import { createOutboxRelay } from '../applications/relay.ts'
 import { createApplicationStore, type ApplicationStore } from '../applications/store.ts'
 import { closeWorker } from '../queue/close.ts'
+import { epochKey } from '../queue/epoch.ts'
 import { createRedisConnection } from '../redis/connection.ts'
 
 declare module 'fastify' {
@@ -46,7 +47,7 @@ async function applicationsPlugin (app: FastifyInstance, options: ApplicationsPl
     store,
     queue,
     redis: app.redis,
-    epochKey: `${app.redisKeyPrefix}:epoch:deliveries`,
+    epochKey: epochKey(app.redisKeyPrefix, 'deliveries'),
     settings: options.settings,
     intervalMs: options.settings.reconcileIntervalMs,
     log: app.log,

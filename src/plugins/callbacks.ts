@@ -8,6 +8,7 @@ import { createCallbackReconciler } from '../callbacks/reconciler.ts'
 import { createCallbackStore, type CallbackStore } from '../callbacks/store.ts'
 import { createAddressPolicy, type AddressPolicy } from '../callbacks/url-guard.ts'
 import { closeWorker } from '../queue/close.ts'
+import { epochKey } from '../queue/epoch.ts'
 import { createPeriodic } from '../queue/periodic.ts'
 import { createRedisConnection } from '../redis/connection.ts'
 
@@ -54,7 +55,7 @@ async function callbacksPlugin (app: FastifyInstance, options: CallbacksPluginOp
     store,
     queue,
     redis: app.redis,
-    epochKey: `${app.redisKeyPrefix}:epoch:callbacks`,
+    epochKey: epochKey(app.redisKeyPrefix, 'callbacks'),
     settings: options.settings,
     graceMs: delivery.reconcileGraceMs,
     intervalMs: delivery.reconcileIntervalMs,

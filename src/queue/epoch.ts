@@ -26,4 +26,9 @@ export function createEpochWatch (redis: Redis, key: string) {
   }
 }
 
+// Where each reconciler keeps its marker, under the gateway's key prefix.
+export function epochKey (prefix: string, what: 'deliveries' | 'callbacks'): string {
+  return `${prefix}:epoch:${what}`
+}
+
 export type EpochWatch = ReturnType<typeof createEpochWatch>
