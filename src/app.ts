@@ -8,7 +8,8 @@ import type { Database } from './db/index.ts'
 import type { BusClients } from './bus/index.ts'
 import { createFallbackReplayCache, createRedisReplayCache, createTokenVerifier, type TokenVerifier } from './auth/token-verifier.ts'
 import { genReqId, loggerOptions } from './logger.ts'
-import problem from './plugins/problem.ts'
+import { createLimitedErrorLog } from './errors/limited-log.ts'
+import problem, { clientError, frameworkError } from './plugins/problem.ts'
 import lifecycle from './plugins/lifecycle.ts'
 import metrics from './plugins/metrics.ts'
 import openapi from './plugins/openapi.ts'
@@ -63,6 +64,9 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     // The lifecycle plugin answers during close, as problem+json.
     return503OnClosing: false,
     forceCloseConnections: 'idle',
+    // What Fastify and Node refuse before routing is problem+json too.
+    frameworkErrors: frameworkError,
+    clientErrorHandler: clientError,
     ajv: {
       // Every failing field is reported, and unknown properties are refused
       // (where a schema says so) rather than silently dropped.
@@ -78,7 +82,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const verifier = options.verifier ?? createTokenVerifier({
     issuers: config.auth.issuers,
     replayCache: createFallbackReplayCache(createRedisReplayCache(options.redis, config.redis.keyPrefix), options.db,
-      (err) => app.log.warn({ err: { message: (err as Error).message } }, 'Redis is unreachable: checking token replay in the database')),
+      createLimitedErrorLog(app.log, 'Redis is unreachable: checking token replay in the database')),
     clockSkewSeconds: config.auth.clockSkewSeconds,
     maxTokenAgeSeconds: config.auth.maxTokenAgeSeconds,
   })

@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis'
 import { Counter, Histogram, type Registry } from 'prom-client'
 import { isBusUnreachable, type AdapterRuntime } from '../adapters/runtime.ts'
 import { storeOutageOf } from '../db/database.ts'
+import { createLimitedErrorLog } from '../errors/limited-log.ts'
 import { ProblemError } from '../errors/problem-error.ts'
 import { putOff } from '../queue/put-off.ts'
 import { createHeartbeat } from './liveness.ts'
@@ -173,7 +174,7 @@ export function createDeliveryWorker (options: DeliveryWorkerOptions): Worker<De
       latency.observe((Date.now() - Date.parse(app.createdAt)) / 1000)
       if (firstPoll !== null) {
         // Were this lost, the reconciler asks for the first poll when it is due.
-        await schedulePoll(id, app.adapter!, 0).catch((err) => options.log.warn({ err: { message: (err as Error).message }, applicationId: id }, 'could not schedule the decision poll'))
+        await schedulePoll(id, app.adapter!, 0).catch((err: unknown) => options.log.warn({ err, applicationId: id }, 'could not schedule the decision poll'))
       }
     }
     return receipt
@@ -215,7 +216,7 @@ export function createDeliveryWorker (options: DeliveryWorkerOptions): Worker<De
   worker.on('active', beat)
   worker.on('completed', beat)
   worker.on('failed', beat)
-  worker.on('error', (err) => options.log.warn({ err: { message: err.message } }, 'delivery worker error'))
+  worker.on('error', createLimitedErrorLog(options.log, 'delivery worker error'))
   worker.on('failed', (job, err) => {
     options.log.info({ applicationId: job?.data.applicationId, attemptsMade: job?.attemptsMade, reason: err.message }, 'delivery job failed')
   })

@@ -6,6 +6,7 @@ import { request, type Dispatcher } from 'undici'
 import { fullJitterBackoff } from '../applications/queue.ts'
 import type { MemberKey } from '../bus/member-keys.ts'
 import { storeOutageOf } from '../db/database.ts'
+import { createLimitedErrorLog } from '../errors/limited-log.ts'
 import { putOff } from '../queue/put-off.ts'
 import { signDetached } from './sign.ts'
 import type { CallbackStore } from './store.ts'
@@ -144,7 +145,7 @@ export function createCallbackWorker (options: CallbackWorkerOptions): Worker<Ca
     maxStalledCount: options.settings.attempts,
     settings: { backoffStrategy: fullJitterBackoff(options.settings) },
   })
-  worker.on('error', (err) => options.log.warn({ err: { message: err.message } }, 'callback worker error'))
+  worker.on('error', createLimitedErrorLog(options.log, 'callback worker error'))
   worker.on('failed', (job, err) => options.log.info({ eventId: job?.data.eventId, attemptsMade: job?.attemptsMade, reason: err.message }, 'status callback failed'))
   return worker
 }

@@ -16,6 +16,9 @@ export interface Database extends Queryable {
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>
   // Runs a multi-statement script without parameters.
   exec(sql: string): Promise<void>
+  // Connections lost while idle (the server restarted, say): the store
+  // replaces them; this only lets the owner log it.
+  onConnectionError(listener: (err: Error) => void): void
   close(): Promise<void>
 }
 

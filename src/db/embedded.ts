@@ -85,6 +85,8 @@ export async function createEmbeddedDatabase (options: EmbeddedOptions): Promise
 
   return {
     kind: 'embedded',
+    // In-process: there is no connection to lose.
+    onConnectionError () {},
     schema: options.schema,
     ...asQueryable(db),
     async exec (sql: string) {

@@ -52,9 +52,12 @@ export function createPostgresDatabase (options: PostgresOptions): Database {
     statement_timeout: options.statementTimeoutMs ?? 30000,
     types,
   })
-  // An idle client losing its connection must not crash the process; the pool
-  // replaces it and readiness shows the outage.
-  pool.on('error', () => {})
+  // An idle client losing its connection must not crash the process before
+  // anyone listens (onConnectionError); the pool replaces it and readiness
+  // shows the outage.
+  const idleErrors = (err: Error) => connectionListeners.forEach((l) => l(err))
+  const connectionListeners: Array<(err: Error) => void> = []
+  pool.on('error', idleErrors)
 
   // Connection-class failures leave here as StoreUnavailableError (see database.ts).
   async function run<T> (work: Promise<T>): Promise<T> {
@@ -68,6 +71,9 @@ export function createPostgresDatabase (options: PostgresOptions): Database {
   return {
     kind: 'postgres',
     schema: options.schema,
+    onConnectionError (listener) {
+      connectionListeners.push(listener)
+    },
     async query<T> (sql: string, params?: unknown[]) {
       return wrap<T>(await run(pool.query(prepared(sql, params))))
     },

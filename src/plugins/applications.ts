@@ -11,6 +11,7 @@ import { createOutboxRelay } from '../applications/relay.ts'
 import { createApplicationStore, type ApplicationStore } from '../applications/store.ts'
 import { closeWorker } from '../queue/close.ts'
 import { epochKey } from '../queue/epoch.ts'
+import { createLimitedErrorLog } from '../errors/limited-log.ts'
 import { createRedisConnection } from '../redis/connection.ts'
 
 declare module 'fastify' {
@@ -37,11 +38,11 @@ async function applicationsPlugin (app: FastifyInstance, options: ApplicationsPl
   const store = createApplicationStore(app.db)
   const prefix = `${app.redisKeyPrefix}:bull`
   const queueConnection = createRedisConnection({ url: options.redisUrl, role: 'queue', connectionName: 'oss-gateway:queue' })
-  queueConnection.on('error', () => {})
+  queueConnection.on('error', createLimitedErrorLog(app.log, 'the delivery queue\'s Redis connection failed'))
   const queue = createDeliveryQueue(queueConnection, prefix)
-  queue.on('error', (err) => app.log.debug({ err: { message: err.message } }, 'delivery queue error'))
+  queue.on('error', createLimitedErrorLog(app.log, 'delivery queue error'))
   const flows = new FlowProducer({ connection: queueConnection, prefix })
-  flows.on('error', (err) => app.log.debug({ err: { message: err.message } }, 'flow producer error'))
+  flows.on('error', createLimitedErrorLog(app.log, 'flow producer error'))
   const relay = createOutboxRelay({ store, queue, flows, settings: options.settings, intervalMs: options.settings.outboxPollMs, log: app.log })
   const reconciler = createDeliveryReconciler({
     store,

@@ -9,6 +9,7 @@ import { createCallbackStore, type CallbackStore } from '../callbacks/store.ts'
 import { createAddressPolicy, type AddressPolicy } from '../callbacks/url-guard.ts'
 import { closeWorker } from '../queue/close.ts'
 import { epochKey } from '../queue/epoch.ts'
+import { createLimitedErrorLog } from '../errors/limited-log.ts'
 import { createPeriodic } from '../queue/periodic.ts'
 import { createRedisConnection } from '../redis/connection.ts'
 
@@ -34,9 +35,9 @@ async function callbacksPlugin (app: FastifyInstance, options: CallbacksPluginOp
   const policy = createAddressPolicy({ allowedCidrs: options.settings.allowedCidrs })
   const prefix = `${app.redisKeyPrefix}:bull`
   const queueConnection = createRedisConnection({ url: options.redisUrl, role: 'queue', connectionName: 'oss-gateway:callbacks' })
-  queueConnection.on('error', () => {})
+  queueConnection.on('error', createLimitedErrorLog(app.log, 'the callback queue\'s Redis connection failed'))
   const queue = createCallbackQueue(queueConnection, prefix)
-  queue.on('error', (err) => app.log.debug({ err: { message: err.message } }, 'callback queue error'))
+  queue.on('error', createLimitedErrorLog(app.log, 'callback queue error'))
 
   const relay = createPeriodic({
     what: 'callback relay',

@@ -80,7 +80,7 @@ async function cataloguePlugin (app: FastifyInstance, options: CataloguePluginOp
       if (failing) app.log.info('the published catalogue can be refreshed again')
       failing = false
     }, (err) => {
-      if (!failing) app.log.warn({ err: { message: (err as Error).message } }, 'could not refresh the published catalogue; serving the one in memory')
+      if (!failing) app.log.warn({ err }, 'could not refresh the published catalogue; serving the one in memory')
       failing = true
     }).finally(() => { running = false })
   }, options.refreshMs)

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
+import { createLimitedErrorLog } from '../errors/limited-log.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -19,7 +20,7 @@ async function redisPlugin (app: FastifyInstance, { redis, keyPrefix }: RedisPlu
   app.decorate('redis', redis)
   app.decorate('redisKeyPrefix', keyPrefix)
   // Without a listener ioredis reports every reconnect attempt as unhandled.
-  redis.on('error', (err) => app.log.warn({ err: { message: err.message } }, 'redis connection error'))
+  redis.on('error', createLimitedErrorLog(app.log, 'redis connection error'))
   app.addHook('onClose', async () => {
     await redis.quit().catch(() => redis.disconnect())
   })

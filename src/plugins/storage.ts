@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import type { Database } from '../db/index.ts'
+import { createLimitedErrorLog } from '../errors/limited-log.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -15,6 +16,7 @@ export interface StoragePluginOptions {
 
 async function storagePlugin (app: FastifyInstance, { db }: StoragePluginOptions): Promise<void> {
   app.decorate('db', db)
+  db.onConnectionError(createLimitedErrorLog(app.log, 'a database connection was lost; the pool replaces it'))
   app.addHook('onClose', async () => {
     await db.close()
   })

@@ -21,7 +21,7 @@ export function createPeriodic (options: { run: () => Promise<void>, intervalMs:
       if (failing) options.log.info(`the ${options.what} works again`)
       failing = false
     }, (err) => {
-      if (!failing) options.log.warn({ err: { message: (err as Error).message } }, `the ${options.what} cannot run; it tries again`)
+      if (!failing) options.log.warn({ err }, `the ${options.what} cannot run; it tries again`)
       failing = true
     }).finally(() => {
       running = null

@@ -78,6 +78,9 @@ export async function citizenRoutes (app: FastifyInstance, options: CitizenRoute
   }
 
   async function lookup (request: FastifyRequest, regnumParam: string, asked: string[] | undefined) {
+    // Every attempt counts, refused ones too: probing purposes, sources or
+    // numbers is what a harvest looks like, and each refusal is audited.
+    await limit(request)
     const parsed = parseRegnum(regnumParam)
     if (!parsed.ok) {
       throw new ProblemError('INVALID_REGNUM', `the registration number is not valid: ${parsed.message}`, {
@@ -105,11 +108,10 @@ export async function citizenRoutes (app: FastifyInstance, options: CitizenRoute
       await app.audit.append({ ...base, at: new Date().toISOString(), sourcesAsked: asked ?? [], sourcesAnswered: [], result: 'denied', details: { code: (err as ProblemError).code } })
         .catch((auditErr) => storeOutageOf(auditErr) === undefined
           ? request.log.error({ err: auditErr }, 'could not audit a refused look-up')
-          : request.log.warn({ reason: (auditErr as Error).message }, 'could not audit a refused look-up: the database is unavailable'))
+          : request.log.warn({ err: auditErr }, 'could not audit a refused look-up: the database is unavailable'))
       lookups.inc({ purpose: q.purpose, result: 'denied' })
       throw err
     }
-    await limit(request)
     harvest.record(`${officer.issuer}:${officer.sub}`, parsed.value).then(({ distinct, flagged }) => {
       if (!flagged) return
       harvestFlags.inc({ agency: officer.agency, unit: officer.unit })
