@@ -20,8 +20,16 @@ COPY adapters ./adapters
 COPY seed ./seed
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node
+# Bound to 0.0.0.0, the gateway and the worker refuse development mode: set
+# AUTH_ISSUERS, EXCHANGE_URL, BUS_SIGNING_KEYS_FILE, BUS_XYP_PRIVATE_KEY_FILE and
+# BUS_XYP_ACCESS_TOKEN (OSS_DEVELOPMENT=true overrides it; never with real
+# data), and METRICS_TOKEN for Prometheus to read /metrics. A worker container
+# (command `node src/worker.ts`) serves /metrics and /health/* on WORKER_PORT,
+# the same port, so the health check below fits both.
 ENV HOST=0.0.0.0 \
     PORT=3000 \
+    WORKER_PORT=3000 \
+    OSS_DEVELOPMENT=false \
     DATA_DIR=/app/data \
     SHUTDOWN_DRAIN_MS=5000
 EXPOSE 3000

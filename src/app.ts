@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis'
 import type { DestinationStream } from 'pino'
 import addFormats from 'ajv-formats'
 import pkg from '../package.json' with { type: 'json' }
-import type { Config } from './config.ts'
+import { exposure, type Config } from './config.ts'
 import type { Database } from './db/index.ts'
 import type { BusClients } from './bus/index.ts'
 import { createFallbackReplayCache, createRedisReplayCache, createTokenVerifier, type TokenVerifier } from './auth/token-verifier.ts'
@@ -48,6 +48,8 @@ export interface AppOptions {
   verifier?: TokenVerifier
   // Where log lines go; stdout by default.
   logStream?: DestinationStream
+  // 'worker' (`npm run worker`) serves only /health/* and /metrics.
+  surface?: 'gateway' | 'worker'
 }
 
 // Builds the gateway. It never listens: src/server.ts does, and tests use inject.
@@ -109,7 +111,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(rateLimit, { global: false, redis: options.redis, nameSpace: `${config.redis.keyPrefix}:rl:`, skipOnError: false })
 
   await app.register(healthRoutes)
-  await app.register(metricsRoutes)
+  await app.register(metricsRoutes, { token: config.metrics.token, exposure: exposure(config) })
+  if (options.surface === 'worker') return app
   await app.register(problemRoutes)
   await app.register(meRoutes)
   await app.register(adminAdapterRoutes)

@@ -1,5 +1,7 @@
+import net from 'node:net'
 import { envSchema } from 'env-schema'
 import { Ajv } from 'ajv'
+import ipaddr from 'ipaddr.js'
 
 // One schema for every setting. Names carry their units; defaults give a
 // working development gateway with only Redis running.
@@ -25,6 +27,10 @@ const schema = {
     SHUTDOWN_DRAIN_MS: { type: 'integer', default: 0, minimum: 0 },
     SHUTDOWN_TIMEOUT_MS: { type: 'integer', default: 10000, minimum: 100 },
     TRUST_PROXY: { type: 'boolean', default: false },
+    OSS_DEVELOPMENT: { type: 'boolean', default: false },
+    // Empty, or a bearer token of 16 or more printable characters.
+    METRICS_TOKEN: { type: 'string', default: '', pattern: '^([!-~]{16,})?$' },
+    WORKER_PORT: { type: 'integer', default: 0, minimum: 0, maximum: 65535 },
     AUTH_ISSUERS: { type: 'string', default: '' },
     AUTH_CLOCK_SKEW_SECONDS: { type: 'integer', default: 30, minimum: 0, maximum: 30 },
     AUTH_MAX_TOKEN_AGE_SECONDS: { type: 'integer', default: 3600, minimum: 60, maximum: 86400 },
@@ -111,6 +117,12 @@ const issuerSchema = {
 export interface Config {
   host: string
   port: number
+  // Where `npm run worker` serves /metrics and /health/*; 0 is a free port.
+  workerPort: number
+  // OSS_DEVELOPMENT: development conveniences are wanted even where other
+  // machines can reach this process.
+  development: boolean
+  metrics: { token?: string }
   logLevel: string
   dataDir: string
   database: { url?: string, schema: string, poolMax: number }
@@ -166,6 +178,9 @@ export class ConfigError extends Error {
 interface RawEnv {
   HOST: string
   PORT: number
+  WORKER_PORT: number
+  OSS_DEVELOPMENT: boolean
+  METRICS_TOKEN: string
   LOG_LEVEL: string
   DATA_DIR: string
   DATABASE_URL?: string
@@ -258,6 +273,9 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   return {
     host: raw.HOST,
     port: raw.PORT,
+    workerPort: raw.WORKER_PORT,
+    development: raw.OSS_DEVELOPMENT,
+    metrics: raw.METRICS_TOKEN === '' ? {} : { token: raw.METRICS_TOKEN },
     logLevel: raw.LOG_LEVEL,
     dataDir: raw.DATA_DIR,
     database: { url: raw.DATABASE_URL, schema: raw.DATABASE_SCHEMA, poolMax: raw.DATABASE_POOL_MAX },
@@ -323,4 +341,66 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
       breakerCoolDownMs: raw.BUS_BREAKER_COOLDOWN_MS,
     },
   }
+}
+
+// True for addresses only this machine reaches: 127.0.0.0/8, ::1 (also
+// IPv4-mapped) and the name localhost. Any other name may resolve anywhere.
+export function isLoopbackHost (host: string): boolean {
+  const text = host.trim().toLowerCase()
+  if (text === 'localhost') return true
+  if (net.isIP(text) === 0) return false
+  return ipaddr.process(text).range() === 'loopback'
+}
+
+// Why this process's listener is reachable from other machines, or null when
+// it is not: a non-loopback HOST, or a proxy in front that forwards to it.
+export function exposure (config: Pick<Config, 'host' | 'http'>): string | null {
+  if (!isLoopbackHost(config.host)) return `HOST=${config.host} is not a loopback address`
+  if (config.http.trustProxy) return 'TRUST_PROXY=true says a proxy forwards requests from other machines'
+  return null
+}
+
+export interface DevelopmentConvenience {
+  // The variables that replace it with the real thing.
+  variables: string[]
+  what: string
+}
+
+// The development conveniences this configuration falls back on. Read before
+// compose() replaces the missing issuers with the development one.
+export function developmentConveniences (config: Config): DevelopmentConvenience[] {
+  const found: DevelopmentConvenience[] = []
+  if (config.auth.issuers.length === 0) {
+    found.push({ variables: ['AUTH_ISSUERS'], what: 'a token issuer the gateway generated itself' })
+  }
+  if (config.exchange.url === undefined) {
+    found.push({ variables: ['EXCHANGE_URL'], what: 'the bundled bus emulator with synthetic citizens' })
+  }
+  const keyFiles = [
+    ...(config.bus.signingKeysFile === undefined ? ['BUS_SIGNING_KEYS_FILE'] : []),
+    ...(config.bus.xypPrivateKeyFile === undefined ? ['BUS_XYP_PRIVATE_KEY_FILE'] : []),
+  ]
+  if (keyFiles.length > 0) found.push({ variables: keyFiles, what: 'throwaway development member keys' })
+  if (config.bus.xypAccessToken === schema.properties.BUS_XYP_ACCESS_TOKEN.default) {
+    found.push({ variables: ['BUS_XYP_ACCESS_TOKEN'], what: 'the development XYP access token' })
+  }
+  return found
+}
+
+// Development mode is for one's own machine: it refuses where other machines
+// can reach the process, unless OSS_DEVELOPMENT=true. Returns the one-line
+// reason to refuse, or null.
+export function developmentRefusal (config: Config, conveniences = developmentConveniences(config)): string | null {
+  const exposed = exposure(config)
+  if (conveniences.length === 0 || exposed === null || config.development) return null
+  const variables = conveniences.flatMap((c) => c.variables)
+  return `refusing to start in development mode where other machines can reach it (${exposed}): ` +
+    `it would use ${conveniences.map((c) => c.what).join(', ')}. ` +
+    `Set ${variables.join(', ')}; or bind HOST to a loopback address (127.0.0.1); ` +
+    'or set OSS_DEVELOPMENT=true to run development mode there anyway'
+}
+
+export function assertDevelopmentAllowed (config: Config, conveniences?: DevelopmentConvenience[]): void {
+  const refusal = developmentRefusal(config, conveniences)
+  if (refusal !== null) throw new ConfigError(refusal)
 }

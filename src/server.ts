@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { buildApp } from './app.ts'
 import { ensureDevIssuer } from './auth/dev-issuer.ts'
-import { ConfigError, loadConfig, type Config } from './config.ts'
+import { assertDevelopmentAllowed, ConfigError, developmentConveniences, exposure, loadConfig, type Config } from './config.ts'
 import { openDatabase } from './db/index.ts'
 import { createBusClients, resolveMemberKeys } from './bus/index.ts'
 import { connectRedis, createRedisConnection, evictionWarning, persistenceWarning, readEvictionPolicy, readPersistence, RedisUnreachableError } from './redis/connection.ts'
@@ -20,6 +20,14 @@ export interface Started {
   close: () => Promise<void>
 }
 
+export interface ComposeOptions {
+  // Run the bundled bus emulator when EXCHANGE_URL is unset (the gateway does;
+  // a worker calls the one `npm start` runs).
+  runExchange: boolean
+  // What the app serves: the whole API, or a worker's /health/* and /metrics.
+  surface: 'gateway' | 'worker'
+}
+
 export interface Composed {
   app: FastifyInstance
   config: Config
@@ -31,7 +39,13 @@ export interface Composed {
 // Redis and the database, resolves keys and the bus, and builds the app. Only
 // the gateway runs the bundled emulator (when EXCHANGE_URL is unset); a worker
 // process calls the one `npm start` runs.
-export async function compose (config: Config, options: { runExchange: boolean } = { runExchange: true }): Promise<Composed> {
+export async function compose (config: Config, options: ComposeOptions = { runExchange: true, surface: 'gateway' }): Promise<Composed> {
+  // Before anything is generated or opened: development conveniences where
+  // other machines can reach this process are refused (src/config.ts).
+  const conveniences = developmentConveniences(config)
+  assertDevelopmentAllowed(config, conveniences)
+  const exposed = exposure(config)
+
   let devMode = false
   if (config.auth.issuers.length === 0) {
     const dev = await ensureDevIssuer(config.dataDir)
@@ -74,7 +88,12 @@ export async function compose (config: Config, options: { runExchange: boolean }
   }
   exchangeUrl ??= `http://127.0.0.1:${config.exchange.port}`
 
-  const app = await buildApp({ config, db, redis, bus: createBusClients(config, exchangeUrl, keys) })
+  const app = await buildApp({ config, db, redis, bus: createBusClients(config, exchangeUrl, keys), surface: options.surface })
+  if (conveniences.length > 0 && exposed !== null) {
+    app.log.warn({ host: config.host, conveniences: conveniences.map((c) => c.what) },
+      `DEVELOPMENT MODE WHERE OTHER MACHINES CAN REACH IT (${exposed}), because OSS_DEVELOPMENT=true: ` +
+      `never do this with real people's data; set ${conveniences.flatMap((c) => c.variables).join(', ')} for anything but development`)
+  }
   if (devMode) {
     app.log.warn({ issuer: config.auth.issuers[0]?.issuer, keys: `${config.dataDir}/keys` },
       'DEVELOPMENT MODE: no AUTH_ISSUERS configured, trusting the throwaway development issuer; mint tokens with `npm run token`')
@@ -89,15 +108,12 @@ export async function compose (config: Config, options: { runExchange: boolean }
   return { app, config, ...(exchange === undefined ? {} : { exchange }) }
 }
 
-// The gateway: composes, listens, and shuts down in order on SIGTERM/SIGINT:
+// Listens on config.host and `port`, and returns how to shut down in order:
 // readiness 503 first, then in-flight requests finish, then connections and
-// queues close.
-export async function startServer (options: StartOptions = {}): Promise<Started> {
-  const config = options.config ?? loadConfig()
-  const { app, exchange } = await compose(config)
-  if (options.extend !== undefined) await options.extend(app)
-
-  await app.listen({ port: config.port, host: config.host })
+// queues close. Shared by the gateway and `npm run worker`.
+export async function serve (composed: Composed, port: number): Promise<Started> {
+  const { app, config, exchange } = composed
+  await app.listen({ port, host: config.host })
   const address = app.server.address()
   const url = typeof address === 'object' && address !== null
     ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
@@ -117,21 +133,28 @@ export async function startServer (options: StartOptions = {}): Promise<Started>
   return { app, url, close }
 }
 
-export async function main (options: Omit<StartOptions, 'config'> = {}): Promise<void> {
+// The gateway: composes, listens on PORT, and shuts down in order on SIGTERM/SIGINT.
+export async function startServer (options: StartOptions = {}): Promise<Started> {
+  const config = options.config ?? loadConfig()
+  const composed = await compose(config)
+  if (options.extend !== undefined) await options.extend(composed.app)
+  return serve(composed, config.port)
+}
+
+// A process's entry point (the gateway's and the worker's): a bad setting or a
+// refused start is one line and exit 78 (EX_CONFIG), an unreachable Redis or
+// a locked embedded store one line and exit 1; then shutdown on signals.
+export async function run (start: (config: Config) => Promise<Started>): Promise<void> {
   let config: Config
+  let started: Started
   try {
     config = loadConfig()
+    started = await start(config)
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`error: ${err.message}`)
       process.exit(78) // EX_CONFIG
     }
-    throw err
-  }
-  let started: Started
-  try {
-    started = await startServer({ ...options, config })
-  } catch (err) {
     if (err instanceof RedisUnreachableError || (err as { code?: string }).code === 'EMBEDDED_STORE_LOCKED') {
       console.error(`error: ${(err as Error).message}`)
       process.exit(1)
@@ -143,6 +166,10 @@ export async function main (options: Omit<StartOptions, 'config'> = {}): Promise
     else started.app.log.info({ signal }, 'shutting down')
     await started.close()
   })
+}
+
+export async function main (options: Omit<StartOptions, 'config'> = {}): Promise<void> {
+  await run((config) => startServer({ ...options, config }))
 }
 
 if (import.meta.main) await main()

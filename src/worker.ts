@@ -1,35 +1,21 @@
 // Delivery and callback workers as their own process: `npm run worker`. It is
-// the gateway's own composition (src/server.ts `compose`), made ready but not
-// listening: the same workers, relays and reconcilers, sharing the queues with
-// the gateways (set WORKER=off on those to leave delivery to these processes).
-// Without EXCHANGE_URL it calls the bus that `npm start` runs on EXCHANGE_PORT.
-import closeWithGrace from 'close-with-grace'
-import { ConfigError, loadConfig, type Config } from './config.ts'
-import { compose } from './server.ts'
+// the gateway's own composition (src/server.ts `compose`): the same workers,
+// relays and reconcilers, sharing the queues with the gateways (set WORKER=off
+// on those to leave delivery to these processes). It serves only /health/*
+// and /metrics, on HOST:WORKER_PORT (0, the default, takes a free port, so
+// several workers run side by side; the ready line says where). The same
+// development-mode rule as the gateway's applies. Without EXCHANGE_URL it
+// calls the bus that `npm start` runs on EXCHANGE_PORT.
+import type { Config } from './config.ts'
+import { compose, run, serve, type Started } from './server.ts'
 
-export async function startWorker (config: Config = loadConfig()) {
+export async function startWorker (config: Config): Promise<Started> {
   config.delivery.worker = true
-  const { app } = await compose(config, { runExchange: false })
-  await app.ready()
-  app.log.info({ concurrency: config.delivery.concurrency, pid: process.pid }, 'delivery worker ready')
-  return { app, log: app.log, close: () => app.close() }
+  config.docsEnabled = false
+  const composed = await compose(config, { runExchange: false, surface: 'worker' })
+  const started = await serve(composed, config.workerPort)
+  started.app.log.info({ url: started.url, concurrency: config.delivery.concurrency, pid: process.pid }, 'delivery worker ready')
+  return started
 }
 
-if (import.meta.main) {
-  let started
-  try {
-    started = await startWorker()
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(`error: ${err.message}`)
-      process.exit(78)
-    }
-    throw err
-  }
-  const { log, close } = started
-  closeWithGrace({ delay: 30000, logger: log }, async ({ signal, err }) => {
-    if (err !== undefined) log.error({ err }, 'closing after an uncaught error')
-    else log.info({ signal }, 'worker shutting down')
-    await close()
-  })
-}
+if (import.meta.main) await run(startWorker)

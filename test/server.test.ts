@@ -32,7 +32,7 @@ t.test('SIGTERM: readiness 503 first, in-flight requests finish, then the proces
   await before.body.dump()
 
   const inFlight = request(`${url}/test/slow`)
-  await server.waitFor(/"url":"\/test\/slow"/)
+  await server.waitFor(/"route":"\/test\/slow"/)
   server.child.kill('SIGTERM')
   await server.waitFor(/"msg":"shutting down"/)
 

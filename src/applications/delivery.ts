@@ -116,7 +116,7 @@ export function createDeliveryWorker (options: DeliveryWorkerOptions): Worker<De
     }
     // Counted in the database, so an attempt cut short by a crash still counts.
     let app = await store.startAttempt(id, options.lockDurationMs + graceMs)
-    if (app === null && await store.reopen(id, 'the queue dashboard')) app = await store.startAttempt(id, options.lockDurationMs + graceMs)
+    if (app === null && await store.reopen(id, 'a retry of its failed job in the queue')) app = await store.startAttempt(id, options.lockDurationMs + graceMs)
     if (app === null) {
       const found = await store.get(id)
       if (found === null) throw new UnrecoverableError(`application ${id} does not exist`)

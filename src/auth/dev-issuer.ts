@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { linkSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose'
 import type { IssuerConfig } from '../config.ts'
@@ -25,12 +25,17 @@ export function devIssuerFiles (dataDir: string): DevIssuerFiles {
 }
 
 function writeOnce (path: string, text: string, mode: number): boolean {
+  // Written aside and linked into place, so a racing process never reads half a file.
+  const aside = `${path}.${process.pid}.tmp`
+  writeFileSync(aside, text, { mode })
   try {
-    writeFileSync(path, text, { flag: 'wx', mode })
+    linkSync(aside, path)
     return true
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
     throw err
+  } finally {
+    unlinkSync(aside)
   }
 }
 
@@ -48,10 +53,14 @@ export async function ensureDevIssuer (dataDir: string): Promise<{ config: Issue
     const kid = await calculateJwkThumbprint(publicJwk)
     const privateJwk: JWK = { ...(await exportJWK(privateKey)), kid, alg: 'EdDSA', use: 'sig' }
     const note = 'THROWAWAY DEVELOPMENT KEY made by the gateway; never use it in production'
-    if (writeOnce(files.privateJwkFile, JSON.stringify({ note, ...privateJwk }, null, 2) + '\n', 0o600)) {
-      writeFileSync(files.jwksFile, JSON.stringify({ note, keys: [{ ...publicJwk, kid, alg: 'EdDSA', use: 'sig' }] }, null, 2) + '\n')
-      created = true
-    }
+    created = writeOnce(files.privateJwkFile, JSON.stringify({ note, ...privateJwk }, null, 2) + '\n', 0o600)
+    // Winner or not, publish the key that was written first: the loser of a
+    // race must not return before the key set exists.
+    const first = JSON.parse(readFileSync(files.privateJwkFile, 'utf8')) as JWK
+    const published = { kty: first.kty, crv: first.crv, x: first.x, kid: first.kid, alg: 'EdDSA', use: 'sig' }
+    const aside = `${files.jwksFile}.${process.pid}.tmp`
+    writeFileSync(aside, JSON.stringify({ note, keys: [published] }, null, 2) + '\n')
+    renameSync(aside, files.jwksFile)
   }
   return {
     created,

@@ -56,6 +56,8 @@ export interface TokenVerifier {
 }
 
 const UNIT_CODE = /^\d{2}(\d{2}(\d{2})?)?$/
+// Claims end up in replay keys, audit records and logs: bounded.
+const MAX_CLAIM_LENGTH = 256
 
 function keySetFor (issuer: IssuerConfig): JWTVerifyGetKey {
   if (issuer.jwksUri !== undefined) {
@@ -71,11 +73,18 @@ function invalid (detail: string, cause?: unknown): ProblemError {
 
 function stringClaim (payload: JWTPayload, name: string): string {
   const value = payload[name]
-  if (typeof value !== 'string' || value === '') throw invalid(`the token has no "${name}" claim`)
+  if (value === undefined) throw invalid(`the token has no "${name}" claim`)
+  if (typeof value !== 'string' || value === '' || value.length > MAX_CLAIM_LENGTH) {
+    throw invalid(`the token's "${name}" claim must be a non-empty string of at most ${MAX_CLAIM_LENGTH} characters`)
+  }
   return value
 }
 
-function toPrincipal (payload: JWTPayload, issuer: IssuerConfig): Principal {
+// jose has checked that exp and iat are numbers and the token is current.
+// A token is refused here once it is maxTokenAge old, whatever its exp says,
+// so that is as long as its jti needs remembering (and a far-future or
+// fractional exp cannot break the replay cache).
+function toPrincipal (payload: JWTPayload, issuer: IssuerConfig, maxTokenAgeSeconds: number): Principal {
   const role = payload.role
   if (typeof role !== 'string' || !(ROLES as readonly string[]).includes(role)) {
     throw invalid('the token has no valid "role" claim')
@@ -86,8 +95,8 @@ function toPrincipal (payload: JWTPayload, issuer: IssuerConfig): Principal {
   const base = {
     sub: stringClaim(payload, 'sub'),
     issuer: issuer.issuer,
-    tokenId: payload.jti as string,
-    expiresAt: payload.exp as number,
+    tokenId: stringClaim(payload, 'jti'),
+    expiresAt: Math.ceil(Math.min(payload.exp as number, (payload.iat as number) + maxTokenAgeSeconds)),
   }
   switch (role as Role) {
     case 'citizen': {
@@ -147,7 +156,7 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
         throw invalid('the token could not be verified', err)
       }
 
-      const principal = toPrincipal(payload, config)
+      const principal = toPrincipal(payload, config, options.maxTokenAgeSeconds)
 
       // Only a token that verified may burn its jti, so forgeries cannot lock out real ones.
       let fresh: boolean

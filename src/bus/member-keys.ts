@@ -1,5 +1,5 @@
 import { generateKeyPairSync, createPrivateKey, createPublicKey, createHash, type KeyObject, type JsonWebKey } from 'node:crypto'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { linkSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 // The gateway's identity on the bus: Ed25519 keys for the REST transport and an
@@ -37,12 +37,24 @@ function thumbprint (jwk: JsonWebKey): string {
   return createHash('sha256').update(JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x })).digest('base64url')
 }
 
+// Processes starting together share DATA_DIR: a file appears whole or not at
+// all (written aside, then linked into place), and the first one written wins.
 function writeOnce (path: string, text: string, mode: number): void {
+  const aside = `${path}.${process.pid}.tmp`
+  writeFileSync(aside, text, { mode })
   try {
-    writeFileSync(path, text, { flag: 'wx', mode })
+    linkSync(aside, path)
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+  } finally {
+    unlinkSync(aside)
   }
+}
+
+function writeWhole (path: string, text: string): void {
+  const aside = `${path}.${process.pid}.tmp`
+  writeFileSync(aside, text)
+  renameSync(aside, path)
 }
 
 // A private JWKS file: { keys: [{ kty: 'OKP', crv: 'Ed25519', x, d, kid, created? }] }.
@@ -73,7 +85,7 @@ export function ensureDevMemberKeys (dataDir: string): void {
     const kid = thumbprint(jwk)
     writeOnce(files.privateJwks, JSON.stringify({ note, keys: [{ ...jwk, kid, created: new Date().toISOString() }] }, null, 2) + '\n', 0o600)
     const { publicJwks } = loadSigningKeys(files.privateJwks)
-    writeFileSync(files.publicJwks, JSON.stringify({ note, ...publicJwks }, null, 2) + '\n')
+    writeWhole(files.publicJwks, JSON.stringify({ note, ...publicJwks }, null, 2) + '\n')
   }
   try {
     readFileSync(files.xypPublicPem)
@@ -81,7 +93,7 @@ export function ensureDevMemberKeys (dataDir: string): void {
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
     writeOnce(files.xypPrivatePem, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, 0o600)
     const pem = createPublicKey(readFileSync(files.xypPrivatePem, 'utf8')).export({ type: 'spki', format: 'pem' }) as string
-    writeFileSync(files.xypPublicPem, pem)
+    writeWhole(files.xypPublicPem, pem)
   }
 }
 

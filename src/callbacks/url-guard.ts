@@ -1,5 +1,6 @@
 import dns from 'node:dns'
 import net from 'node:net'
+import ipaddr from 'ipaddr.js'
 import { Agent, buildConnector } from 'undici'
 import { ProblemError, type FieldError } from '../errors/problem-error.ts'
 
@@ -59,65 +60,67 @@ export class CallbackRefusedError extends Error {
   }
 }
 
-type Family = 'ipv4' | 'ipv6'
-type Rules = Array<{ reason: string, list: net.BlockList }>
+type Address = ipaddr.IPv4 | ipaddr.IPv6
+type Cidr = [Address, number]
 
-// Most specific first: the first rule that matches names the reason.
-const V4_RULES: Array<[string, string[]]> = [
-  // 168.63.129.16 is Azure's platform endpoint, reachable from every VM.
-  ['cloud metadata', ['169.254.169.254/32', '168.63.129.16/32']],
-  ['unspecified', ['0.0.0.0/8']],
-  ['loopback', ['127.0.0.0/8']],
-  ['private network', ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16']],
-  ['carrier-grade NAT', ['100.64.0.0/10']],
-  ['link-local', ['169.254.0.0/16']],
-  ['documentation/benchmark range', ['192.0.2.0/24', '198.51.100.0/24', '203.0.113.0/24', '198.18.0.0/15']],
-  ['multicast', ['224.0.0.0/4']],
-  ['broadcast', ['255.255.255.255/32']],
-  ['reserved', ['192.0.0.0/24', '240.0.0.0/4']],
-]
+// The ranges come from ipaddr.js's classification (IANA's special-purpose
+// registries): only its 'unicast' is public. These name its ranges for people.
+const REASONS: Record<string, string> = {
+  unspecified: 'unspecified',
+  broadcast: 'broadcast',
+  multicast: 'multicast',
+  linkLocal: 'link-local',
+  loopback: 'loopback',
+  carrierGradeNat: 'carrier-grade NAT',
+  private: 'private network',
+  uniqueLocal: 'private network',
+  deprecatedSiteLocal: 'private network',
+  // 192.0.0.0/24, documentation, benchmarking, the 6to4 relay anycast
+  // 192.88.99.0/24, 240.0.0.0/4; in IPv6, 2001::/23, 2001:db8::/32, 3fff::/20.
+  reserved: 'reserved',
+  benchmarking: 'documentation/benchmark range',
+  as112: 'AS112 sink',
+  as112v6: 'AS112 sink',
+  amt: 'AMT relay',
+  discard: 'discard-only',
+  rfc6052: 'NAT64',
+  rfc6145: 'IPv4-translated',
+  '6to4': '6to4',
+  teredo: 'Teredo',
+  deprecatedOrchid: 'ORCHID',
+  orchid2: 'ORCHID',
+  droneRemoteIdProtocolEntityTags: 'DRIP entity tags',
+  segmentRouting: 'segment routing',
+}
 
-// IPv4-mapped (::ffff:0:0/96) and 6to4 (2002::/16) addresses are judged by
-// the IPv4 address inside them, before these rules.
-const V6_RULES: Array<[string, string[]]> = [
-  ['cloud metadata', ['fd00:ec2::254/128']],
-  ['unspecified', ['::/128']],
-  ['loopback', ['::1/128']],
-  ['link-local', ['fe80::/10']],
-  ['private network', ['fc00::/7', 'fec0::/10']],
-  ['multicast', ['ff00::/8']],
-  ['documentation/benchmark range', ['2001:db8::/32', '3fff::/20', '2001:2::/48']],
-  ['NAT64', ['64:ff9b::/96', '64:ff9b:1::/48']],
-  // ::/8 holds the deprecated IPv4-compatible addresses; 100::/64 is discard-only.
-  ['reserved', ['::/8', '100::/64']],
-]
+// Unicast to ipaddr.js, but never to be called: instance metadata services
+// (168.63.129.16 is Azure's platform endpoint, reachable from every VM).
+const METADATA: Cidr[] = ['169.254.169.254/32', '168.63.129.16/32', 'fd00:ec2::254/128'].map((c) => ipaddr.parseCIDR(c))
 
-function parseCidr (cidr: string): { address: string, prefix: number, family: Family } {
-  const slash = cidr.indexOf('/')
-  const address = slash === -1 ? '' : cidr.slice(0, slash).trim()
-  const prefixText = slash === -1 ? '' : cidr.slice(slash + 1).trim()
-  const version = net.isIP(address)
-  const max = version === 4 ? 32 : 128
-  const prefix = /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : Number.NaN
-  if (version === 0 || !(prefix >= 0 && prefix <= max)) {
-    throw new Error(`invalid CIDR in allowedCidrs: ${JSON.stringify(cidr)} (expected an address and a prefix length, like 10.1.0.0/16 or ::1/128)`)
+// IANA allocates IPv6 unicast only from 2000::/3; ipaddr.js calls the rest
+// (IPv4-compatible ::/96, unallocated space) 'unicast' too.
+const GLOBAL_UNICAST_V6 = ipaddr.parseCIDR('2000::/3')
+
+function inAny (address: Address, cidrs: Cidr[]): boolean {
+  return cidrs.some(([range, bits]) => range.kind() === address.kind() && address.match(range, bits))
+}
+
+function v4 (high: number, low: number): ipaddr.IPv4 {
+  return new ipaddr.IPv4([high >> 8, high & 0xff, low >> 8, low & 0xff])
+}
+
+// The IPv4 address that NAT64, SIIT, 6to4 and Teredo addresses carry (for
+// Teredo the server's; the client's is obfuscated and behind NAT anyway).
+function embeddedIpv4 (address: ipaddr.IPv6, range: string): ipaddr.IPv4 | null {
+  const p = address.parts
+  switch (range) {
+    case 'rfc6052':
+    case 'rfc6145': return v4(p[6]!, p[7]!)
+    case '6to4': return v4(p[1]!, p[2]!)
+    case 'teredo': return v4(p[2]!, p[3]!)
+    default: return null
   }
-  return { address, prefix, family: version === 4 ? 'ipv4' : 'ipv6' }
 }
-
-function buildRules (rules: Array<[string, string[]]>): Rules {
-  return rules.map(([reason, cidrs]) => {
-    const list = new net.BlockList()
-    for (const cidr of cidrs) {
-      const { address, prefix, family } = parseCidr(cidr)
-      list.addSubnet(address, prefix, family)
-    }
-    return { reason, list }
-  })
-}
-
-const v4Rules = buildRules(V4_RULES)
-const v6Rules = buildRules(V6_RULES)
 
 // '[::1]' → '::1', 'fe80::1%eth0' → 'fe80::1'.
 function bareAddress (address: string): string {
@@ -127,75 +130,46 @@ function bareAddress (address: string): string {
   return zone === -1 ? text : text.slice(0, zone)
 }
 
-// The eight 16-bit groups of a valid IPv6 address (checked with net.isIPv6).
-function ipv6Groups (address: string): number[] {
-  let text = address
-  const lastColon = text.lastIndexOf(':')
-  const tail = text.slice(lastColon + 1)
-  if (tail.includes('.')) {
-    const [a = 0, b = 0, c = 0, d = 0] = tail.split('.').map(Number)
-    text = `${text.slice(0, lastColon + 1)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`
+// Strict: an address and a prefix length, as net.isIP reads addresses
+// (ipaddr.js alone would also take '10.0.0/8' or '0x0a.0.0.0/8').
+function parseAllowedCidr (cidr: string): Cidr {
+  const slash = cidr.indexOf('/')
+  const address = slash === -1 ? '' : cidr.slice(0, slash).trim()
+  const prefix = slash === -1 ? '' : cidr.slice(slash + 1).trim()
+  if (net.isIP(address) === 0 || !/^\d{1,3}$/.test(prefix) || !ipaddr.isValidCIDR(`${address}/${prefix}`)) {
+    throw new Error(`invalid CIDR in allowedCidrs: ${JSON.stringify(cidr)} (expected an address and a prefix length, like 10.1.0.0/16 or ::1/128)`)
   }
-  const parse = (part: string): number[] => part === '' ? [] : part.split(':').map((group) => Number.parseInt(group, 16))
-  const gap = text.indexOf('::')
-  if (gap === -1) return parse(text)
-  const head = parse(text.slice(0, gap))
-  const rest = parse(text.slice(gap + 2))
-  return [...head, ...new Array<number>(8 - head.length - rest.length).fill(0), ...rest]
-}
-
-function ipv4FromGroups (high: number, low: number): string {
-  return `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`
-}
-
-// The IPv4 address an IPv6 address stands for, when it is IPv4-mapped.
-function mappedIpv4 (groups: number[]): string | null {
-  const [g0, g1, g2, g3, g4, g5 = 0, g6 = 0, g7 = 0] = groups
-  if (g0 === 0 && g1 === 0 && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0xffff) return ipv4FromGroups(g6, g7)
-  return null
-}
-
-// The IPv4 address a 6to4 address (2002:AABB:CCDD::/48) routes to.
-function sixToFourIpv4 (groups: number[]): string | null {
-  const [g0, g1 = 0, g2 = 0] = groups
-  return g0 === 0x2002 ? ipv4FromGroups(g1, g2) : null
-}
-
-function firstMatch (rules: Rules, address: string, family: Family): string | null {
-  for (const { reason, list } of rules) {
-    if (list.check(address, family)) return reason
-  }
-  return null
+  return ipaddr.parseCIDR(`${address}/${prefix}`)
 }
 
 export function createAddressPolicy (options: AddressPolicyOptions): AddressPolicy {
-  const allowed = new net.BlockList()
-  for (const cidr of options.allowedCidrs) {
-    const { address, prefix, family } = parseCidr(cidr)
-    allowed.addSubnet(address, prefix, family)
-  }
+  const allowed = options.allowedCidrs.map(parseAllowedCidr)
 
-  const whyV4 = (address: string): string | null => {
-    if (allowed.check(address, 'ipv4')) return null
-    return firstMatch(v4Rules, address, 'ipv4')
+  // Why an address is refused by the ranges alone, exceptions aside.
+  const classify = (address: Address): string | null => {
+    if (inAny(address, METADATA)) return 'cloud metadata'
+    const range = address.range()
+    if (address.kind() === 'ipv6') {
+      const inside = embeddedIpv4(address as ipaddr.IPv6, range)
+      if (inside !== null) {
+        // Refused whatever it carries; the address inside says what it may reach.
+        const reason = classify(inside)
+        return reason === null ? REASONS[range]! : `${reason} (${REASONS[range]})`
+      }
+      if (range === 'unicast' && !address.match(GLOBAL_UNICAST_V6)) return 'reserved'
+    }
+    if (range === 'unicast') return null
+    return REASONS[range] ?? range
   }
 
   const why = (input: string): string | null => {
-    const address = bareAddress(input)
-    const version = net.isIP(address)
-    if (version === 4) return whyV4(address)
-    if (version !== 6) return 'not an IP address'
-    const groups = ipv6Groups(address)
-    // An IPv4-mapped address reaches the IPv4 host, exceptions included.
-    const mapped = mappedIpv4(groups)
-    if (mapped !== null) return whyV4(mapped)
-    if (allowed.check(address, 'ipv6')) return null
-    const sixToFour = sixToFourIpv4(groups)
-    if (sixToFour !== null) {
-      const reason = firstMatch(v4Rules, sixToFour, 'ipv4')
-      if (reason !== null) return `${reason} (6to4)`
-    }
-    return firstMatch(v6Rules, address, 'ipv6')
+    const text = bareAddress(input)
+    if (net.isIP(text) === 0) return 'not an IP address'
+    // An IPv4-mapped address reaches the IPv4 host: judged as that host,
+    // exceptions included.
+    const address = ipaddr.process(text)
+    if (inAny(address, allowed)) return null
+    return classify(address)
   }
 
   return { why, isPublic: (address) => why(address) === null }

@@ -79,13 +79,103 @@ export function maskRegnum (value: string): string {
   return chars.slice(0, 2).join('') + '*'.repeat(chars.length - 4) + chars.slice(-2).join('')
 }
 
-const IN_TEXT = new RegExp(`[${CYRILLIC}A-Za-z]{2}[0-9]{8}`, 'gu')
-const IN_ENCODED_TEXT = /(?:%D[0-4]%[89AB][0-9A-F]){2}[0-9]{8}/gi
+// One character of a text as the gateway may have received it: raw, or
+// percent-encoded UTF-8 (`%D0%9A` is К), so masking keeps the text's form.
+interface Unit { ch: string, raw: string }
 
-// Masks anything shaped like a registration number, raw or percent-encoded,
-// inside free text such as a request URL.
+function utf8Length (firstByte: number): number {
+  if (firstByte < 0x80) return 1
+  if (firstByte >= 0xC2 && firstByte <= 0xDF) return 2
+  if (firstByte >= 0xE0 && firstByte <= 0xEF) return 3
+  if (firstByte >= 0xF0 && firstByte <= 0xF4) return 4
+  return 0
+}
+
+const HEX_BYTE = /^%[0-9A-Fa-f]{2}$/
+
+function unitsOf (text: string): Unit[] {
+  const units: Unit[] = []
+  let i = 0
+  while (i < text.length) {
+    if (text[i] === '%' && HEX_BYTE.test(text.slice(i, i + 3))) {
+      const n = utf8Length(parseInt(text.slice(i + 1, i + 3), 16))
+      const raw = text.slice(i, i + 3 * n)
+      if (n > 0 && /^(?:%[0-9A-Fa-f]{2})+$/.test(raw) && raw.length === 3 * n) {
+        const ch = Buffer.from(raw.replaceAll('%', ''), 'hex').toString('utf8')
+        if (!ch.includes('\uFFFD')) {
+          units.push({ ch, raw })
+          i += raw.length
+          continue
+        }
+      }
+    }
+    const ch = String.fromCodePoint(text.codePointAt(i)!)
+    units.push({ ch, raw: ch })
+    i += ch.length
+  }
+  return units
+}
+
+const LETTER = /^\p{L}$/u
+const DIGIT = /^\p{Nd}$/u
+// What people and forms put inside a number: spaces, dashes, dots,
+// underscores, a form-encoded '+', soft hyphens and zero-width characters.
+const SEPARATOR = /^[\s\u2010-\u2015\u2212+._\u00AD\u200B-\u200D\u2060\uFEFF-]$/u
+// A letter pair inside a word, an id or a hash is not a number's start.
+const WORD = /^[\p{L}\p{N}]$/u
+const UUID = /([0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})/
+const MAX_SEPARATORS = 3
+
+function skipSeparators (units: Unit[], at: number): number {
+  let i = at
+  while (i < units.length && i - at < MAX_SEPARATORS && SEPARATOR.test(units[i]!.ch)) i++
+  return i
+}
+
+// Where a registration number in any spelling starts at `start`: two letters
+// (Cyrillic, Latin look-alikes, either case, fullwidth) and eight digits (any
+// script's, fullwidth too), with separators between. Returns the indexes of
+// its letters and digits, or undefined.
+function numberAt (units: Unit[], start: number): number[] | undefined {
+  if (!LETTER.test(units[start]!.ch)) return undefined
+  if (start > 0 && WORD.test(units[start - 1]!.ch)) return undefined
+  const picked = [start]
+  let i = skipSeparators(units, start + 1)
+  if (i >= units.length || !LETTER.test(units[i]!.ch)) return undefined
+  picked.push(i)
+  i++
+  while (picked.length < 10) {
+    i = skipSeparators(units, i)
+    if (i >= units.length || !DIGIT.test(units[i]!.ch)) return undefined
+    picked.push(i)
+    i++
+  }
+  return picked
+}
+
+function maskSpellings (text: string): string {
+  const units = unitsOf(text)
+  let out = ''
+  let i = 0
+  while (i < units.length) {
+    const picked = numberAt(units, i)
+    if (picked === undefined) {
+      out += units[i]!.raw
+      i++
+      continue
+    }
+    const [a, b, , , , , , , y, z] = picked.map((k) => units[k]!.raw)
+    out += `${a}${b}******${y}${z}`
+    i = picked[9]! + 1
+  }
+  return out
+}
+
+// Masks anything shaped like a registration number inside free text such as a
+// request URL or an error message: raw or percent-encoded, with separators,
+// Latin look-alike letters, other cases, fullwidth digits or zero-width
+// characters inside, whether or not the gateway would accept that spelling.
 export function maskRegnumsInText (text: string): string {
-  return text
-    .replace(IN_TEXT, (m) => maskRegnum(m))
-    .replace(IN_ENCODED_TEXT, (m) => m.slice(0, -8) + '******' + m.slice(-2))
+  if (!/[\p{Nd}%]/u.test(text)) return text
+  return text.split(UUID).map((part, i) => i % 2 === 1 ? part : maskSpellings(part)).join('')
 }

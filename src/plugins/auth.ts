@@ -38,6 +38,30 @@ export function bearerToken (request: FastifyRequest): string | null {
   return match === null ? '' : (match[1] as string)
 }
 
+// A compact JWS in the query string, in any parameter, raw or percent-encoded.
+const TOKEN_IN_QUERY = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+/
+
+// A token in a URL ends up in proxies' logs, browser history and Referer
+// headers: it is refused on every route, and spent on the way (its jti
+// recorded as used, if it is a valid token), so that a copy found in such a
+// log is worth nothing.
+export function createUrlTokenGuard ({ verifier }: Pick<AuthPluginOptions, 'verifier'>) {
+  return async function refuseTokenInUrl (request: FastifyRequest): Promise<void> {
+    const q = request.url.indexOf('?')
+    if (q === -1) return
+    let query = request.url.slice(q + 1)
+    try {
+      query = decodeURIComponent(query)
+    } catch {}
+    const found = TOKEN_IN_QUERY.exec(query)
+    if (found === null) return
+    // Whatever the token is (forged, expired, someone else's), the request
+    // is refused; only a valid one has anything to spend.
+    await verifier.verify(found[0]).catch(() => undefined)
+    throw new ProblemError('TOKEN_IN_URL', 'access tokens go in the "Authorization: Bearer <token>" header, never in a URL; a valid token sent this way is spent and must be replaced')
+  }
+}
+
 // Authenticates requests to routes that declare `config.auth`, then checks the
 // caller's role against the route's list (RFC 6750 challenges on 401).
 export function createAuthenticate ({ verifier, realm = 'oss-gateway' }: AuthPluginOptions) {
@@ -79,6 +103,7 @@ export function createAuthenticate ({ verifier, realm = 'oss-gateway' }: AuthPlu
 async function authPlugin (app: FastifyInstance, options: AuthPluginOptions): Promise<void> {
   app.decorateRequest('principal', null)
   app.decorate('tokenVerifier', options.verifier)
+  app.addHook('onRequest', createUrlTokenGuard(options))
   app.addHook('onRequest', createAuthenticate(options))
   // Protected routes say so in the OpenAPI document.
   app.addHook('onRoute', (route) => {

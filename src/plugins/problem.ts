@@ -1,6 +1,9 @@
+import { randomUUID } from 'node:crypto'
+import { STATUS_CODES } from 'node:http'
+import type { Socket } from 'node:net'
 import fp from 'fastify-plugin'
 import FindMyWay, { type HTTPMethod } from 'find-my-way'
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { ProblemError, ValidationProblem, type FieldError } from '../errors/problem-error.ts'
 import { problemType } from '../errors/registry.ts'
 import { storeOutageOf } from '../db/database.ts'
@@ -61,6 +64,10 @@ export function toProblem (error: unknown): ProblemError {
       return new ProblemError('BAD_REQUEST', 'the Content-Length header does not match the body', { cause: error })
     case 'FST_ERR_RATE_LIMIT_EXCEEDED':
       return new ProblemError('RATE_LIMITED', fe.message, { cause: error })
+    case 'FST_ERR_BAD_URL':
+      return new ProblemError('MALFORMED_URL', 'the URL has a malformed percent-encoding; percent-encode it as UTF-8 (%XX)', { cause: error })
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new ProblemError('URI_TOO_LONG', 'a path parameter is longer than this gateway accepts', { cause: error })
   }
   // JSON.parse errors from the body parser carry a 400 status.
   if (error instanceof SyntaxError && fe.statusCode === 400) {
@@ -72,21 +79,85 @@ export function toProblem (error: unknown): ProblemError {
   return new ProblemError('INTERNAL', 'an unexpected error occurred; quote the instance id when reporting it', { cause: error })
 }
 
-export function sendProblem (request: FastifyRequest, reply: FastifyReply, problem: ProblemError): FastifyReply {
-  const body = {
+function problemBody (problem: ProblemError, requestId: string): string {
+  return JSON.stringify({
     type: problemType(problem.code),
     title: problem.title,
     status: problem.status,
     detail: problem.detail,
-    instance: request.id,
+    instance: requestId,
     code: problem.code,
     ...problem.extensions,
-  }
+  })
+}
+
+export function sendProblem (request: FastifyRequest, reply: FastifyReply, problem: ProblemError): FastifyReply {
   for (const [name, value] of Object.entries(problem.headers)) reply.header(name, value)
-  return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body))
+  // Set here too: errors raised before routing skip the onRequest hook that sets it.
+  reply.header('x-request-id', request.id)
+  return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(problemBody(problem, request.id))
+}
+
+// Fastify's `frameworkErrors`: errors its router raises before a route is
+// chosen (a malformed percent-encoding, a path parameter over maxParamLength).
+export function frameworkError (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const problem = toProblem(error)
+  request.log.info({ code: problem.code, status: problem.status }, problem.title)
+  sendProblem(request, reply, problem)
+}
+
+function clientProblem (err: ConnectionError): ProblemError {
+  switch (err.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return new ProblemError('HEADERS_TOO_LARGE', 'the request line and headers are larger than this gateway accepts', { cause: err })
+    case 'HPE_INVALID_URL':
+      // llhttp refuses raw non-ASCII bytes (e.g. Cyrillic as curl sends it) in
+      // the URL; only Node's insecure parser would let them through.
+      return new ProblemError('MALFORMED_URL', 'the URL has characters that must be percent-encoded; percent-encode non-ASCII text as UTF-8 (%D1%85...)', { cause: err })
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return new ProblemError('REQUEST_TIMEOUT', 'the request was not received in time', { cause: err })
+    default:
+      return new ProblemError('MALFORMED_REQUEST', 'the HTTP request could not be parsed', { cause: err })
+  }
+}
+
+// Fastify's `clientErrorHandler`: Node's HTTP parser refused the bytes, so
+// there is no request to reply to; the problem is written on the socket.
+export function clientError (this: FastifyInstance, err: ConnectionError, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  const problem = clientProblem(err)
+  const id = randomUUID()
+  // Scanners and broken clients send these all day: debug, not info.
+  this.log.debug({ reqId: id, code: problem.code, reason: err.code }, problem.title)
+  if (socket.writable) {
+    const body = problemBody(problem, id)
+    socket.write(`HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status]}\r\n` +
+      `content-type: ${PROBLEM_CONTENT_TYPE}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+      `x-request-id: ${id}\r\nconnection: close\r\n\r\n${body}`)
+  }
+  socket.destroy(err)
+}
+
+// ajv coerces a string such as "1e400" to Infinity and then skips minimum and
+// maximum, which it checks on finite numbers only (ajv-validator/ajv#2212).
+function nonFinite (part: string, values: unknown): FieldError[] {
+  if (values === null || typeof values !== 'object') return []
+  const errors: FieldError[] = []
+  for (const [name, value] of Object.entries(values)) {
+    for (const item of Array.isArray(value) ? value : [value]) {
+      if (typeof item === 'number' && !Number.isFinite(item)) errors.push({ in: part, pointer: '/' + escapePointer(name), detail: 'must be a finite number' })
+    }
+  }
+  return errors
 }
 
 async function problemPlugin (app: FastifyInstance): Promise<void> {
+  // After validation, before any handler sees the coerced values.
+  app.addHook('preHandler', (request, _reply, done) => {
+    const errors = [...nonFinite('querystring', request.query), ...nonFinite('params', request.params)]
+    done(errors.length === 0 ? undefined : new ValidationProblem(errors))
+  })
+
   // A second router that only knows which methods each path takes, so an
   // unknown method on a known path answers 405 with Allow instead of 404.
   const methods = FindMyWay({ ignoreTrailingSlash: false })
@@ -117,7 +188,8 @@ async function problemPlugin (app: FastifyInstance): Promise<void> {
     } else if (problem.status >= 500) {
       request.log.error({ err: error }, 'request failed')
     } else {
-      request.log.info({ code: problem.code }, problem.detail)
+      // The title, not the detail: details may repeat what the caller sent.
+      request.log.info({ code: problem.code, status: problem.status }, problem.title)
     }
     return sendProblem(request, reply, problem)
   })

@@ -32,7 +32,8 @@ export async function meRoutes (app: FastifyInstance): Promise<void> {
         type: 'object',
         additionalProperties: false,
         properties: {
-          before: { type: 'integer', minimum: 1 },
+          // audit_log.seq is bigint; JS numbers are exact only up to 2^53 - 1
+          before: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
           limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 },
           lang: { type: 'string', enum: ['mn', 'en'], default: 'mn' },
         },

@@ -19,7 +19,8 @@ export async function adminAuditRoutes (app: FastifyInstance): Promise<void> {
           type: { type: 'string', enum: ['citizen_lookup', 'catalogue_change'] },
           from: { type: 'string', format: 'date-time' },
           to: { type: 'string', format: 'date-time' },
-          before: { type: 'integer', minimum: 1 },
+          // audit_log.seq is bigint; JS numbers are exact only up to 2^53 - 1
+          before: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
           limit: { type: 'integer', minimum: 1, maximum: 500, default: 100 },
         },
       },

@@ -12,17 +12,38 @@ import { sendProblem, toProblem } from '../../plugins/problem.ts'
 // The Bull Board dashboard at /admin/queues, for admins only. A browser cannot
 // send a bearer token when it opens a page, and tokens are single-use, so an
 // admin's token buys a session cookie (HttpOnly, SameSite=Strict, scoped to
-// the dashboard) at POST /admin/queues/session. Tools may send a token instead.
-// The dashboard only reads, and retries failed jobs; every other action is refused.
+// the dashboard, Secure when the request came over https) at
+// POST /admin/queues/session. Tools may send a token instead.
+// The dashboard only reads: Bull Board runs in its read-only mode, so it shows
+// no button that would fail, and every write is refused. Failed applications
+// are retried through POST /v1/admin/applications/{id}/retry, which starts a
+// new round with its own attempt budget.
 
 export const DASHBOARD_PATH = '/admin/queues'
 const COOKIE = 'oss_queues_session'
 
-// PUT …/:queue/:job/retry and PUT …/:queue/retry/failed are the only writes.
-const RETRY = [
-  new RegExp(`^${DASHBOARD_PATH}/api/queues/[^/]+/[^/]+/retry$`),
-  new RegExp(`^${DASHBOARD_PATH}/api/queues/[^/]+/retry/failed$`),
-]
+// What the dashboard may do is decided on the route the router matched (its
+// pattern, method and params), never on the raw URL: a `#`, a percent-escape
+// or a `;` makes the raw URL and the matched route disagree. Deny by default,
+// so a route a Bull Board upgrade adds is refused until it is listed here.
+const READS = new Set([
+  '/', '/metrics-history', '/job-schedulers', '/queue/:queueName', '/queue/:queueName/:jobId', '/static/*',
+  '/api/redis/stats', '/api/queues', '/api/job-schedulers',
+  '/api/queues/:queueName/metrics', '/api/queues/:queueName/default-job-options', '/api/queues/:queueName/workers',
+  '/api/queues/:queueName/rate-limit', '/api/queues/:queueName/job-data-schema',
+  '/api/queues/:queueName/:jobId', '/api/queues/:queueName/:jobId/logs', '/api/queues/:queueName/:jobId/flow',
+])
+const ADAPTER_OPTIONS = { readOnlyMode: true }
+
+// The UI's page asks Google for web fonts; it falls back to the system's, and
+// the policy keeps the browser on the gateway whatever a script asks for.
+const PAGE_POLICY = "default-src 'self' 'unsafe-inline' data: blob:; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+const EXTERNAL_LINK = /<link\b[^>]*\bhref\s*=\s*["']?(?:[a-z][a-z0-9+.-]*:)?\/\/[^>]*>\s*/gi
+const EXTERNAL_SCRIPT = /<script\b[^>]*\bsrc\s*=\s*["']?(?:[a-z][a-z0-9+.-]*:)?\/\/[^>]*>\s*<\/script>\s*/gi
+
+function withoutExternalLoads (html: string): string {
+  return html.replace(EXTERNAL_LINK, '').replace(EXTERNAL_SCRIPT, '')
+}
 
 function sessionCookie (request: FastifyRequest): string | null {
   for (const part of (request.headers.cookie ?? '').split(';')) {
@@ -34,6 +55,21 @@ function sessionCookie (request: FastifyRequest): string | null {
 
 export async function queueDashboardRoutes (app: FastifyInstance, options: { queues: Queue[], sessionTtlSeconds: number }): Promise<void> {
   const sessionKey = (id: string) => `${app.redisKeyPrefix}:dashboard-session:${createHash('sha256').update(id).digest('base64url')}`
+
+  // Secure only over https (request.protocol honours TRUST_PROXY): a browser
+  // drops a Secure cookie set over plain http, which broke the dashboard in development.
+  const setCookie = (request: FastifyRequest, value: string, maxAge: number) =>
+    `${COOKIE}=${value}; Path=${DASHBOARD_PATH}; Max-Age=${maxAge}; HttpOnly;${request.protocol === 'https' ? ' Secure;' : ''} SameSite=Strict`
+
+  // Why the matched route is refused, or null when it reads.
+  function refusal (request: FastifyRequest): string | null {
+    const route = request.routeOptions.url
+    const pattern = route?.startsWith(DASHBOARD_PATH) === true ? route.slice(DASHBOARD_PATH.length) || '/' : null
+    const what = `${request.method} ${DASHBOARD_PATH}${pattern ?? ''}`
+    if (pattern === null) return `${what} is not part of the dashboard`
+    if ((request.method === 'GET' || request.method === 'HEAD') && READS.has(pattern)) return null
+    return `${what} changes the queues; the dashboard only reads (retry a failed application with POST /v1/admin/applications/{id}/retry)`
+  }
 
   async function principalOf (request: FastifyRequest): Promise<Principal> {
     const token = bearerToken(request)
@@ -57,7 +93,7 @@ export async function queueDashboardRoutes (app: FastifyInstance, options: { que
     const id = randomBytes(32).toString('base64url')
     const p = request.principal!
     await app.redis.set(sessionKey(id), JSON.stringify({ role: p.role, sub: p.sub, issuer: p.issuer }), 'EX', options.sessionTtlSeconds)
-    reply.header('set-cookie', `${COOKIE}=${id}; Path=${DASHBOARD_PATH}; Max-Age=${options.sessionTtlSeconds}; HttpOnly; Secure; SameSite=Strict`)
+    reply.header('set-cookie', setCookie(request, id, options.sessionTtlSeconds))
     return reply.code(204).send()
   })
 
@@ -66,7 +102,7 @@ export async function queueDashboardRoutes (app: FastifyInstance, options: { que
   }, async (request, reply) => {
     const id = sessionCookie(request)
     if (id !== null) await app.redis.del(sessionKey(id))
-    reply.header('set-cookie', `${COOKIE}=; Path=${DASHBOARD_PATH}; Max-Age=0; HttpOnly; Secure; SameSite=Strict`)
+    reply.header('set-cookie', setCookie(request, '', 0))
     return reply.code(204).send()
   })
 
@@ -77,23 +113,23 @@ export async function queueDashboardRoutes (app: FastifyInstance, options: { que
         const principal = await principalOf(request)
         if (principal.role !== 'admin') throw new ProblemError('ROLE_FORBIDDEN', `the queue dashboard is for admins; your role is ${principal.role}`)
         request.principal = principal
-        const path = request.url.split('?')[0]!
-        if (request.method !== 'GET' && request.method !== 'HEAD' && !RETRY.some((r) => r.test(path))) {
-          throw new ProblemError('READ_ONLY_DASHBOARD', `${request.method} ${path} changes the queues; the dashboard only reads and retries failed jobs`)
-        }
+        const refused = refusal(request)
+        if (refused !== null) throw new ProblemError('READ_ONLY_DASHBOARD', refused)
       } catch (err) {
         return sendProblem(request, reply, toProblem(err))
       }
     })
-    board.addHook('onResponse', async (request) => {
-      if (request.method !== 'GET' && request.method !== 'HEAD') request.log.info({ admin: request.principal?.sub, url: request.url }, 'queue dashboard retry')
+    board.addHook('onSend', async (request, reply, payload) => {
+      if (typeof payload !== 'string' || !String(reply.getHeader('content-type')).startsWith('text/html')) return payload
+      reply.header('content-security-policy', PAGE_POLICY)
+      return withoutExternalLoads(payload)
     })
     const serverAdapter = new FastifyAdapter()
     serverAdapter.setBasePath(DASHBOARD_PATH)
     createBullBoard({
-      queues: options.queues.map((q) => new BullMQAdapter(q, { allowRetries: true })),
+      queues: options.queues.map((q) => new BullMQAdapter(q, ADAPTER_OPTIONS)),
       serverAdapter,
-      options: { uiConfig: { boardTitle: 'OSS gateway queues' } },
+      options: { uiConfig: { boardTitle: 'OSS gateway queues', hideDocsLink: true } },
     })
     await board.register(serverAdapter.registerPlugin(), { prefix: DASHBOARD_PATH })
   })

@@ -108,7 +108,7 @@ export async function adminCatalogueRoutes (app: FastifyInstance): Promise<void>
         querystring: {
           type: 'object',
           additionalProperties: false,
-          properties: { page: { type: 'integer', minimum: 1, default: 1 }, pageSize: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+          properties: { page: { type: 'integer', minimum: 1, maximum: 100000, default: 1 }, pageSize: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
         },
       },
     }, async (request, reply) => {
@@ -250,7 +250,8 @@ export async function adminCatalogueRoutes (app: FastifyInstance): Promise<void>
       tags: [...tags],
       operationId: 'restoreCatalogueVersion',
       summary: 'Copy an earlier version into the draft (If-Match: the draft\'s ETag); publish to make it current',
-      params: { type: 'object', required: ['version'], properties: { version: { type: 'integer', minimum: 1 } } },
+      // catalogue_versions.version is an int4
+      params: { type: 'object', required: ['version'], properties: { version: { type: 'integer', minimum: 1, maximum: 2147483647 } } },
     },
   }, async (request, reply) => {
     const { version } = request.params as { version: number }
@@ -309,7 +310,8 @@ export async function adminCatalogueRoutes (app: FastifyInstance): Promise<void>
         properties: {
           collection: { type: 'string', enum: Object.keys(COLLECTIONS) },
           key: { type: 'string', maxLength: 100 },
-          before: { type: 'integer', minimum: 1 },
+          // catalogue_changes.id is bigserial; JS numbers are exact only up to 2^53 - 1
+          before: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
           limit: { type: 'integer', minimum: 1, maximum: 500, default: 100 },
         },
       },

@@ -16,7 +16,7 @@ const unitCode = { type: 'string', pattern: '^[0-9]{2}([0-9]{2}([0-9]{2})?)?$' }
 const serviceCode = { type: 'string', pattern: '^[a-z][a-z0-9_.-]{1,63}$' }
 const langParam = { type: 'string', enum: ['mn', 'en'] }
 const paging = {
-  page: { type: 'integer', minimum: 1, default: 1 },
+  page: { type: 'integer', minimum: 1, maximum: 100000, default: 1 },
   pageSize: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
 }
 

@@ -7,7 +7,7 @@ import { eventually } from '../../helpers/eventually.ts'
 const [alice] = generatePopulation({ citizens: 500 }).livingAdults() as [Citizen]
 const childMoney = buildSeedDocument().services.find((s) => s.code === 'welfare.child-money')!
 
-t.test('the queue dashboard: admins only, by session cookie or token; it reads and retries, nothing else', async (tt) => {
+t.test('the queue dashboard: admins only, by session cookie or token; it reads, nothing else', async (tt) => {
   const { app, token, exchange } = await buildTestApp(tt, {
     exchange: { citizens: 500 },
     env: { DELIVERY_ATTEMPTS: '1', OUTBOX_POLL_MS: '50', DECISION_POLL_MS: '60000' },
@@ -21,7 +21,8 @@ t.test('the queue dashboard: admins only, by session cookie or token; it reads a
   const opened = await app.inject({ method: 'POST', url: '/admin/queues/session', headers: { authorization: `Bearer ${await token('admin')}` } })
   tt.equal(opened.statusCode, 204)
   const setCookie = String(opened.headers['set-cookie'])
-  tt.match(setCookie, /^oss_queues_session=[A-Za-z0-9_-]{43}; Path=\/admin\/queues; Max-Age=1800; HttpOnly; Secure; SameSite=Strict$/)
+  // Plain http here, so not Secure (a browser would drop it); https gets Secure (test/security/queue-dashboard.test.ts).
+  tt.match(setCookie, /^oss_queues_session=[A-Za-z0-9_-]{43}; Path=\/admin\/queues; Max-Age=1800; HttpOnly; SameSite=Strict$/)
   const cookie = { cookie: setCookie.split(';')[0]! }
 
   const page = await app.inject({ method: 'GET', url: '/admin/queues', headers: cookie })
@@ -33,13 +34,14 @@ t.test('the queue dashboard: admins only, by session cookie or token; it reads a
   const withToken = await app.inject({ method: 'GET', url: '/admin/queues/api/queues', headers: { authorization: `Bearer ${await token('admin')}` } })
   tt.equal(withToken.statusCode, 200, 'a tool may send an admin token instead')
 
-  // Everything that is not a read or a retry is refused.
+  // Everything that is not a read is refused.
   for (const [method, url] of [
     ['PUT', '/admin/queues/api/queues/applications-delivery/pause'],
     ['PUT', '/admin/queues/api/queues/applications-delivery/clean/completed'],
     ['PUT', '/admin/queues/api/queues/applications-delivery/obliterate'],
     ['POST', '/admin/queues/api/queues/applications-delivery/add'],
     ['PUT', '/admin/queues/api/queues/applications-delivery/retry/completed'],
+    ['PUT', '/admin/queues/api/queues/applications-delivery/retry/failed'],
   ] as const) {
     const res = await app.inject({ method, url, headers: cookie, payload: {} })
     tt.equal(res.statusCode, 403, url)
@@ -47,7 +49,7 @@ t.test('the queue dashboard: admins only, by session cookie or token; it reads a
   }
   tt.equal(await app.applications.queue.isPaused(), false)
 
-  // A delivery that failed is retried from the dashboard, and arrives.
+  // A delivery that failed is seen in the dashboard and retried through the admin API, and arrives.
   await exchange!.app.inject({ method: 'PUT', url: '/admin/faults/welfare', payload: { errorRate: 1 } })
   const submitted = await app.inject({
     method: 'POST',
@@ -59,8 +61,13 @@ t.test('the queue dashboard: admins only, by session cookie or token; it reads a
   const status = async () => (await app.inject({ method: 'GET', url: `/v1/applications/${id}`, headers: { authorization: `Bearer ${await token('admin')}` } })).json()
   await eventually(async () => (await status()).status === 'failed')
   await exchange!.app.inject({ method: 'DELETE', url: '/admin/faults/welfare' })
-  const retried = await app.inject({ method: 'PUT', url: `/admin/queues/api/queues/applications-delivery/${id}/retry`, headers: cookie, payload: {} })
-  tt.equal(retried.statusCode, 204, retried.body)
+  await eventually(async () => (await app.applications.queue.getJobState(id)) === 'failed')
+  const shown = await app.inject({ method: 'GET', url: `/admin/queues/api/queues/applications-delivery/${id}`, headers: cookie })
+  tt.equal(shown.statusCode, 200, 'the failed job is shown')
+  const fromDashboard = await app.inject({ method: 'PUT', url: `/admin/queues/api/queues/applications-delivery/${id}/retry`, headers: cookie, payload: {} })
+  tt.match(fromDashboard.json(), { status: 403, code: 'READ_ONLY_DASHBOARD', detail: /POST \/v1\/admin\/applications\/\{id\}\/retry/ })
+  const retried = await app.inject({ method: 'POST', url: `/v1/admin/applications/${id}/retry`, headers: { authorization: `Bearer ${await token('admin')}` } })
+  tt.equal(retried.statusCode, 202, retried.body)
   const done = await eventually(async () => { const s = await status(); return s.status === 'delivered' ? s : undefined })
   tt.match(done, { agencyReference: /^GOSW-/ })
 
