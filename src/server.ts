@@ -1,12 +1,14 @@
 import closeWithGrace from 'close-with-grace'
 import type { FastifyInstance } from 'fastify'
+import { hostname } from 'node:os'
+import { resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { buildApp } from './app.ts'
 import { ensureDevIssuer } from './auth/dev-issuer.ts'
 import { assertDevelopmentAllowed, ConfigError, developmentConveniences, exposure, loadConfig, type Config } from './config.ts'
 import { openDatabase } from './db/index.ts'
 import { createBusClients, resolveMemberKeys } from './bus/index.ts'
-import { connectRedis, createRedisConnection, evictionWarning, persistenceWarning, readEvictionPolicy, readPersistence, RedisUnreachableError } from './redis/connection.ts'
+import { claimKeyPrefix, connectRedis, createRedisConnection, databaseIdentity, evictionWarning, persistenceWarning, readEvictionPolicy, readPersistence, RedisUnreachableError } from './redis/connection.ts'
 
 export interface StartOptions {
   config?: Config
@@ -56,6 +58,8 @@ export async function compose (config: Config, options: ComposeOptions = { runEx
   const redis = createRedisConnection({ url: config.redis.url, role: 'client', connectTimeoutMs: config.redis.connectTimeoutMs })
   await connectRedis(redis, config.redis.url)
   const [evictionPolicy, persistence] = await Promise.all([readEvictionPolicy(redis), readPersistence(redis)])
+  const database = databaseIdentity({ url: config.database.url, schema: config.database.schema, embeddedDir: resolve(config.dataDir, 'db'), host: hostname() })
+  const prefixOwner = await claimKeyPrefix(redis, config.redis.keyPrefix, database)
 
   let db
   try {
@@ -100,6 +104,10 @@ export async function compose (config: Config, options: ComposeOptions = { runEx
   }
   const unsafe = evictionWarning(evictionPolicy)
   if (unsafe !== null) app.log.warn({ maxmemoryPolicy: evictionPolicy }, unsafe)
+  if (prefixOwner !== null) {
+    app.log.warn({ keyPrefix: config.redis.keyPrefix, thisDatabase: database, otherDatabase: prefixOwner },
+      `ANOTHER GATEWAY USES THIS REDIS_KEY_PREFIX WITH ANOTHER DATABASE: give each deployment sharing this Redis its own REDIS_KEY_PREFIX (if that deployment is gone for good, delete the key ${config.redis.keyPrefix}:owner)`)
+  }
   const volatile = persistenceWarning(persistence)
   if (volatile !== null) app.log.warn({ redisPersistence: persistence }, volatile)
   app.log.info({ store: db.kind, schema: db.schema }, db.kind === 'embedded' ? 'using the embedded store (PGlite)' : 'using PostgreSQL')

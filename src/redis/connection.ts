@@ -122,3 +122,28 @@ export function persistenceWarning (p: RedisPersistence): string | null {
   return 'REDIS KEEPS NOTHING ON DISK (appendonly no, save ""): a restart empties the queues. Nothing is lost, ' +
     'the gateway re-queues from PostgreSQL, but recovery waits for that; in production run Redis with appendonly yes'
 }
+
+// Gateways sharing one Redis need REDIS_KEY_PREFIX values of their own: the
+// queues under a prefix carry application ids of one database, and another
+// database's workers would take them and find nothing. The prefix's owner key
+// says which database uses it; returns the other database's name when it is
+// not this one (it stays until deleted: a deployment that moved to another
+// database on purpose deletes `<prefix>:owner` once).
+export async function claimKeyPrefix (redis: Redis, prefix: string, database: string): Promise<string | null> {
+  const key = `${prefix}:owner`
+  if (await redis.set(key, database, 'NX') === 'OK') return null
+  const owner = await redis.get(key)
+  return owner === null || owner === database ? null : owner
+}
+
+// The database a deployment uses, without credentials: PostgreSQL's address,
+// database and schema, or the embedded store's directory on this host.
+export function databaseIdentity (options: { url?: string, schema: string, embeddedDir: string, host: string }): string {
+  if (options.url === undefined) return `embedded:${options.host}:${options.embeddedDir}#${options.schema}`
+  try {
+    const u = new URL(options.url)
+    return `postgres://${u.hostname}:${u.port || '5432'}${u.pathname}#${options.schema}`
+  } catch {
+    return `postgres:(unparsable URL)#${options.schema}`
+  }
+}
