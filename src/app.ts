@@ -48,6 +48,8 @@ export interface AppOptions {
   verifier?: TokenVerifier
   // Where log lines go; stdout by default.
   logStream?: DestinationStream
+  // Today's date for the catalogue (mobile rounds); tests fix it.
+  today?: () => string
   // 'worker' (`npm run worker`) serves only /health/* and /metrics.
   surface?: 'gateway' | 'worker'
 }
@@ -84,9 +86,10 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const verifier = options.verifier ?? createTokenVerifier({
     issuers: config.auth.issuers,
     replayCache: createFallbackReplayCache(createRedisReplayCache(options.redis, config.redis.keyPrefix), options.db,
-      createLimitedErrorLog(app.log, 'Redis is unreachable: checking token replay in the database')),
+      createLimitedErrorLog(app.log, 'Redis is unreachable: checking token revocation and DPoP proof replay in the database')),
     clockSkewSeconds: config.auth.clockSkewSeconds,
     maxTokenAgeSeconds: config.auth.maxTokenAgeSeconds,
+    dpopProofMaxAgeSeconds: config.auth.dpopProofMaxAgeSeconds,
   })
 
   await app.register(problem)
@@ -106,7 +109,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     delivery: config.delivery,
     signingKey: options.bus.identity.signing,
   })
-  await app.register(catalogue, { refreshMs: config.catalogue.refreshMs })
+  await app.register(catalogue, { refreshMs: config.catalogue.refreshMs, ...(options.today === undefined ? {} : { today: options.today }) })
   // Limits are applied by the routes that need them (officers' look-ups), on Redis.
   await app.register(rateLimit, { global: false, redis: options.redis, nameSpace: `${config.redis.keyPrefix}:rl:`, skipOnError: false })
 

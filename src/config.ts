@@ -33,7 +33,8 @@ const schema = {
     WORKER_PORT: { type: 'integer', default: 0, minimum: 0, maximum: 65535 },
     AUTH_ISSUERS: { type: 'string', default: '' },
     AUTH_CLOCK_SKEW_SECONDS: { type: 'integer', default: 30, minimum: 0, maximum: 30 },
-    AUTH_MAX_TOKEN_AGE_SECONDS: { type: 'integer', default: 3600, minimum: 60, maximum: 86400 },
+    AUTH_MAX_TOKEN_AGE_SECONDS: { type: 'integer', default: 900, minimum: 60, maximum: 86400 },
+    AUTH_DPOP_PROOF_MAX_AGE_SECONDS: { type: 'integer', default: 60, minimum: 5, maximum: 300 },
     DASHBOARD_SESSION_TTL_SECONDS: { type: 'integer', default: 1800, minimum: 60, maximum: 43200 },
     DOCS_ENABLED: { type: 'boolean', default: true },
     CATALOGUE_REFRESH_MS: { type: 'integer', default: 2000, minimum: 100 },
@@ -92,6 +93,9 @@ export interface IssuerConfig {
   typ: string
   // Roles this issuer may assert; a portal's issuer, say, only `citizen`.
   roles: Role[]
+  // Roles whose tokens must be DPoP-bound (RFC 9449 cnf.jkt), each request
+  // with a fresh proof; other roles may use either kind.
+  dpop?: { required: Role[] }
 }
 
 const issuerSchema = {
@@ -109,6 +113,12 @@ const issuerSchema = {
       jwksUri: { type: 'string', pattern: '^https://' },
       typ: { type: 'string', minLength: 1, default: 'at+jwt' },
       roles: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: ROLES }, default: ROLES },
+      dpop: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['required'],
+        properties: { required: { type: 'array', uniqueItems: true, items: { enum: ROLES } } },
+      },
     },
     oneOf: [{ required: ['jwksFile'] }, { required: ['jwksUri'] }],
   },
@@ -129,7 +139,7 @@ export interface Config {
   redis: { url: string, keyPrefix: string, connectTimeoutMs: number }
   http: { bodyLimitBytes: number, connectionTimeoutMs: number, requestTimeoutMs: number, keepAliveTimeoutMs: number, trustProxy: boolean }
   shutdown: { drainMs: number, timeoutMs: number }
-  auth: { issuers: IssuerConfig[], clockSkewSeconds: number, maxTokenAgeSeconds: number, dashboardSessionTtlSeconds: number }
+  auth: { issuers: IssuerConfig[], clockSkewSeconds: number, maxTokenAgeSeconds: number, dpopProofMaxAgeSeconds: number, dashboardSessionTtlSeconds: number }
   docsEnabled: boolean
   catalogue: { refreshMs: number }
   audit: { batchWindowMs: number }
@@ -199,6 +209,7 @@ interface RawEnv {
   AUTH_ISSUERS: string
   AUTH_CLOCK_SKEW_SECONDS: number
   AUTH_MAX_TOKEN_AGE_SECONDS: number
+  AUTH_DPOP_PROOF_MAX_AGE_SECONDS: number
   DASHBOARD_SESSION_TTL_SECONDS: number
   DOCS_ENABLED: boolean
   CATALOGUE_REFRESH_MS: number
@@ -292,6 +303,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
       issuers: parseIssuers(raw.AUTH_ISSUERS),
       clockSkewSeconds: raw.AUTH_CLOCK_SKEW_SECONDS,
       maxTokenAgeSeconds: raw.AUTH_MAX_TOKEN_AGE_SECONDS,
+      dpopProofMaxAgeSeconds: raw.AUTH_DPOP_PROOF_MAX_AGE_SECONDS,
       dashboardSessionTtlSeconds: raw.DASHBOARD_SESSION_TTL_SECONDS,
     },
     docsEnabled: raw.DOCS_ENABLED,

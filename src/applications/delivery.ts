@@ -25,6 +25,27 @@ import type { ApplicationStore } from './store.ts'
 // How long a job waits, and up to as much again, while the database is away.
 const STORE_WAIT_MS = 1000
 
+// An agency's hint is honoured no sooner than this after the last ask.
+const HINT_FLOOR_MS = 250
+
+// The agency's status service (schemas/adapters/*.getApplicationStatus.json).
+interface StatusAnswer {
+  status: string
+  reason?: { mn: string, en: string }
+  result?: Record<string, unknown>
+  expectedDecisionAt?: string
+}
+
+// The scheduled delay, or sooner when the agency expects to have decided by
+// then. A time already past is no hint (an agency running late, or a clock
+// apart): the schedule's doubling delays hold, so the polls are not spent in a
+// quick loop.
+export function hintedDelayMs (scheduledMs: number, expectedDecisionAt: string | undefined, now = Date.now()): number {
+  const at = expectedDecisionAt === undefined ? Number.NaN : Date.parse(expectedDecisionAt)
+  if (Number.isNaN(at) || at <= now) return scheduledMs
+  return Math.min(scheduledMs, Math.max(HINT_FLOOR_MS, at - now + 50))
+}
+
 export interface DeliveryWorkerOptions {
   connection: Redis
   // To schedule the polls of the agency's decision.
@@ -64,13 +85,15 @@ export function createDeliveryWorker (options: DeliveryWorkerOptions): Worker<De
   }
 
   // The agency decides later; its status service is asked after a delay that
-  // doubles each time, until it says approved or rejected.
-  async function schedulePoll (id: string, adapter: string, polls: number): Promise<void> {
+  // doubles each time, until it says approved or rejected. When the agency
+  // says when it expects to have decided, it is asked then, never later than
+  // the schedule and never sooner than HINT_FLOOR_MS.
+  async function schedulePoll (id: string, adapter: string, polls: number, expectedDecisionAt?: string): Promise<void> {
     if (polls >= settings.maxDecisionPolls) {
       await store.setDue(id, null)
       return
     }
-    const delay = pollDelayMs(settings, polls)
+    const delay = hintedDelayMs(pollDelayMs(settings, polls), expectedDecisionAt)
     await options.queue.add('poll', { applicationId: id, adapter }, { ...POLL_JOB_OPTIONS, jobId: pollJobId(id, polls + 1), delay })
     // The first poll's due time was set with the delivery.
     if (polls > 0) await store.setDue(id, delay + graceMs)
@@ -86,19 +109,25 @@ export function createDeliveryWorker (options: DeliveryWorkerOptions): Worker<De
       return putOff(job, token, busWaitMs(statusAdapter))
     }
     const polls = await store.countPoll(id)
-    let answer: { status: string, reason?: string }
+    let answer: StatusAnswer
     try {
-      answer = await adapters.invoke<{ status: string, reason?: string }>(statusAdapter, { applicationId: id }, { xRoadId: `${id}:poll:${polls}` })
+      answer = await adapters.invoke<StatusAnswer>(statusAdapter, { applicationId: id }, { xRoadId: `${id}:poll:${polls}` })
     } catch (err) {
       if (!isBusUnreachable(err)) throw err
       waits.inc()
       return putOff(job, token, busWaitMs(statusAdapter))
     }
     if (answer.status === 'approved' || answer.status === 'rejected') {
-      await store.transition(id, 'decided', { from: ['delivered'], decision: answer.status, ...(answer.reason === undefined ? {} : { reason: answer.reason }), detail: `the agency ${answer.status} it` })
+      await store.transition(id, 'decided', {
+        from: ['delivered'],
+        decision: answer.status,
+        ...(answer.reason === undefined ? {} : { reason: answer.reason.en, reasonMn: answer.reason.mn }),
+        ...(answer.status === 'approved' && answer.result !== undefined ? { result: answer.result } : {}),
+        detail: `the agency ${answer.status} it`,
+      })
       return
     }
-    await schedulePoll(id, app.adapter, polls)
+    await schedulePoll(id, app.adapter, polls, answer.expectedDecisionAt)
   }
 
   // The parent of a package's flow runs once every part is settled; the
@@ -129,9 +158,9 @@ export function createDeliveryWorker (options: DeliveryWorkerOptions): Worker<De
       attemptsTotal.inc({ outcome: 'dead_lettered' })
       throw new UnrecoverableError('attempt budget spent by stopped workers')
     }
-    let receipt: { agencyReference: string }
+    let receipt: { agencyReference: string, expectedDecisionAt?: string }
     try {
-      receipt = await adapters.invoke<{ agencyReference: string }>(app.adapter!, {
+      receipt = await adapters.invoke<{ agencyReference: string, expectedDecisionAt?: string }>(app.adapter!, {
         applicationId: app.id,
         service: app.service,
         unit: app.unit,
@@ -166,7 +195,7 @@ export function createDeliveryWorker (options: DeliveryWorkerOptions): Worker<De
       await store.transition(id, 'queued', { from: ['delivering'], attempt, counted: true, detail: `attempt ${attempt} failed, will retry: ${why}`, dueInMs: delay + graceMs })
       return putOff(job, token, delay)
     }
-    const firstPoll = settings.maxDecisionPolls > 0 ? pollDelayMs(settings, 0) + graceMs : null
+    const firstPoll = settings.maxDecisionPolls > 0 ? hintedDelayMs(pollDelayMs(settings, 0), receipt.expectedDecisionAt) + graceMs : null
     const changed = await store.transition(id, 'delivered', { from: ['delivering'], attempt, agencyReference: receipt.agencyReference, detail: `agency reference ${receipt.agencyReference}`, dueInMs: firstPoll })
     // Not changed: a worker that took the job over meanwhile recorded it.
     if (changed) {
@@ -174,7 +203,7 @@ export function createDeliveryWorker (options: DeliveryWorkerOptions): Worker<De
       latency.observe((Date.now() - Date.parse(app.createdAt)) / 1000)
       if (firstPoll !== null) {
         // Were this lost, the reconciler asks for the first poll when it is due.
-        await schedulePoll(id, app.adapter!, 0).catch((err: unknown) => options.log.warn({ err, applicationId: id }, 'could not schedule the decision poll'))
+        await schedulePoll(id, app.adapter!, 0, receipt.expectedDecisionAt).catch((err: unknown) => options.log.warn({ err, applicationId: id }, 'could not schedule the decision poll'))
       }
     }
     return receipt

@@ -2,6 +2,8 @@ import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js'
 import addFormats from 'ajv-formats'
 import type { CitizenPrincipal, OfficerPrincipal, Principal } from '../auth/principal.ts'
 import type { Channel, Service } from '../catalogue/document.ts'
+import { mongoliaToday, offeredThrough } from '../catalogue/offering.ts'
+import { withinScope } from '../catalogue/scope.ts'
 import type { Snapshot } from '../catalogue/snapshot.ts'
 import { parseRegnum } from '../domain/regnum.ts'
 import { ProblemError, ValidationProblem } from '../errors/problem-error.ts'
@@ -34,24 +36,12 @@ function formValidator (snap: Snapshot, service: Service): ValidateFunction {
   return fn
 }
 
-function offeredThrough (snap: Snapshot, service: Service, unit: string, channel: Channel, today: string): boolean {
-  if (!service.channels.includes(channel)) return false
-  switch (channel) {
-    case 'online':
-      return true
-    case 'oss_counter':
-      return snap.offers(unit).get(service.code)?.channels.includes('oss_counter') === true
-    case 'mobile_oss':
-      return snap.document.mobileRounds.some((r) => r.to >= today && (r.unit === unit || r.bags.includes(unit)) && r.services.includes(service.code))
-  }
-}
-
 export interface Accepted {
   service: Service
   regnum: string
 }
 
-export function checkApplication (snap: Snapshot, principal: Principal, body: ApplicationBody, today: string = new Date().toISOString().slice(0, 10)): Accepted {
+export function checkApplication (snap: Snapshot, principal: Principal, body: ApplicationBody, today: string = mongoliaToday()): Accepted {
   const service = snap.service(body.service)
   if (service === undefined) {
     throw new ValidationProblem([{ in: 'body', pointer: '/service', detail: `no service ${body.service} in the published catalogue` }])
@@ -77,9 +67,9 @@ export function checkApplication (snap: Snapshot, principal: Principal, body: Ap
     if (body.channel === 'online' || !service.applicants.includes('officer')) {
       throw new ProblemError('CHANNEL_FORBIDDEN', `officers submit at the counter or from a mobile OSS; ${service.code} through ${body.channel} is not for them`)
     }
-    const covered = body.unit === officer.unit ||
-      (body.channel === 'mobile_oss' && snap.document.mobileRounds.some((r) => r.unit === officer.unit && r.bags.includes(body.unit) && r.to >= today))
-    if (!covered) {
+    // An OSS serves its unit and every unit beneath it, at the counter and on
+    // its mobile rounds alike.
+    if (!withinScope(officer.unit, body.unit)) {
       throw new ProblemError('APPLICANT_FORBIDDEN', `an officer of ${officer.unit} may not submit applications for ${body.unit}`)
     }
   }

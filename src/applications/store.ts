@@ -26,6 +26,10 @@ export interface Application extends NewApplication {
   decision: 'approved' | 'rejected' | null
   agencyReference: string | null
   reason: string | null
+  // The agency's reason in Mongolian, when it gave one (`reason` is English).
+  reasonMn: string | null
+  // What the agency gave on approval, as its status service's result schema defines it.
+  result: Record<string, unknown> | null
   attempts: number
   // Attempts counted against this round's budget (see migration 0009).
   roundAttempts: number
@@ -53,7 +57,7 @@ export interface ApplicationEvent {
 }
 
 const COLUMNS = `id, service, adapter, unit, channel, applicant_regnum AS "applicantRegnum", form, submitted_by AS "submittedBy",
-  submitted_role AS "submittedRole", portal, status, decision, agency_reference AS "agencyReference", reason, attempts,
+  submitted_role AS "submittedRole", portal, status, decision, agency_reference AS "agencyReference", reason, reason_mn AS "reasonMn", result, attempts,
   round_attempts AS "roundAttempts", created_at AS "createdAt", updated_at AS "updatedAt", package_id AS "packageId"`
 
 // `due_at` this many milliseconds from now ($n a number of milliseconds).
@@ -149,7 +153,7 @@ export function createApplicationStore (db: Database) {
     // application is one statement; a package and its parts are one transaction.
     async intake (caller: string, key: string, hash: string, app: NewApplication, respond: (a: Application) => StoredResponse, parts: NewApplication[] = []): Promise<{ replay: boolean, response: StoredResponse }> {
       const createdAt = new Date().toISOString()
-      const response = respond({ ...app, status: 'received', decision: null, agencyReference: null, reason: null, attempts: 0, roundAttempts: 0, createdAt, updatedAt: createdAt })
+      const response = respond({ ...app, status: 'received', decision: null, agencyReference: null, reason: null, reasonMn: null, result: null, attempts: 0, roundAttempts: 0, createdAt, updatedAt: createdAt })
       const claim = `INSERT INTO idempotency_keys (caller, key, request_hash, status, response, expires_at)
         VALUES ($1, $2, $3, $4, $5, now() + interval '${IDEMPOTENCY_TTL_DAYS} days') ON CONFLICT (caller, key) DO NOTHING RETURNING key`
       const claimParams = [caller, key, hash, response.status, JSON.stringify(response)]
@@ -191,10 +195,12 @@ export function createApplicationStore (db: Database) {
     },
 
     // topLevel leaves out the parts of packages (they show inside their package).
-    async list (filter: { applicant?: string, unit?: string, status?: string, topLevel?: boolean, limit: number }): Promise<Application[]> {
+    async list (filter: { applicant?: string, unit?: string, unitWithin?: string, status?: string, topLevel?: boolean, limit: number }): Promise<Application[]> {
       const { where, params } = whereClause([
         ['applicant_regnum = ?', filter.applicant],
         ['unit = ?', filter.unit],
+        // A unit and every unit beneath it: codes are hierarchical prefixes (digits only).
+        ['unit LIKE ?', filter.unitWithin === undefined ? undefined : `${filter.unitWithin}%`],
         ['status = ?', filter.status],
         ['(package_id IS NULL) = ?', filter.topLevel],
       ])
@@ -221,7 +227,7 @@ export function createApplicationStore (db: Database) {
         const { rows: failedParts } = await tx.query<{ id: string }>("SELECT id FROM applications WHERE package_id = $1 AND status = 'failed' ORDER BY id FOR UPDATE", [id])
         const ids = failedParts.length > 0 ? failedParts.map((r) => r.id) : [id]
         const { rows } = await tx.query<{ id: string, package_id: string | null }>(
-          `UPDATE applications SET status = 'received', reason = NULL, round_attempts = 0, due_at = NULL, updated_at = now()
+          `UPDATE applications SET status = 'received', reason = NULL, reason_mn = NULL, round_attempts = 0, due_at = NULL, updated_at = now()
            WHERE id = ANY($1::uuid[]) AND status = 'failed' AND adapter IS NOT NULL RETURNING id, package_id`,
           [ids])
         if (rows.length === 0) return false
@@ -241,7 +247,7 @@ export function createApplicationStore (db: Database) {
     async reopen (id: string, actor: string): Promise<boolean> {
       const { rows } = await db.query<{ package_id: string | null }>(
         `WITH changed AS (
-           UPDATE applications SET status = 'received', reason = NULL, round_attempts = 0, due_at = NULL, updated_at = now()
+           UPDATE applications SET status = 'received', reason = NULL, reason_mn = NULL, round_attempts = 0, due_at = NULL, updated_at = now()
            WHERE id = $1 AND status = 'failed' AND adapter IS NOT NULL RETURNING id, package_id, portal)
          INSERT INTO application_events (application_id, status, detail, notify)
          SELECT id, 'received', $2, ${NOTIFY} FROM changed RETURNING (SELECT package_id FROM changed)`, [id, `retry requested by ${actor}`])
@@ -296,6 +302,8 @@ export function createApplicationStore (db: Database) {
       detail?: string | null
       agencyReference?: string
       reason?: string
+      reasonMn?: string
+      result?: Record<string, unknown>
       decision?: 'approved' | 'rejected'
       // This attempt counts against the round's budget.
       counted?: boolean
@@ -308,12 +316,14 @@ export function createApplicationStore (db: Database) {
              attempts = GREATEST(attempts, COALESCE($3, attempts)),
              agency_reference = COALESCE($4, agency_reference), reason = COALESCE($5, reason), decision = COALESCE($6, decision),
              round_attempts = round_attempts + $9::int,
-             due_at = CASE WHEN $10::float8 IS NULL THEN NULL ELSE ${dueIn('$10')} END
+             due_at = CASE WHEN $10::float8 IS NULL THEN NULL ELSE ${dueIn('$10')} END,
+             reason_mn = COALESCE($11, reason_mn), result = COALESCE($12::jsonb, result)
            WHERE id = $1 AND status = ANY($8::text[]) RETURNING id, package_id, portal)
          INSERT INTO application_events (application_id, status, attempt, detail, notify)
          SELECT id, $2, $3, $7, ${NOTIFY} FROM changed RETURNING (SELECT package_id FROM changed)`,
         [id, status, fields.attempt ?? null, fields.agencyReference ?? null, fields.reason ?? null, fields.decision ?? null,
-          fields.detail ?? fields.reason ?? null, fields.from, fields.counted === true ? 1 : 0, due])
+          fields.detail ?? fields.reason ?? null, fields.from, fields.counted === true ? 1 : 0, due,
+          fields.reasonMn ?? null, fields.result === undefined ? null : JSON.stringify(fields.result)])
       if (rows.length === 0) return false
       await followPackage(rows[0]!.package_id)
       return true

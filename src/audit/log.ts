@@ -41,6 +41,17 @@ export interface AuditQuery {
   limit: number
 }
 
+export interface ChainPoint { seq: number, hash: string }
+export type VerifyResult = {
+  ok: boolean
+  records: number
+  // The last record that verified, to write down and check against later.
+  last: ChainPoint | null
+  brokenAt?: number
+  reason?: string
+  checkpoint?: ChainPoint & { matches: boolean }
+}
+
 export function createAuditLog (db: Database, options: AuditLogOptions = {}) {
   const windowMs = options.batchWindowMs ?? 2
   const maxBatch = options.maxBatch ?? 128
@@ -125,19 +136,26 @@ export function createAuditLog (db: Database, options: AuditLogOptions = {}) {
       return rows.map(rowToRecord)
     },
 
-    // Recomputes every hash and link, in order, a page at a time.
-    async verify (): Promise<{ ok: true, records: number } | { ok: false, records: number, brokenAt: number, reason: string }> {
+    // Recomputes every hash and link, in order, a page at a time, and names
+    // the last record and its hash: an auditor who writes them down can pass
+    // them back later as `checkpoint`, which holds only if that record still
+    // has that hash (nothing up to it changed) and the chain still verifies.
+    async verify (checkpoint?: ChainPoint): Promise<VerifyResult> {
       let prevHash = 'genesis'
       let expected = 1
       let checked = 0
+      let seen: string | undefined
+      const broken = (brokenAt: number, reason: string): VerifyResult =>
+        ({ ok: false, records: checked, last: checked === 0 ? null : { seq: checked, hash: prevHash }, brokenAt, reason })
       for (;;) {
         const { rows } = await db.query<Record<string, unknown>>(`SELECT ${COLUMNS} FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT 1000`, [expected])
         if (rows.length === 0) break
         for (const row of rows.map(rowToRecord)) {
-          if (row.seq !== expected) return { ok: false, records: checked, brokenAt: expected, reason: `record ${expected} is missing` }
-          if (row.prevHash !== prevHash) return { ok: false, records: checked, brokenAt: row.seq, reason: 'does not link to the record before it' }
+          if (row.seq !== expected) return broken(expected, `record ${expected} is missing`)
+          if (row.prevHash !== prevHash) return broken(row.seq, 'does not link to the record before it')
           const { seq, prevHash: _p, hash, ...entry } = row
-          if (hashRecord(seq, prevHash, entry) !== hash) return { ok: false, records: checked, brokenAt: row.seq, reason: 'its content does not match its hash' }
+          if (hashRecord(seq, prevHash, entry) !== hash) return broken(row.seq, 'its content does not match its hash')
+          if (seq === checkpoint?.seq) seen = hash
           prevHash = hash
           expected++
           checked++
@@ -145,9 +163,19 @@ export function createAuditLog (db: Database, options: AuditLogOptions = {}) {
       }
       const { rows } = await db.query<{ seq: number, hash: string }>("SELECT seq, hash FROM audit_chain_head WHERE chain = 'main'")
       if (Number(rows[0]?.seq) !== checked || rows[0]?.hash !== prevHash) {
-        return { ok: false, records: checked, brokenAt: checked + 1, reason: 'the chain head does not match the last record (records were removed)' }
+        return broken(checked + 1, 'the chain head does not match the last record (records were removed)')
       }
-      return { ok: true, records: checked }
+      const last = checked === 0 ? null : { seq: checked, hash: prevHash }
+      if (checkpoint !== undefined) {
+        const matches = seen === checkpoint.hash
+        const point = { ...checkpoint, matches }
+        if (!matches) {
+          const reason = seen === undefined ? `the chain has no record ${checkpoint.seq}` : `record ${checkpoint.seq} no longer has the hash written down`
+          return { ok: false, records: checked, last, brokenAt: checkpoint.seq, reason, checkpoint: point }
+        }
+        return { ok: true, records: checked, last, checkpoint: point }
+      }
+      return { ok: true, records: checked, last }
     },
 
     async close (): Promise<void> {

@@ -7,6 +7,9 @@ interface Base {
   issuer: string
   tokenId: string
   expiresAt: number
+  // Present when the request proved possession of the token's key (RFC 9449):
+  // the proof's jti and the key's thumbprint, kept in the audit record.
+  dpop?: { jkt: string, proofId: string }
 }
 
 export interface CitizenPrincipal extends Base {

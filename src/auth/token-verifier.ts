@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose'
+import { calculateJwkThumbprint, createLocalJWKSet, createRemoteJWKSet, decodeJwt, EmbeddedJWK, errors as joseErrors, jwtVerify, type JWK, type JWTPayload, type JWTVerifyGetKey } from 'jose'
 import type { Redis } from 'ioredis'
 import type { Queryable } from '../db/database.ts'
 import { ROLES, type IssuerConfig, type Role } from '../config.ts'
@@ -8,36 +8,69 @@ import { parseRegnum } from '../domain/regnum.ts'
 import { ProblemError } from '../errors/problem-error.ts'
 import type { Principal } from './principal.ts'
 
-// Remembers each token id until its expiry; `claim` is false for a replay.
+// The shared store behind single-use DPoP proofs and revoked access tokens.
 export interface ReplayCache {
-  claim(issuer: string, jti: string, expiresAtSeconds: number): Promise<boolean>
+  // Records an id until its expiry; false when it was recorded before (a replay).
+  claim(namespace: string, id: string, expiresAtSeconds: number): Promise<boolean>
+  // Refuses an access token's jti until the token's expiry.
+  revoke(issuer: string, jti: string, expiresAtSeconds: number): Promise<void>
+  isRevoked(issuer: string, jti: string): Promise<boolean>
+}
+
+function idOf (namespace: string, id: string): string {
+  return createHash('sha256').update(namespace).update('\n').update(id).digest('base64url')
 }
 
 export function createRedisReplayCache (redis: Redis, keyPrefix: string): ReplayCache {
   return {
-    async claim (issuer, jti, expiresAtSeconds) {
-      const id = createHash('sha256').update(issuer).update('\n').update(jti).digest('base64url')
-      // Kept one extra minute past exp so clock skew cannot reopen the window.
-      const reply = await redis.set(`${keyPrefix}:jti:${id}`, '1', 'EXAT', expiresAtSeconds + 60, 'NX')
+    async claim (namespace, id, expiresAtSeconds) {
+      // Kept one extra minute past expiry so clock skew cannot reopen the window.
+      const reply = await redis.set(`${keyPrefix}:jti:${idOf(namespace, id)}`, '1', 'EXAT', expiresAtSeconds + 60, 'NX')
       return reply === 'OK'
+    },
+    async revoke (issuer, jti, expiresAtSeconds) {
+      await redis.set(`${keyPrefix}:revoked:${idOf(issuer, jti)}`, '1', 'EXAT', expiresAtSeconds + 60)
+    },
+    async isRevoked (issuer, jti) {
+      return (await redis.exists(`${keyPrefix}:revoked:${idOf(issuer, jti)}`)) === 1
     },
   }
 }
 
-// Redis first; while Redis is unreachable, the shared database. Token ids seen
+// Redis first; while Redis is unreachable, the shared database. Proof ids seen
 // only by Redis before an outage are not in the database, so during an outage
-// such a token could be replayed once; the alternative is refusing everyone.
+// such a proof could be replayed once; the alternative is refusing everyone.
+// Revocations are rare and go to both, so an outage does not undo them.
 export function createFallbackReplayCache (primary: ReplayCache, db: Queryable, onFallback: (err: unknown) => void = () => {}): ReplayCache {
+  async function record (id: string, expiresAtSeconds: number): Promise<boolean> {
+    if (Math.random() < 0.01) await db.query('DELETE FROM token_replay WHERE expires_at < now()')
+    const res = await db.query('INSERT INTO token_replay (id, expires_at) VALUES ($1, to_timestamp($2)) ON CONFLICT (id) DO NOTHING', [id, expiresAtSeconds + 60])
+    return res.rowCount === 1
+  }
   return {
-    async claim (issuer, jti, expiresAtSeconds) {
+    async claim (namespace, id, expiresAtSeconds) {
       try {
-        return await primary.claim(issuer, jti, expiresAtSeconds)
+        return await primary.claim(namespace, id, expiresAtSeconds)
       } catch (err) {
         onFallback(err)
-        const id = createHash('sha256').update(issuer).update('\n').update(jti).digest('base64url')
-        if (Math.random() < 0.01) await db.query('DELETE FROM token_replay WHERE expires_at < now()')
-        const res = await db.query('INSERT INTO token_replay (id, expires_at) VALUES ($1, to_timestamp($2)) ON CONFLICT (id) DO NOTHING', [id, expiresAtSeconds + 60])
-        return res.rowCount === 1
+        return record(idOf(namespace, id), expiresAtSeconds)
+      }
+    },
+    async revoke (issuer, jti, expiresAtSeconds) {
+      const [inRedis, inDb] = await Promise.allSettled([
+        primary.revoke(issuer, jti, expiresAtSeconds),
+        record(`revoked:${idOf(issuer, jti)}`, expiresAtSeconds),
+      ])
+      if (inRedis.status === 'rejected') onFallback(inRedis.reason)
+      if (inRedis.status === 'rejected' && inDb.status === 'rejected') throw inDb.reason
+    },
+    async isRevoked (issuer, jti) {
+      try {
+        return await primary.isRevoked(issuer, jti)
+      } catch (err) {
+        onFallback(err)
+        const { rows } = await db.query('SELECT 1 FROM token_replay WHERE id = $1 AND expires_at > now()', [`revoked:${idOf(issuer, jti)}`])
+        return rows.length > 0
       }
     },
   }
@@ -48,12 +81,32 @@ export interface TokenVerifierOptions {
   replayCache: ReplayCache
   clockSkewSeconds: number
   maxTokenAgeSeconds: number
+  // How long after its iat a DPoP proof is accepted (once).
+  dpopProofMaxAgeSeconds: number
   now?: () => number
 }
 
-export interface TokenVerifier {
-  verify(token: string): Promise<Principal>
+// How the token came: its Authorization scheme, the DPoP header (RFC 9449),
+// and the request it must match.
+export interface Presentation {
+  scheme: 'bearer' | 'dpop'
+  proof?: string
+  method: string
+  // The absolute request URL; its query and fragment are ignored.
+  url: string
 }
+
+export interface TokenVerifier {
+  // Reusable until the token expires; a DPoP-bound token needs a fresh proof.
+  verify(token: string, presentation?: Presentation): Promise<Principal>
+  // Refuses a token from now until it expires. False when there was nothing
+  // to revoke: a forgery, an unknown issuer, an expired token.
+  revoke(token: string): Promise<boolean>
+}
+
+// Proofs are signed by the client's own key: asymmetric algorithms only.
+export const DPOP_ALGORITHMS = ['EdDSA', 'ES256'] as const
+const THUMBPRINT = /^[A-Za-z0-9_-]{43}$/
 
 const UNIT_CODE = /^\d{2}(\d{2}(\d{2})?)?$/
 // Claims end up in replay keys, audit records and logs: bounded.
@@ -82,8 +135,8 @@ function stringClaim (payload: JWTPayload, name: string): string {
 
 // jose has checked that exp and iat are numbers and the token is current.
 // A token is refused here once it is maxTokenAge old, whatever its exp says,
-// so that is as long as its jti needs remembering (and a far-future or
-// fractional exp cannot break the replay cache).
+// so that is as long as a revocation needs remembering (and a far-future or
+// fractional exp cannot break the store).
 function toPrincipal (payload: JWTPayload, issuer: IssuerConfig, maxTokenAgeSeconds: number): Principal {
   const role = payload.role
   if (typeof role !== 'string' || !(ROLES as readonly string[]).includes(role)) {
@@ -116,57 +169,156 @@ function toPrincipal (payload: JWTPayload, issuer: IssuerConfig, maxTokenAgeSeco
   }
 }
 
+function proofInvalid (detail: string, cause?: unknown): ProblemError {
+  return new ProblemError('DPOP_PROOF_INVALID', detail, { cause })
+}
+
+// RFC 9449 §4.3: htu compares without query and fragment, after the URL
+// parser's normalisation (scheme and host case, default port, percent-encoding).
+function normalizedHtu (url: string): string | null {
+  if (!URL.canParse(url)) return null
+  const u = new URL(url)
+  u.search = ''
+  u.hash = ''
+  return u.href
+}
+
+function thumbprintOf (payload: JWTPayload): string | undefined {
+  const cnf = payload.cnf
+  if (cnf === undefined) return undefined
+  const jkt = (cnf as { jkt?: unknown } | null)?.jkt
+  if (typeof jkt !== 'string' || !THUMBPRINT.test(jkt)) throw invalid('the token\'s "cnf" claim must carry a "jkt" key thumbprint (RFC 9449)')
+  return jkt
+}
+
 export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifier {
   const issuers = new Map(options.issuers.map((i) => [i.issuer, { config: i, keys: keySetFor(i) }]))
   const now = options.now ?? Date.now
 
+  // Signature, issuer, audience, typ and times; nothing about its use.
+  async function verifyJwt (token: string): Promise<{ payload: JWTPayload, config: IssuerConfig }> {
+    let unverified: JWTPayload
+    try {
+      unverified = decodeJwt(token)
+    } catch (err) {
+      throw invalid('the token is not a well-formed JWT', err)
+    }
+    const entry = typeof unverified.iss === 'string' ? issuers.get(unverified.iss) : undefined
+    if (entry === undefined) throw invalid('the token\'s issuer is not trusted')
+    const { config, keys } = entry
+    try {
+      const { payload } = await jwtVerify(token, keys, {
+        issuer: config.issuer,
+        audience: config.audience,
+        algorithms: config.algorithms,
+        typ: config.typ,
+        clockTolerance: options.clockSkewSeconds,
+        maxTokenAge: options.maxTokenAgeSeconds,
+        requiredClaims: ['exp', 'iat', 'jti', 'iss', 'aud'],
+        currentDate: new Date(now()),
+      })
+      return { payload, config }
+    } catch (err) {
+      if (err instanceof joseErrors.JWTExpired) throw new ProblemError('TOKEN_EXPIRED', 'the token has expired', { cause: err })
+      if (err instanceof joseErrors.JWTClaimValidationFailed) throw invalid(`the token's "${err.claim}" claim is not acceptable`, err)
+      if (err instanceof joseErrors.JOSEAlgNotAllowed) throw invalid('the token\'s signing algorithm is not allowed', err)
+      if (err instanceof joseErrors.JWKSNoMatchingKey) throw invalid('the token was signed with an unknown key', err)
+      if (err instanceof joseErrors.JWSSignatureVerificationFailed) throw invalid('the token\'s signature does not verify', err)
+      if (err instanceof joseErrors.JWKSTimeout || err instanceof joseErrors.JWKSInvalid) {
+        throw new ProblemError('DEPENDENCY_UNAVAILABLE', 'the token issuer\'s keys could not be loaded', { cause: err })
+      }
+      throw invalid('the token could not be verified', err)
+    }
+  }
+
+  // Checks a proof against the request, the token and its key; returns the
+  // proof's jti and iat. Whether it was used before is checked last.
+  async function checkProof (token: string, jkt: string, presentation: Presentation & { proof: string }): Promise<{ jti: string, iat: number }> {
+    let payload: JWTPayload
+    let header: { jwk?: unknown }
+    try {
+      ({ payload, protectedHeader: header } = await jwtVerify(presentation.proof, EmbeddedJWK, {
+        typ: 'dpop+jwt',
+        algorithms: [...DPOP_ALGORITHMS],
+        clockTolerance: options.clockSkewSeconds,
+        maxTokenAge: options.dpopProofMaxAgeSeconds,
+        requiredClaims: ['iat', 'jti', 'htm', 'htu', 'ath'],
+        currentDate: new Date(now()),
+      }))
+    } catch (err) {
+      if (err instanceof joseErrors.JWTExpired) throw proofInvalid(`the DPoP proof is too old (more than ${options.dpopProofMaxAgeSeconds} s); make a fresh one for each request`, err)
+      if (err instanceof joseErrors.JWTClaimValidationFailed) throw proofInvalid(`the DPoP proof's "${err.claim}" claim is not acceptable`, err)
+      if (err instanceof joseErrors.JOSEAlgNotAllowed) throw proofInvalid(`the DPoP proof must be signed with ${DPOP_ALGORITHMS.join(' or ')}`, err)
+      throw proofInvalid('the DPoP proof is not a JWT signed by the public key in its "jwk" header', err)
+    }
+    const jti = payload.jti
+    if (typeof jti !== 'string' || jti === '' || jti.length > MAX_CLAIM_LENGTH) throw proofInvalid(`the DPoP proof's "jti" must be a non-empty string of at most ${MAX_CLAIM_LENGTH} characters`)
+    if (payload.htm !== presentation.method) throw proofInvalid(`the DPoP proof's "htm" must be the request method ${presentation.method}`)
+    const expected = normalizedHtu(presentation.url)
+    if (typeof payload.htu !== 'string' || expected === null || normalizedHtu(payload.htu) !== expected) {
+      throw proofInvalid(`the DPoP proof's "htu" must be the request URL without query: ${expected ?? '(unknown)'}`)
+    }
+    if (payload.ath !== createHash('sha256').update(token).digest('base64url')) {
+      throw proofInvalid('the DPoP proof\'s "ath" must be the base64url SHA-256 of the access token')
+    }
+    if (await calculateJwkThumbprint(header.jwk as JWK) !== jkt) {
+      throw proofInvalid('the DPoP proof is signed by another key than the one the token is bound to (cnf.jkt)')
+    }
+    return { jti, iat: payload.iat as number }
+  }
+
   return {
-    async verify (token) {
-      let unverified: JWTPayload
-      try {
-        unverified = decodeJwt(token)
-      } catch (err) {
-        throw invalid('the token is not a well-formed JWT', err)
-      }
-      const entry = typeof unverified.iss === 'string' ? issuers.get(unverified.iss) : undefined
-      if (entry === undefined) throw invalid('the token\'s issuer is not trusted')
-      const { config, keys } = entry
-
-      let payload: JWTPayload
-      try {
-        ({ payload } = await jwtVerify(token, keys, {
-          issuer: config.issuer,
-          audience: config.audience,
-          algorithms: config.algorithms,
-          typ: config.typ,
-          clockTolerance: options.clockSkewSeconds,
-          maxTokenAge: options.maxTokenAgeSeconds,
-          requiredClaims: ['exp', 'iat', 'jti', 'iss', 'aud'],
-          currentDate: new Date(now()),
-        }))
-      } catch (err) {
-        if (err instanceof joseErrors.JWTExpired) throw new ProblemError('TOKEN_EXPIRED', 'the token has expired', { cause: err })
-        if (err instanceof joseErrors.JWTClaimValidationFailed) throw invalid(`the token's "${err.claim}" claim is not acceptable`, err)
-        if (err instanceof joseErrors.JOSEAlgNotAllowed) throw invalid('the token\'s signing algorithm is not allowed', err)
-        if (err instanceof joseErrors.JWKSNoMatchingKey) throw invalid('the token was signed with an unknown key', err)
-        if (err instanceof joseErrors.JWSSignatureVerificationFailed) throw invalid('the token\'s signature does not verify', err)
-        if (err instanceof joseErrors.JWKSTimeout || err instanceof joseErrors.JWKSInvalid) {
-          throw new ProblemError('DEPENDENCY_UNAVAILABLE', 'the token issuer\'s keys could not be loaded', { cause: err })
-        }
-        throw invalid('the token could not be verified', err)
-      }
-
+    async verify (token, presentation) {
+      const { payload, config } = await verifyJwt(token)
       const principal = toPrincipal(payload, config, options.maxTokenAgeSeconds)
+      const jkt = thumbprintOf(payload)
+      const scheme = presentation?.scheme ?? 'bearer'
+      if (jkt === undefined) {
+        if (scheme === 'dpop') throw invalid('the token is not DPoP-bound (no "cnf.jkt"); send it as "Authorization: Bearer <token>"')
+        if (config.dpop?.required.includes(principal.role) === true) {
+          throw new ProblemError('DPOP_REQUIRED', `issuer ${config.issuer} requires DPoP-bound tokens (cnf.jkt) for the role ${principal.role}; send "Authorization: DPoP <token>" with a fresh "DPoP" proof header`)
+        }
+      } else if (scheme !== 'dpop') {
+        // A bound token used as a bearer token would be worth as much as an unbound one to whoever copied it.
+        throw new ProblemError('DPOP_REQUIRED', 'this token is bound to a key (cnf.jkt): send "Authorization: DPoP <token>" with a fresh "DPoP" proof header')
+      } else if (presentation?.proof === undefined || presentation.proof === '') {
+        throw new ProblemError('DPOP_REQUIRED', 'a DPoP-bound token needs a fresh proof in the "DPoP" header on every request')
+      }
 
-      // Only a token that verified may burn its jti, so forgeries cannot lock out real ones.
+      let revoked: boolean
+      try {
+        revoked = await options.replayCache.isRevoked(config.issuer, principal.tokenId)
+      } catch (err) {
+        throw new ProblemError('DEPENDENCY_UNAVAILABLE', 'the token revocation store is unavailable', { cause: err })
+      }
+      if (revoked) throw new ProblemError('TOKEN_REVOKED', 'this token has been revoked (it was seen in a URL); request a new one')
+
+      if (jkt === undefined) return principal
+      const proof = await checkProof(token, jkt, presentation as Presentation & { proof: string })
+      // Only a proof that verified may burn its jti, so forgeries cannot lock out real ones.
       let fresh: boolean
       try {
-        fresh = await options.replayCache.claim(config.issuer, principal.tokenId, principal.expiresAt)
+        fresh = await options.replayCache.claim(`dpop:${jkt}`, proof.jti, Math.ceil(proof.iat) + options.dpopProofMaxAgeSeconds + options.clockSkewSeconds)
       } catch (err) {
-        throw new ProblemError('DEPENDENCY_UNAVAILABLE', 'the replay cache is unavailable', { cause: err })
+        throw new ProblemError('DEPENDENCY_UNAVAILABLE', 'the DPoP replay cache is unavailable', { cause: err })
       }
-      if (!fresh) throw new ProblemError('TOKEN_REPLAYED', 'this token has been used before; request a new one')
-      return principal
+      if (!fresh) throw new ProblemError('DPOP_PROOF_REPLAYED', 'this DPoP proof has been used before; make a fresh one for each request')
+      return { ...principal, dpop: { jkt, proofId: proof.jti } }
+    },
+
+    async revoke (token) {
+      let verified: Awaited<ReturnType<typeof verifyJwt>>
+      try {
+        verified = await verifyJwt(token)
+      } catch {
+        return false
+      }
+      const { payload, config } = verified
+      const jti = payload.jti
+      if (typeof jti !== 'string' || jti === '' || jti.length > MAX_CLAIM_LENGTH) return false
+      const expiresAt = Math.ceil(Math.min(payload.exp as number, (payload.iat as number) + options.maxTokenAgeSeconds))
+      await options.replayCache.revoke(config.issuer, jti, expiresAt)
+      return true
     },
   }
 }

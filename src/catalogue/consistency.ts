@@ -88,8 +88,11 @@ function csvCell (value: string | null): string {
   return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text
 }
 
+// The findings, then (after an empty line, as a second table with its own
+// header) the counts by aimag that the JSON gives as byAimag.
 export function reportCsv (report: Report): string {
   const header = ['kind', 'aimag', 'unit', 'level', 'service', 'category', 'detail']
   const rows = report.findings.map((f) => [f.kind, f.aimag, f.unit, f.level, f.service, f.category, f.detail].map(csvCell).join(','))
-  return [header.join(','), ...rows].join('\r\n') + '\r\n'
+  const byAimag = Object.entries(report.byAimag).sort(([a], [b]) => a.localeCompare(b)).map(([aimag, n]) => `${csvCell(aimag)},${n}`)
+  return [header.join(','), ...rows, '', 'aimag,findings', ...byAimag].join('\r\n') + '\r\n'
 }

@@ -27,8 +27,12 @@ export interface Snapshot {
   // What the OSS of a unit offers: its level's standard list with the unit's
   // local gaps and additions applied.
   offers(unitCode: string): Map<string, Offer>
-  roundsReaching(bagCode: string, fromDate: string): MobileRound[]
+  // Rounds reaching a soum (those starting from it) or a bag, not over by
+  // `fromDate`, soonest first.
+  roundsReaching(code: string, fromDate: string): MobileRound[]
   matches(service: Service, query: string): boolean
+  // Name search over units, Cyrillic or Latin (MNS 5217), any case.
+  unitMatches(unit: Unit, query: string): boolean
 }
 
 export function localize (text: Text, lang: Lang): string {
@@ -61,6 +65,15 @@ export function createSnapshot (version: number, digest: string, document: Catal
     return [s.code, ` ${searchKey(words.filter((w) => w !== undefined).join(' '))} `]
   }))
   const offerCache = new Map<string, Map<string, Offer>>()
+  const rounds = new Map<string, MobileRound[]>()
+  for (const r of [...document.mobileRounds].sort((a, b) => a.from.localeCompare(b.from) || a.id.localeCompare(b.id))) {
+    for (const code of new Set([r.unit, ...r.bags])) {
+      const list = rounds.get(code) ?? []
+      list.push(r)
+      rounds.set(code, list)
+    }
+  }
+  const unitText = new Map(document.units.map((u) => [u.code, ` ${searchKey(`${u.code} ${u.name.mn} ${u.name.en}`)} `]))
 
   return {
     version,
@@ -106,9 +119,13 @@ export function createSnapshot (version: number, digest: string, document: Catal
       offerCache.set(unitCode, result)
       return result
     },
-    roundsReaching: (bagCode, fromDate) => document.mobileRounds.filter((r) => r.bags.includes(bagCode) && r.to >= fromDate),
+    roundsReaching: (code, fromDate) => (rounds.get(code) ?? []).filter((r) => r.to >= fromDate),
     matches (service, query) {
       const text = searchText.get(service.code) ?? ''
+      return searchKey(query).split(' ').every((token) => token === '' || text.includes(token))
+    },
+    unitMatches (unit, query) {
+      const text = unitText.get(unit.code) ?? ''
       return searchKey(query).split(' ').every((token) => token === '' || text.includes(token))
     },
   }

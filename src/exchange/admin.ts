@@ -15,6 +15,8 @@ import { PROVIDERS, providerByName } from './providers.ts'
 //                                        to it, both transports), applicationsReceived,
 //                                        submissions, idempotentReplays
 //   GET|PUT|DELETE /admin/faults[/:p]    faults on demand (faults.ts)
+//   PUT /admin/providers/:p/decisions    decisions on demand: {"outcome": "approved" |
+//                                        "rejected" | null}; null restores the usual mix
 //   GET /admin/members
 
 function sameSecret (a: string, b: string): boolean {
@@ -77,6 +79,19 @@ export function adminRoutes (ctx: ExchangeContext, adminToken: string | undefine
       const name = (request.params as { provider: string }).provider
       const p = providerByName(name)
       return { provider: name, id: p?.id, ...counters(name) }
+    })
+
+    admin.put('/admin/providers/:provider/decisions', {
+      schema: {
+        params: providerParam,
+        body: { type: 'object', required: ['outcome'], additionalProperties: false, properties: { outcome: { enum: ['approved', 'rejected', null] } } },
+      },
+    }, async (request) => {
+      const name = (request.params as { provider: string }).provider
+      const { outcome } = request.body as { outcome: 'approved' | 'rejected' | null }
+      const desk = ctx.desks.get(name)
+      if (desk !== undefined) desk.forcedOutcome = outcome
+      return { provider: name, outcome }
     })
 
     admin.get('/admin/faults', async () => ({ faults: ctx.faults.all() }))

@@ -24,7 +24,8 @@ export interface ExchangeOptions {
   // The bus's Ed25519 signing keys, oldest first; the last one signs.
   // Generated at start when not given.
   signingKeys?: BusSigningKeyInput[]
-  // How long an agency takes to decide an application (default 5000).
+  // How long an agency takes to decide an application (default 2000). Its
+  // answers say when to ask (expectedDecisionAt), and the gateway asks then.
   decisionDelayMs?: number
   // The bus clock in epoch milliseconds (default Date.now). It drives JWT and
   // XYP timestamp checks, decisions and message-log times.
@@ -44,7 +45,7 @@ export interface ExchangeOptions {
   logger?: FastifyServerOptions['logger']
 }
 
-export const DEFAULT_DECISION_DELAY_MS = 5000
+export const DEFAULT_DECISION_DELAY_MS = 2000
 
 // Builds the bus emulator. It never listens: use startExchange() or main.ts.
 export function buildExchange (options: ExchangeOptions = {}): FastifyInstance {
@@ -57,7 +58,7 @@ export function buildExchange (options: ExchangeOptions = {}): FastifyInstance {
     population,
     members: new MemberRegistry(options.members ?? []),
     busKeys: createBusKeys(options.signingKeys),
-    desks: new Map(PROVIDERS.map((p) => [p.name, new ApplicationDesk(p.memberCode, { decisionDelayMs, now })])),
+    desks: new Map(PROVIDERS.map((p) => [p.name, new ApplicationDesk(p.memberCode, { decisionDelayMs, now, population })])),
     faults: new FaultBoard(),
     log: new MessageLog(options.messageLogSize ?? 10_000),
     deliveries: new Map(),

@@ -1,5 +1,9 @@
 import { createHash } from 'node:crypto'
 import { ProviderError } from './errors.ts'
+import { decide, rejectionReason, resultOf, type ApplicationResult, type Bilingual, type Outcome } from './outcomes.ts'
+import type { Population } from './population.ts'
+
+export { decide } from './outcomes.ts'
 
 // One agency's application desk: the write side of a provider. Writes are
 // idempotent twice over: a repeated X-Road-Id from the same client gets the
@@ -21,14 +25,20 @@ export interface Receipt {
   agencyReference: string
   status: 'received'
   receivedAt: string
+  // When the agency expects to have decided: the time to ask.
+  expectedDecisionAt: string
 }
 
 export interface ApplicationStatus {
   applicationId: string
   agencyReference: string
   status: 'received' | 'approved' | 'rejected'
-  reason?: string
+  // Why it was rejected, in Mongolian and English.
+  reason?: Bilingual
   decidedAt?: string
+  // What the agency gives on approval (outcomes.ts).
+  result?: ApplicationResult
+  expectedDecisionAt?: string
 }
 
 interface Application {
@@ -36,6 +46,9 @@ interface Application {
   agencyReference: string
   contentDigest: string
   receivedAtMs: number
+  service: string
+  form: Record<string, unknown>
+  decision?: { status: Outcome, reason?: Bilingual, result?: ApplicationResult }
 }
 
 export interface DeskCounters {
@@ -44,32 +57,24 @@ export interface DeskCounters {
   idempotentReplays: number
 }
 
-const REJECTION_REASONS = [
-  'The applicant does not meet the eligibility conditions',
-  'Supporting documents are missing or incomplete',
-  'The applicant already holds this entitlement',
-] as const
-
-// Most applications are approved; the decision is a pure function of the id.
-export function decide (applicationId: string): { status: 'approved' | 'rejected', reason?: string } {
-  const digest = createHash('sha256').update(applicationId).digest()
-  if ((digest[0] ?? 0) < 218) return { status: 'approved' }
-  return { status: 'rejected', reason: REJECTION_REASONS[(digest[1] ?? 0) % REJECTION_REASONS.length] ?? REJECTION_REASONS[0] }
-}
-
 export class ApplicationDesk {
   readonly prefix: string
   readonly decisionDelayMs: number
   readonly now: () => number
+  readonly population: Population | undefined
+  // Decisions on demand (admin route): every decision from now on, or null for the usual mix.
+  forcedOutcome: Outcome | null = null
+  readonly #issued = new Set<string>()
   readonly #applications = new Map<string, Application>()
   readonly #byXRoadId = new Map<string, Receipt>()
   #submissions = 0
   #replays = 0
 
-  constructor (prefix: string, options: { decisionDelayMs: number, now: () => number }) {
+  constructor (prefix: string, options: { decisionDelayMs: number, now: () => number, population?: Population }) {
     this.prefix = prefix
     this.decisionDelayMs = options.decisionDelayMs
     this.now = options.now
+    this.population = options.population
   }
 
   // Answers a repeated X-Road-Id from the cache, or undefined.
@@ -91,6 +96,8 @@ export class ApplicationDesk {
         agencyReference: `${this.prefix}-${String(this.#applications.size + 1).padStart(7, '0')}`,
         contentDigest,
         receivedAtMs: this.now(),
+        service: body.service,
+        form: body.form,
       }
       this.#applications.set(app.applicationId, app)
     } else if (app.contentDigest !== contentDigest) {
@@ -101,6 +108,7 @@ export class ApplicationDesk {
       agencyReference: app.agencyReference,
       status: 'received',
       receivedAt: new Date(app.receivedAtMs).toISOString(),
+      expectedDecisionAt: new Date(app.receivedAtMs + this.decisionDelayMs).toISOString(),
     }
     this.#byXRoadId.set(`${clientId}\u0000${xRoadId}`, receipt)
     return receipt
@@ -113,15 +121,22 @@ export class ApplicationDesk {
     }
     const decidedAtMs = app.receivedAtMs + this.decisionDelayMs
     if (this.now() < decidedAtMs) {
-      return { applicationId, agencyReference: app.agencyReference, status: 'received' }
+      return { applicationId, agencyReference: app.agencyReference, status: 'received', expectedDecisionAt: new Date(decidedAtMs).toISOString() }
     }
-    const decision = decide(applicationId)
+    // Decided once, when first asked after its time; the same answer ever after.
+    if (app.decision === undefined) {
+      const decision = this.forcedOutcome === null ? decide(applicationId) : { status: this.forcedOutcome, ...(this.forcedOutcome === 'rejected' ? { reason: rejectionReason(applicationId) } : {}) }
+      app.decision = decision.status === 'approved'
+        ? { status: 'approved', result: resultOf({ applicationId, prefix: this.prefix, service: app.service, form: app.form, decidedAtMs, issued: this.#issued, ...(this.population === undefined ? {} : { population: this.population }) }) }
+        : decision
+    }
     return {
       applicationId,
       agencyReference: app.agencyReference,
-      status: decision.status,
-      ...(decision.reason === undefined ? {} : { reason: decision.reason }),
+      status: app.decision.status,
+      ...(app.decision.reason === undefined ? {} : { reason: app.decision.reason }),
       decidedAt: new Date(decidedAtMs).toISOString(),
+      ...(app.decision.result === undefined ? {} : { result: app.decision.result }),
     }
   }
 

@@ -3,7 +3,7 @@
 // living adults, one per line, and nothing else.
 //
 // Environment: EXCHANGE_PORT (3100), EXCHANGE_HOST (127.0.0.1),
-// EXCHANGE_CITIZENS (10000), EXCHANGE_SEED, EXCHANGE_DECISION_DELAY_MS (5000),
+// EXCHANGE_CITIZENS (10000), EXCHANGE_SEED, EXCHANGE_DECISION_DELAY_MS (2000),
 // EXCHANGE_ADMIN_TOKEN, EXCHANGE_MEMBERS_FILE (see members-file.ts),
 // DATA_DIR (./data), EXCHANGE_LOG_LEVEL (warn; per-request logs are off).
 import { performance } from 'node:perf_hooks'

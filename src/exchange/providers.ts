@@ -2,6 +2,7 @@ import { REGNUM_PATTERN } from '../domain/regnum.ts'
 import { ApplicationDesk, type SubmitBody } from './applications.ts'
 import { ProviderError } from './errors.ts'
 import type { Citizen, Population } from './population.ts'
+import { RESULT_SCHEMA } from './outcomes.ts'
 import * as reg from './registries.ts'
 
 // The agencies behind the bus, as X-Road members with one subsystem each.
@@ -12,6 +13,8 @@ import * as reg from './registries.ts'
 //   GAEP     General Agency for Employment Promotion (ХХҮЕГ's employment side)
 //   ALAMGAC  Agency for Land Administration and Management, Geodesy and Cartography (ГЗБГЗЗГ)
 //   MNC      Mongolian Notaries' Chamber (Монголын Нотариатчдын Танхим)
+//   GAHI     General Agency for Health Insurance (ЭМДЕГ): takes health
+//            insurance applications on its own desk, so its references are its own
 // The subsystem code doubles as the provider's short name (`civil`, `land`…),
 // used by the admin endpoints.
 
@@ -79,15 +82,20 @@ const SUBMIT_REQUEST = obj({
   applicant: obj({ regnum }),
   form: { type: 'object' },
 })
-const SUBMIT_RESPONSE = obj({ applicationId: str, agencyReference: str, status: { const: 'received' }, receivedAt: str })
+const SUBMIT_RESPONSE = obj({ applicationId: str, agencyReference: str, status: { const: 'received' }, receivedAt: str, expectedDecisionAt: str }, ['expectedDecisionAt'])
 const STATUS_REQUEST = obj({ applicationId: { type: 'string', minLength: 1, maxLength: 100 } })
 const STATUS_RESPONSE = obj({
   applicationId: str,
   agencyReference: str,
   status: { enum: ['received', 'approved', 'rejected'] },
-  reason: str,
+  // Why it was rejected, in both languages the agency answers citizens in.
+  reason: obj({ mn: str, en: str }),
   decidedAt: str,
-}, ['reason', 'decidedAt'])
+  // What the agency gives on approval.
+  result: RESULT_SCHEMA,
+  // Not decided yet: when the agency expects to have decided.
+  expectedDecisionAt: str,
+}, ['reason', 'decidedAt', 'result', 'expectedDecisionAt'])
 
 // ---- building services ----------------------------------------------------------
 
@@ -257,6 +265,7 @@ export const PROVIDERS: readonly ProviderDef[] = [
   provider('employment', 'GAEP', 'General Agency for Employment Promotion', employmentServices),
   provider('land', 'ALAMGAC', 'Agency for Land Administration and Management, Geodesy and Cartography', landServices),
   provider('notary', 'MNC', "Mongolian Notaries' Chamber", notaryServices),
+  provider('health-insurance', 'GAHI', 'General Agency for Health Insurance', []),
 ]
 
 export function providerByName (name: string): ProviderDef | undefined {

@@ -1,8 +1,9 @@
 import fp from 'fastify-plugin'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Role } from '../config.ts'
 import type { Principal } from '../auth/principal.ts'
-import type { TokenVerifier } from '../auth/token-verifier.ts'
+import { DPOP_ALGORITHMS, type Presentation, type TokenVerifier } from '../auth/token-verifier.ts'
+import type { Snapshot } from '../catalogue/snapshot.ts'
 import { ProblemError } from '../errors/problem-error.ts'
 
 declare module 'fastify' {
@@ -22,13 +23,42 @@ declare module 'fastify' {
 export interface AuthPluginOptions {
   verifier: TokenVerifier
   realm?: string
+  // The published catalogue, which officers' units and agencies must be in;
+  // null where there is none to check against.
+  catalogue?: () => Pick<Snapshot, 'unit' | 'agency'> | null
 }
 
-function challenge (realm: string, error?: string, description?: string): string {
-  let value = `Bearer realm="${realm}"`
+function challenge (realm: string, error?: string, description?: string, scheme: 'Bearer' | 'DPoP' = 'Bearer'): string {
+  let value = `${scheme} realm="${realm}"`
+  // RFC 9449 §7.1: a DPoP challenge names the proof algorithms accepted.
+  if (scheme === 'DPoP') value += `, algs="${DPOP_ALGORITHMS.join(' ')}"`
   if (error !== undefined) value += `, error="${error}"`
   if (description !== undefined) value += `, error_description="${description.replaceAll('"', "'")}"`
   return value
+}
+
+// RFC 6750 "Bearer <token>" or RFC 9449 "DPoP <token>"; '' when the header
+// is there but neither.
+export function presentedToken (request: FastifyRequest): { scheme: Presentation['scheme'], token: string } | null | '' {
+  const header = request.headers.authorization
+  if (header === undefined) return null
+  const match = /^(Bearer|DPoP) ([A-Za-z0-9._~+/=-]+)$/i.exec(header.trim())
+  if (match === null) return ''
+  return { scheme: (match[1] as string).toLowerCase() === 'dpop' ? 'dpop' : 'bearer', token: match[2] as string }
+}
+
+// What a DPoP proof must match: the method, and the URL as the client
+// addressed it (request.protocol and request.host honour TRUST_PROXY).
+export function presentationOf (request: FastifyRequest, scheme: Presentation['scheme']): Presentation {
+  const q = request.url.search(/[?#]/)
+  const path = q === -1 ? request.url : request.url.slice(0, q)
+  const proof = request.headers.dpop
+  return {
+    scheme,
+    ...(typeof proof === 'string' ? { proof } : {}),
+    method: request.method,
+    url: `${request.protocol}://${request.host}${path}`,
+  }
 }
 
 export function bearerToken (request: FastifyRequest): string | null {
@@ -42,9 +72,9 @@ export function bearerToken (request: FastifyRequest): string | null {
 const TOKEN_IN_QUERY = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+/
 
 // A token in a URL ends up in proxies' logs, browser history and Referer
-// headers: it is refused on every route, and spent on the way (its jti
-// recorded as used, if it is a valid token), so that a copy found in such a
-// log is worth nothing.
+// headers: it is refused on every route, and revoked on the way (if it is a
+// valid token, its jti is refused until it expires), so that a copy found in
+// such a log is worth nothing.
 export function createUrlTokenGuard ({ verifier }: Pick<AuthPluginOptions, 'verifier'>) {
   return async function refuseTokenInUrl (request: FastifyRequest): Promise<void> {
     const q = request.url.indexOf('?')
@@ -56,42 +86,58 @@ export function createUrlTokenGuard ({ verifier }: Pick<AuthPluginOptions, 'veri
     const found = TOKEN_IN_QUERY.exec(query)
     if (found === null) return
     // Whatever the token is (forged, expired, someone else's), the request
-    // is refused; only a valid one has anything to spend.
-    await verifier.verify(found[0]).catch(() => undefined)
-    throw new ProblemError('TOKEN_IN_URL', 'access tokens go in the "Authorization: Bearer <token>" header, never in a URL; a valid token sent this way is spent and must be replaced')
+    // is refused; only a valid one has anything to revoke.
+    await verifier.revoke(found[0]).catch((err: unknown) => request.log.warn({ err }, 'could not revoke a token sent in a URL'))
+    throw new ProblemError('TOKEN_IN_URL', 'access tokens go in the "Authorization" header, never in a URL; a valid token sent this way is revoked and must be replaced')
   }
 }
 
 // Authenticates requests to routes that declare `config.auth`, then checks the
 // caller's role against the route's list (RFC 6750 challenges on 401).
-export function createAuthenticate ({ verifier, realm = 'oss-gateway' }: AuthPluginOptions) {
-  return async function authenticate (request: FastifyRequest): Promise<void> {
+export function createAuthenticate ({ verifier, realm = 'oss-gateway', catalogue = () => null }: AuthPluginOptions) {
+  return async function authenticate (request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const auth = request.routeOptions.config.auth
     if (auth === undefined) return
-    const token = bearerToken(request)
-    if (token === null) {
-      throw new ProblemError('AUTH_REQUIRED', 'send an access token as "Authorization: Bearer <token>"', {
+    const presented = presentedToken(request)
+    if (presented === null) {
+      throw new ProblemError('AUTH_REQUIRED', 'send an access token as "Authorization: Bearer <token>" (or "DPoP <token>" with a DPoP proof)', {
         headers: { 'www-authenticate': challenge(realm) },
       })
     }
-    if (token === '') {
-      throw new ProblemError('TOKEN_INVALID', 'the Authorization header is not a Bearer token', {
-        headers: { 'www-authenticate': challenge(realm, 'invalid_request', 'expected a Bearer token') },
+    if (presented === '') {
+      throw new ProblemError('TOKEN_INVALID', 'the Authorization header is not a Bearer or DPoP token', {
+        headers: { 'www-authenticate': challenge(realm, 'invalid_request', 'expected a Bearer or DPoP token') },
       })
     }
     let principal: Principal
     try {
-      principal = await verifier.verify(token)
+      principal = await verifier.verify(presented.token, presentationOf(request, presented.scheme))
     } catch (err) {
       if (err instanceof ProblemError && err.status === 401) {
+        const dpop = presented.scheme === 'dpop' || err.code.startsWith('DPOP_')
+        const error = err.code === 'DPOP_PROOF_INVALID' || err.code === 'DPOP_PROOF_REPLAYED'
+          ? 'invalid_dpop_proof'
+          : err.code === 'DPOP_REQUIRED' && presented.scheme === 'dpop' ? 'invalid_request' : 'invalid_token'
         throw new ProblemError(err.code, err.detail, {
           cause: err.cause ?? err,
-          headers: { 'www-authenticate': challenge(realm, 'invalid_token', err.detail) },
+          headers: { 'www-authenticate': challenge(realm, error, err.detail, dpop ? 'DPoP' : 'Bearer') },
         })
       }
       throw err
     }
     request.principal = principal
+    // Every later line of this request names the token (never the token itself).
+    request.log = request.log.child({ jti: principal.tokenId, ...(principal.dpop === undefined ? {} : { dpopJti: principal.dpop.proofId }) })
+    reply.log = request.log
+    if (principal.role === 'officer') {
+      const snapshot = catalogue()
+      if (snapshot !== null && snapshot.unit(principal.unit) === undefined) {
+        throw new ProblemError('OFFICER_UNKNOWN_UNIT', `the token's unit "${principal.unit}" is not an administrative unit in the published catalogue`)
+      }
+      if (snapshot !== null && snapshot.agency(principal.agency) === undefined) {
+        throw new ProblemError('OFFICER_UNKNOWN_AGENCY', `the token's agency "${principal.agency}" is not an agency in the published catalogue`)
+      }
+    }
     if (!auth.roles.includes(principal.role)) {
       throw new ProblemError('ROLE_FORBIDDEN', `this route is for: ${auth.roles.join(', ')}; your role is ${principal.role}`, {
         headers: { 'www-authenticate': challenge(realm, 'insufficient_scope') },
@@ -104,7 +150,9 @@ async function authPlugin (app: FastifyInstance, options: AuthPluginOptions): Pr
   app.decorateRequest('principal', null)
   app.decorate('tokenVerifier', options.verifier)
   app.addHook('onRequest', createUrlTokenGuard(options))
-  app.addHook('onRequest', createAuthenticate(options))
+  // The catalogue plugin registers after this one; it is there by the first request.
+  const catalogue = () => app.hasDecorator('catalogue') ? app.catalogue.current() : null
+  app.addHook('onRequest', createAuthenticate({ catalogue, ...options }))
   // Protected routes say so in the OpenAPI document.
   app.addHook('onRoute', (route) => {
     const auth = route.config?.auth

@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
+import { mongoliaToday } from '../catalogue/offering.ts'
 import { buildSeedDocument } from '../catalogue/seed.ts'
 import { createSnapshot, type Snapshot } from '../catalogue/snapshot.ts'
 import { createCatalogueStore, type CatalogueStore } from '../catalogue/store.ts'
@@ -18,13 +19,17 @@ export interface CatalogueService {
   // Reloads the published version if it changed (after a publish here, or
   // in another process: every instance also polls).
   refresh(): Promise<void>
+  // Today's date (YYYY-MM-DD) in Mongolia: what "now" means for mobile rounds.
+  today(): string
 }
 
 export interface CataloguePluginOptions {
   refreshMs: number
+  // A fixed calendar for tests; Mongolia's today by default.
+  today?: () => string
 }
 
-export async function createCatalogueService (app: FastifyInstance): Promise<CatalogueService> {
+export async function createCatalogueService (app: FastifyInstance, options: { today?: () => string } = {}): Promise<CatalogueService> {
   const store = createCatalogueStore(app.db, {
     // Catalogue changes go into the audit chain, in the same transaction.
     onChanges: async (tx, version, actor, changes) => {
@@ -62,11 +67,12 @@ export async function createCatalogueService (app: FastifyInstance): Promise<Cat
       return snapshot
     },
     refresh,
+    today: options.today ?? (() => mongoliaToday()),
   }
 }
 
 async function cataloguePlugin (app: FastifyInstance, options: CataloguePluginOptions): Promise<void> {
-  const service = await createCatalogueService(app)
+  const service = await createCatalogueService(app, options.today === undefined ? {} : { today: options.today })
   app.decorate('catalogue', service)
   // The public reads keep the snapshot in memory while the database is away.
   // One refresh at a time (a hung connect outlasts the interval); one line when

@@ -9,6 +9,33 @@ export interface OpenApiPluginOptions {
   version: string
 }
 
+interface OpenApiDocument { paths?: Record<string, Record<string, Record<string, unknown>>> }
+
+// What a route's schema cannot say through Fastify without changing what
+// Fastify validates: `x-oss-request-body` replaces the generated requestBody
+// (a body that may be left out, or YAML as well as JSON, validated by the
+// handler), and `x-oss-required-headers` marks headers the handler insists
+// on (If-Match: missing, it answers 428, not Fastify's 400).
+export function applyOperationMarkers<T extends OpenApiDocument> (doc: T): T {
+  for (const item of Object.values(doc.paths ?? {})) {
+    for (const op of Object.values(item)) {
+      if (op === null || typeof op !== 'object') continue
+      if (op['x-oss-request-body'] !== undefined) {
+        op.requestBody = op['x-oss-request-body']
+        delete op['x-oss-request-body']
+      }
+      const required = op['x-oss-required-headers'] as string[] | undefined
+      if (required !== undefined) {
+        for (const p of (op.parameters ?? []) as Array<{ in: string, name: string, required?: boolean }>) {
+          if (p.in === 'header' && required.includes(p.name)) p.required = true
+        }
+        delete op['x-oss-required-headers']
+      }
+    }
+  }
+  return doc
+}
+
 // Builds the OpenAPI 3.1 document from the route schemas; `openapi.yaml` at
 // the top level is this document, written by `npm run openapi`.
 async function openApiPlugin (app: FastifyInstance, options: OpenApiPluginOptions): Promise<void> {
@@ -51,6 +78,7 @@ async function openApiPlugin (app: FastifyInstance, options: OpenApiPluginOption
         },
       },
     },
+    transformObject: (document) => applyOperationMarkers(('openapiObject' in document ? document.openapiObject : document.swaggerObject) as OpenApiDocument) as never,
     refResolver: {
       // Shared schemas keep their $id as their component name.
       buildLocalReference (json, _baseUri, _fragment, i) {

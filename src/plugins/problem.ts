@@ -79,7 +79,7 @@ export function toProblem (error: unknown): ProblemError {
   return new ProblemError('INTERNAL', 'an unexpected error occurred; quote the instance id when reporting it', { cause: error })
 }
 
-function problemBody (problem: ProblemError, requestId: string): string {
+export function problemBody (problem: ProblemError, requestId: string): string {
   return JSON.stringify({
     type: problemType(problem.code),
     title: problem.title,

@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import applicationSchema from '../../schemas/application.json' with { type: 'json' }
 import { checkApplication, type ApplicationBody } from '../applications/intake.ts'
+import { reasonTexts, statusLabels, type Lang } from '../applications/labels.ts'
 import { requestHash, type Application } from '../applications/store.ts'
+import { withinScope } from '../catalogue/scope.ts'
 import type { CitizenPrincipal, OfficerPrincipal, Principal } from '../auth/principal.ts'
 import { ProblemError } from '../errors/problem-error.ts'
 import { fieldErrors } from '../plugins/problem.ts'
@@ -12,16 +14,24 @@ import { Ajv } from 'ajv'
 // application is in the database with its outbox row; delivery to the agency
 // happens from the queue, and nothing acknowledged is lost.
 
-function view (a: Application) {
+// Status and reason in the language asked for, and in both (statusLabels,
+// reasons); `result` is what the agency gave on approval.
+function localView (a: Application, lang: Lang) {
+  const labels = statusLabels(a.status, a.decision)
+  const reasons = reasonTexts(a)
   return {
     id: a.id,
     service: a.service,
     unit: a.unit,
     channel: a.channel,
     status: a.status,
+    statusLabel: labels[lang],
+    statusLabels: labels,
     decision: a.decision,
     agencyReference: a.agencyReference,
-    reason: a.reason,
+    reason: reasons === null ? null : reasons[lang],
+    reasons,
+    result: a.result,
     attempts: a.attempts,
     packageId: a.packageId,
     createdAt: a.createdAt,
@@ -29,12 +39,28 @@ function view (a: Application) {
   }
 }
 
-// Who may read an application: the citizen who applied, officers of its
-// unit, admins. Anyone else learns nothing, not even that it exists.
+// Mongolian, where no language was asked for (lists, the 202 of intake).
+const view = (a: Application) => localView(a, 'mn')
+
+// As the public catalogue does: ?lang, then Accept-Language, then Mongolian.
+const langParam = { type: 'string', enum: ['mn', 'en'] }
+function languageOf (request: FastifyRequest): Lang {
+  const q = (request.query as { lang?: Lang } | undefined)?.lang
+  if (q !== undefined) return q
+  for (const part of (request.headers['accept-language'] ?? '').split(',')) {
+    const tag = part.trim().slice(0, 2).toLowerCase()
+    if (tag === 'mn' || tag === 'en') return tag
+  }
+  return 'mn'
+}
+
+// Who may read an application: the citizen who applied, officers of its unit
+// or of a unit above it (an OSS serves the units below it), admins. Anyone
+// else learns nothing, not even that it exists.
 function mayRead (p: Principal, a: Application): boolean {
   if (p.role === 'admin') return true
   if (p.role === 'citizen') return (p as CitizenPrincipal).regnum === a.applicantRegnum
-  if (p.role === 'officer') return (p as OfficerPrincipal).unit === a.unit
+  if (p.role === 'officer') return withinScope((p as OfficerPrincipal).unit, a.unit)
   return false
 }
 
@@ -61,8 +87,9 @@ export async function applicationRoutes (app: FastifyInstance): Promise<void> {
       applicant: { type: 'object', required: ['regnum'], additionalProperties: false, properties: { regnum: { type: 'string', minLength: 1, maxLength: 40 } } },
       form: { type: 'object' },
     },
+    examples: [{ service: 'welfare.child-money', unit: '832269', channel: 'online', applicant: { regnum: 'УБ99032712' }, form: { children: ['УБ15251234'], relationship: 'mother', bankAccount: 'MN123456789012345678' } }],
   }
-  const idempotencyKey = { type: 'string', minLength: 8, maxLength: 200, pattern: '^[A-Za-z0-9._:-]+$' }
+  const idempotencyKey = { type: 'string', minLength: 8, maxLength: 200, pattern: '^[A-Za-z0-9._:-]+$', examples: ['2b7f0d1e-6c1a-4d2e-9f3a-5b8c7d6e4f10'] }
   const validateApplication = new Ajv({ allErrors: true }).compile(applicationBody)
 
   // Checks one application and stores it with its key; a repeat of a key
@@ -70,7 +97,7 @@ export async function applicationRoutes (app: FastifyInstance): Promise<void> {
   async function accept (principal: Principal, key: string, body: ApplicationBody) {
     const caller = `${principal.issuer}:${principal.sub}`
     const snap = app.catalogue.current()
-    const { service, regnum } = checkApplication(snap, principal, body)
+    const { service, regnum } = checkApplication(snap, principal, body, app.catalogue.today())
     const base = {
       unit: body.unit,
       channel: body.channel,
@@ -111,6 +138,7 @@ export async function applicationRoutes (app: FastifyInstance): Promise<void> {
       body: applicationBody,
       response: { 202: { $ref: 'Application#' } },
     },
+    links: { 202: { get: { operationId: 'getApplication', parameters: { id: '$response.body#/id' } }, retry: { operationId: 'adminRetryApplication', parameters: { id: '$response.body#/id' } } } },
   }, async (request, reply) => {
     const { replay, response } = await accept(request.principal!, request.headers['idempotency-key'] as string, request.body as ApplicationBody)
     for (const [name, value] of Object.entries(response.headers)) reply.header(name, value)
@@ -145,6 +173,7 @@ export async function applicationRoutes (app: FastifyInstance): Promise<void> {
             },
           },
         },
+        examples: [{ items: [{ idempotencyKey: 'van-0101-2026-06-01-0001', application: { service: 'welfare.child-money', unit: '1101', channel: 'mobile_oss', applicant: { regnum: 'УБ99032712' }, form: { children: ['УБ15251234'], relationship: 'mother', bankAccount: 'MN123456789012345678' } } }] }],
       },
     },
   }, async (request) => {
@@ -185,6 +214,11 @@ export async function applicationRoutes (app: FastifyInstance): Promise<void> {
       operationId: 'adminRetryApplication',
       summary: 'Send a failed application round again; for a package, only its failed parts',
       params: { type: 'object', required: ['id'], properties: { id: { type: 'string', format: 'uuid' } } },
+      response: {
+        202: { $ref: 'Application#' },
+        404: { description: 'No such application', content: { 'application/problem+json': { schema: { $ref: 'Problem#' } } } },
+        409: { description: 'The application has not failed', content: { 'application/problem+json': { schema: { $ref: 'Problem#' } } } },
+      },
     },
   }, async (request, reply) => {
     const { id } = request.params as { id: string }
@@ -204,23 +238,29 @@ export async function applicationRoutes (app: FastifyInstance): Promise<void> {
       operationId: 'getApplication',
       summary: 'An application, its status and its history',
       params: { type: 'object', required: ['id'], properties: { id: { type: 'string', format: 'uuid' } } },
+      querystring: { type: 'object', additionalProperties: false, properties: { lang: langParam } },
       response: { 200: { $ref: 'Application#' } },
     },
-  }, async (request) => {
+  }, async (request, reply) => {
     const { id } = request.params as { id: string }
     const found = await store.get(id)
     if (found === null || !mayRead(request.principal!, found)) throw new ProblemError('NOT_FOUND', `no application ${id}`)
-    const parts = found.adapter === null ? { parts: (await store.parts(id)).map(view) } : {}
-    return { ...view(found), ...parts, history: await store.history(id) }
+    const lang = languageOf(request)
+    const parts = found.adapter === null ? { parts: (await store.parts(id)).map((p) => localView(p, lang)) } : {}
+    const history = (await store.history(id)).map((h) => ({ ...h, statusLabels: statusLabels(h.status) }))
+    reply.header('vary', 'Accept-Language').header('content-language', lang)
+    return { ...localView(found, lang), ...parts, history, lang }
   })
 
   app.get('/v1/me/applications', {
     config: { auth: { roles: ['citizen'] } },
-    schema: { tags: ['applications'], operationId: 'getMyApplications', summary: 'The citizen\'s own applications', querystring: listQuery },
-  }, async (request: FastifyRequest) => {
+    schema: { tags: ['applications'], operationId: 'getMyApplications', summary: 'The citizen\'s own applications', querystring: { ...listQuery, properties: { ...listQuery.properties, lang: langParam } } },
+  }, async (request: FastifyRequest, reply) => {
     const q = request.query as { status?: string, limit: number }
     const list = await store.list({ applicant: (request.principal as CitizenPrincipal).regnum, topLevel: true, limit: q.limit, ...(q.status === undefined ? {} : { status: q.status }) })
-    return { applications: list.map(view) }
+    const lang = languageOf(request)
+    reply.header('vary', 'Accept-Language').header('content-language', lang)
+    return { applications: list.map((a) => localView(a, lang)), lang }
   })
 
   app.get('/v1/units/:code/applications', {
@@ -228,17 +268,21 @@ export async function applicationRoutes (app: FastifyInstance): Promise<void> {
     schema: {
       tags: ['applications'],
       operationId: 'getUnitApplications',
-      summary: 'Applications submitted at a unit, for its officers',
-      params: { type: 'object', required: ['code'], properties: { code: { type: 'string', pattern: '^[0-9]{2,6}$' } } },
-      querystring: listQuery,
+      summary: 'Applications submitted at a unit and every unit beneath it, for the officers whose OSS serves it',
+      description: 'An OSS serves the units below it: an officer may read the applications of their own unit and of every unit beneath it ' +
+        '(soum → bags, district → khoroos, aimag → soums and bags); other units are refused with 403 `UNIT_FORBIDDEN`. ' +
+        'By default (`scope=subtree`) the list holds the applications of the unit and of every unit beneath it; `scope=unit` keeps those of the unit alone. Newest first, at most `limit`.',
+      params: { type: 'object', required: ['code'], properties: { code: { type: 'string', pattern: '^[0-9]{2}([0-9]{2}([0-9]{2})?)?$', examples: ['832269'] } } },
+      querystring: { ...listQuery, properties: { ...listQuery.properties, scope: { type: 'string', enum: ['subtree', 'unit'], default: 'subtree' } } },
     },
   }, async (request) => {
     const { code } = request.params as { code: string }
     const p = request.principal!
-    if (p.role === 'officer' && (p as OfficerPrincipal).unit !== code) {
-      throw new ProblemError('APPLICANT_FORBIDDEN', `officers of ${(p as OfficerPrincipal).unit} see their own unit's applications`)
+    if (p.role === 'officer' && !withinScope((p as OfficerPrincipal).unit, code)) {
+      throw new ProblemError('UNIT_FORBIDDEN', `officers of ${(p as OfficerPrincipal).unit} read the applications of their unit and the units beneath it, not of ${code}`)
     }
-    const q = request.query as { status?: string, limit: number }
-    return { applications: (await store.list({ unit: code, topLevel: true, limit: q.limit, ...(q.status === undefined ? {} : { status: q.status }) })).map(view) }
+    const q = request.query as { status?: string, limit: number, scope: 'subtree' | 'unit' }
+    const where = q.scope === 'unit' ? { unit: code } : { unitWithin: code }
+    return { applications: (await store.list({ ...where, topLevel: true, limit: q.limit, ...(q.status === undefined ? {} : { status: q.status }) })).map(view) }
   })
 }

@@ -71,8 +71,8 @@ export async function citizenRoutes (app: FastifyInstance, options: CitizenRoute
     required: ['purpose', 'case'],
     additionalProperties: false,
     properties: {
-      purpose: { type: 'string', enum: Object.keys(policies.purposes), description: 'Why the officer looks the citizen up (see GET /v1/admin/policies)' },
-      case: { type: 'string', minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9._/:-]+$', description: 'The application or case reference' },
+      purpose: { type: 'string', enum: Object.keys(policies.purposes), description: 'Why the officer looks the citizen up (see GET /v1/admin/policies)', examples: ['civil.certificate'] },
+      case: { type: 'string', minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9._/:-]+$', description: 'The application or case reference', examples: ['CASE-2026-17'] },
       sources: { type: 'string', pattern: `^(${sourceNames.join('|')})(,(${sourceNames.join('|')}))*$`, description: 'Comma-separated; default: every source of the purpose' },
     },
   }
@@ -100,12 +100,14 @@ export async function citizenRoutes (app: FastifyInstance, options: CitizenRoute
       citizen: parsed.value,
       clientIp: request.ip,
     }
+    // Proof of possession, when the token was DPoP-bound: the proof's jti and the key's thumbprint.
+    const dpop = officer.dpop === undefined ? {} : { dpop: { jti: officer.dpop.proofId, jkt: officer.dpop.jkt } }
     let allowed: ReturnType<typeof authorise>
     try {
       allowed = authorise(policies, officer, q.purpose, asked)
     } catch (err) {
       // Refusals are audited too: they are what a harvest attempt looks like.
-      await app.audit.append({ ...base, at: new Date().toISOString(), sourcesAsked: asked ?? [], sourcesAnswered: [], result: 'denied', details: { code: (err as ProblemError).code } })
+      await app.audit.append({ ...base, at: new Date().toISOString(), sourcesAsked: asked ?? [], sourcesAnswered: [], result: 'denied', details: { code: (err as ProblemError).code, ...dpop } })
         .catch((auditErr) => storeOutageOf(auditErr) === undefined
           ? request.log.error({ err: auditErr }, 'could not audit a refused look-up')
           : request.log.warn({ err: auditErr }, 'could not audit a refused look-up: the database is unavailable'))
@@ -130,7 +132,7 @@ export async function citizenRoutes (app: FastifyInstance, options: CitizenRoute
     const result = answered.length === allowed.sources.length ? 'ok' : answered.length > 0 ? 'partial' : 'failed'
     let seq: number
     try {
-      seq = (await app.audit.append({ ...base, at: new Date().toISOString(), sourcesAsked: allowed.sources, sourcesAnswered: answered, result, details: null })).seq
+      seq = (await app.audit.append({ ...base, at: new Date().toISOString(), sourcesAsked: allowed.sources, sourcesAnswered: answered, result, details: officer.dpop === undefined ? null : dpop })).seq
     } catch (err) {
       lookups.inc({ purpose: q.purpose, result: 'unaudited' })
       throw new ProblemError('AUDIT_UNAVAILABLE', 'the look-up could not be recorded, so no data is returned; try again later', { cause: err })
@@ -148,7 +150,7 @@ export async function citizenRoutes (app: FastifyInstance, options: CitizenRoute
     throw new ProblemError('ALL_SOURCES_FAILED', 'no source answered', { extensions: { sources: results } })
   }
 
-  const regnumParam = { type: 'string', minLength: 1, maxLength: 40, description: 'Registration number (РД); Latin look-alike letters are accepted' }
+  const regnumParam = { type: 'string', minLength: 1, maxLength: 40, description: 'Registration number (РД); Latin look-alike letters are accepted', examples: ['УБ99032712'] }
   const auth = { auth: { roles: ['officer'] as const } }
 
   app.get('/v1/citizens/:regnum', {

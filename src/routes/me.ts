@@ -27,7 +27,7 @@ export async function meRoutes (app: FastifyInstance): Promise<void> {
     schema: {
       tags: ['session'],
       operationId: 'getMyDataAccess',
-      summary: 'Who looked at my data: when, from which OSS and agency, for which purpose and case',
+      summary: 'Who looked at my data: when, from which OSS and agency (its name in Mongolian and English), for which purpose and case',
       querystring: {
         type: 'object',
         additionalProperties: false,
@@ -53,12 +53,15 @@ export async function meRoutes (app: FastifyInstance): Promise<void> {
       accesses: records.map((r) => {
         const unit = r.actorUnit === null ? undefined : snap.unit(r.actorUnit)
         const purpose = r.purpose === null ? undefined : app.policies.purposes[r.purpose]
+        const agency = r.actorAgency === null ? undefined : snap.agency(r.actorAgency)
         return {
           id: r.seq,
           at: r.at,
           unit: r.actorUnit,
           unitName: unit === undefined ? null : unit.name[q.lang],
           agency: r.actorAgency,
+          // Both languages: a citizen may not know either agency's acronym.
+          agencyName: agency === undefined ? null : { mn: agency.name.mn, en: agency.name.en },
           purpose: r.purpose,
           purposeName: purpose === undefined ? null : purpose.name[q.lang],
           case: r.caseRef,

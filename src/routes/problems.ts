@@ -34,7 +34,7 @@ export async function problemRoutes (app: FastifyInstance): Promise<void> {
       operationId: 'getProblemType',
       summary: 'One error code',
       security: [],
-      params: { type: 'object', required: ['type'], properties: { type: { type: 'string', pattern: '^[a-z0-9-]+$', maxLength: 64 } } },
+      params: { type: 'object', required: ['type'], properties: { type: { type: 'string', pattern: '^[a-z0-9-]+$', maxLength: 64, examples: ['validation-failed'] } } },
       response: {
         200: {
           type: 'object',

@@ -33,7 +33,7 @@ t.test('Redis without persistence stopped and started with jobs queued: the reco
 
   const ids = [...before, ...during]
   await kit.settled(ids, 60000)
-  tt.same(await kit.byStatus(ids), { delivered: 50 })
+  tt.same(await kit.reached(ids), { reached: 50 })
   tt.equal((await kit.agency()).applicationsReceived, 50, 'each exactly once at the agency')
   tt.ok((await kit.deliveredEvents(ids)).every((n) => n === 1), 'each delivered once in its history')
   const ready = (await app.inject({ method: 'GET', url: '/health/ready' })).json()

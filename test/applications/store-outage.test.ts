@@ -37,7 +37,7 @@ t.test('PostgreSQL unreachable mid-delivery: intake is 503 with Retry-After, and
   proxy.restore()
 
   await kit.settled(ids, 60000)
-  tt.same(await kit.byStatus(ids), { delivered: 30 }, 'none failed')
+  tt.same(await kit.reached(ids), { reached: 30 }, 'none failed')
   tt.equal((await kit.agency()).applicationsReceived, 30, 'each exactly once at the agency')
   tt.ok((await kit.deliveredEvents(ids)).every((n) => n === 1), 'each delivered once in its history')
   const { rows } = await app.db.query<{ max: number }>('SELECT max(round_attempts)::int AS max FROM applications WHERE id = ANY($1::uuid[])', [ids])

@@ -15,11 +15,11 @@ t.test('development keys are made once, even by racing processes, and verify wha
   tt.match(jwks.note, /THROWAWAY DEVELOPMENT KEY/)
   tt.notOk('d' in jwks.keys[0], 'the public JWKS holds no private part')
 
-  const token = await mintDevToken(dir, { role: 'officer', unit: '0101', agency: 'GASI', ttlSeconds: 60 })
+  const token = await mintDevToken(dir, { role: 'officer', unit: '1101', agency: 'GASI', ttlSeconds: 60 })
   const { payload, protectedHeader } = await jwtVerify(token, createLocalJWKSet(jwks), {
     issuer: again.config.issuer, audience: again.config.audience, algorithms: ['EdDSA'], typ: 'at+jwt',
   })
   tt.equal(protectedHeader.kid, jwks.keys[0].kid)
-  tt.match(payload, { role: 'officer', unit: '0101', agency: 'GASI', jti: String })
+  tt.match(payload, { role: 'officer', unit: '1101', agency: 'GASI', jti: String })
   tt.equal((payload.exp as number) - (payload.iat as number), 60)
 })

@@ -44,7 +44,12 @@ t.test('filters by level and unit, and the CSV', async (tt) => {
   const csv = reportCsv(gobiAltai)
   const lines = csv.trimEnd().split('\r\n')
   tt.equal(lines[0], 'kind,aimag,unit,level,service,category,detail')
-  tt.equal(lines.length, gobiAltai.findings.length + 1)
+  // Then the counts by aimag, as in the JSON's byAimag.
+  const summary = lines.indexOf('aimag,findings')
+  tt.equal(summary, gobiAltai.findings.length + 2, 'after the findings and an empty line')
+  tt.equal(lines[summary - 1], '')
+  tt.same(Object.fromEntries(lines.slice(summary + 1).map((l) => { const [a, n] = l.split(','); return [a, Number(n)] })), gobiAltai.byAimag)
+  tt.ok(Object.keys(gobiAltai.byAimag).length > 0)
 })
 
 t.test('GET /v1/admin/catalogue/consistency, as JSON and CSV', async (tt) => {

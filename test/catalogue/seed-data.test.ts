@@ -190,8 +190,8 @@ t.test('adapters: every service is delivered by its agency\'s write adapter; onl
   tt.same([...missing], ['veterinary.submitApplication'], 'the one deliberately missing adapter')
   const vet = doc.services.filter((s) => s.category === 'veterinary')
   tt.ok(vet.every((s) => s.adapter === 'veterinary.submitApplication'), 'every veterinary service uses it')
-  tt.ok(doc.services.filter((s) => s.agency === 'GAHI').every((s) => s.adapter === 'insurance.submitApplication'),
-    'health insurance is taken by the social insurance officer, through GASI\'s adapter')
+  tt.ok(doc.services.filter((s) => s.agency === 'GAHI').every((s) => s.adapter === 'health.submitApplication'),
+    'health insurance goes to GAHI\'s own desk, not GASI\'s')
   const newborn = doc.services.find((s) => s.code === 'package.newborn')
   tt.same(newborn?.parts?.map((p) => p.service), ['civil.birth-registration', 'welfare.child-money', 'insurance.health-insurance'], 'the newborn package (an MOU) opens birth registration, Child Money and health insurance')
 })

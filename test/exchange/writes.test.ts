@@ -97,14 +97,16 @@ t.test('the decision appears after the delay, on the injected clock', async (t) 
   const status = async (id: string) => (await bus.call(`${WELFARE}/getApplicationStatus`, { applicationId: id }, { nowSeconds: nowS() })).json()
 
   clock += 4999
-  t.same(await status(approvedId), { applicationId: approvedId, agencyReference: 'GOSW-0000001', status: 'received' })
+  t.same(await status(approvedId), { applicationId: approvedId, agencyReference: 'GOSW-0000001', status: 'received', expectedDecisionAt: '2025-03-01T09:00:05.000Z' })
   clock += 1
   const decided = await status(approvedId)
   t.equal(decided.status, 'approved')
   t.equal(decided.decidedAt, '2025-03-01T09:00:05.000Z')
   const rejected = await status(rejectedId)
   t.equal(rejected.status, 'rejected')
-  t.type(rejected.reason, 'string')
+  t.match(rejected.reason, { mn: /[А-Яа-яӨөҮү]/, en: /^[A-Za-z ,.]+$/ }, 'the reason in Mongolian and English')
+  t.notOk('result' in rejected, 'no result on a rejection')
+  t.match(decided.result, { kind: 'benefit', amountMnt: 100000, frequency: 'monthly', period: { from: '2025-04' } }, 'Child Money: the amount granted')
 
   const missing = await bus.call(`${WELFARE}/getApplicationStatus`, { applicationId: 'never-sent' }, { nowSeconds: nowS() })
   t.equal(missing.statusCode, 404)

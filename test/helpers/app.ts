@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Test } from 'tap'
 import { buildApp, type AppOptions } from '../../src/app.ts'
 import { ensureDevIssuer } from '../../src/auth/dev-issuer.ts'
-import { loadConfig, type Config } from '../../src/config.ts'
+import { loadConfig, type Config, type IssuerConfig } from '../../src/config.ts'
 import { openDatabase } from '../../src/db/index.ts'
 import { connectRedis, createRedisConnection } from '../../src/redis/connection.ts'
 import { dropSchema, TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from './services.ts'
@@ -23,9 +23,13 @@ export interface TestAppOptions {
   env?: Record<string, string>
   // Called before the app is ready, to add test-only routes.
   extend?: (app: FastifyInstance) => Promise<void> | void
-  appOptions?: Partial<Pick<AppOptions, 'verifier' | 'logStream'>>
+  appOptions?: Partial<Pick<AppOptions, 'verifier' | 'logStream' | 'today'>>
   // Start a bus emulator on a free port that trusts this gateway's member keys.
   exchange?: boolean | Omit<ExchangeOptions, 'members'>
+  // Another app's DATA_DIR, so both trust the same development issuer.
+  dataDir?: string
+  // Changes to the development issuer's configuration (e.g. its DPoP roles).
+  issuer?: Partial<IssuerConfig>
 }
 
 // A gateway on the real PostgreSQL (its own schema) and the real Redis (its own
@@ -33,7 +37,7 @@ export interface TestAppOptions {
 // own directory. Everything is dropped when the test ends.
 export async function buildTestApp (t: Test, options: TestAppOptions = {}): Promise<TestApp> {
   const name = uniqueName('t')
-  const dataDir = t.testdir()
+  const dataDir = options.dataDir ?? t.testdir()
   const issuer = await ensureDevIssuer(dataDir)
   const config = loadConfig({
     DATABASE_URL: TEST_DATABASE_URL,
@@ -45,7 +49,7 @@ export async function buildTestApp (t: Test, options: TestAppOptions = {}): Prom
     DATA_DIR: dataDir,
     ...options.env,
   })
-  config.auth.issuers = [issuer.config]
+  config.auth.issuers = [{ ...issuer.config, ...options.issuer }]
   const redis = createRedisConnection({ url: config.redis.url, role: 'client' })
   await connectRedis(redis, config.redis.url)
   const db = await openDatabase(config)

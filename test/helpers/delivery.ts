@@ -44,6 +44,12 @@ export function deliveryKit (ctx: TestApp) {
     (await app.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM applications WHERE id = ANY($1::uuid[]) AND ${where}`, [ids])).rows[0]!.n
   const byStatus = async (ids: string[]) => Object.fromEntries((await app.db.query<{ status: string, n: number }>(
     'SELECT status, count(*)::int AS n FROM applications WHERE id = ANY($1::uuid[]) GROUP BY status ORDER BY status', [ids])).rows.map((r) => [r.status, r.n]))
+  // Delivered or already decided (agencies may decide within seconds and say
+  // when): either way the application reached its agency.
+  const reached = async (ids: string[]) => {
+    const { delivered = 0, decided = 0, ...rest } = await byStatus(ids) as Record<string, number>
+    return { reached: delivered + decided, ...rest }
+  }
   const agency = async (provider = 'welfare') =>
     (await exchange!.app.inject({ method: 'GET', url: `/admin/providers/${provider}/counters` })).json() as { applicationsReceived: number, submissions: number, idempotentReplays: number }
   const fault = async (provider: string, settings: Record<string, unknown> | null) => {
@@ -60,7 +66,7 @@ export function deliveryKit (ctx: TestApp) {
     .catch(async (err) => {
       throw new Error(`${(err as Error).message}: ${JSON.stringify(await byStatus(ids))}`)
     })
-  return { submit, submitAll, count, byStatus, agency, fault, deliveredEvents, settled }
+  return { submit, submitAll, count, byStatus, reached, agency, fault, deliveredEvents, settled }
 }
 
 // The environment a `npm run worker` process needs to join this test's gateway.

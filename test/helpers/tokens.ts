@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto'
-import { SignJWT, type JWTPayload } from 'jose'
+import { createHash, randomUUID } from 'node:crypto'
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type JWK, type JWTPayload } from 'jose'
 import { DEV_AUDIENCE, DEV_ISSUER, DEV_TYP, loadDevSigningKey } from '../../src/auth/dev-issuer.ts'
 
 export interface TokenOverrides {
@@ -37,4 +37,45 @@ export async function signTestToken (dataDir: string, role: string, overrides: T
   return new SignJWT(payload)
     .setProtectedHeader({ alg: 'EdDSA', typ: DEV_TYP, kid, ...overrides.header } as { alg: string })
     .sign(key)
+}
+
+export interface DpopKey {
+  privateKey: Awaited<ReturnType<typeof generateKeyPair>>['privateKey']
+  publicJwk: JWK
+  // RFC 7638 thumbprint, the token's cnf.jkt.
+  jkt: string
+  alg: 'ES256' | 'EdDSA'
+}
+
+export async function makeDpopKey (alg: 'ES256' | 'EdDSA' = 'ES256'): Promise<DpopKey> {
+  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true })
+  const publicJwk = await exportJWK(publicKey)
+  return { privateKey, publicJwk, jkt: await calculateJwkThumbprint(publicJwk), alg }
+}
+
+export interface ProofOverrides {
+  claims?: Record<string, unknown>
+  omit?: string[]
+  header?: Record<string, unknown>
+  iat?: number
+}
+
+export function accessTokenHash (token: string): string {
+  return createHash('sha256').update(token).digest('base64url')
+}
+
+// An RFC 9449 proof for one request: htm, htu and ath as a client makes them.
+export async function dpopProof (key: DpopKey, request: { method: string, url: string, token?: string }, overrides: ProofOverrides = {}): Promise<string> {
+  const payload: Record<string, unknown> = {
+    htm: request.method,
+    htu: request.url,
+    iat: overrides.iat ?? Math.floor(Date.now() / 1000),
+    jti: randomUUID(),
+    ...(request.token === undefined ? {} : { ath: accessTokenHash(request.token) }),
+    ...overrides.claims,
+  }
+  for (const name of overrides.omit ?? []) delete payload[name]
+  return new SignJWT(payload)
+    .setProtectedHeader({ alg: key.alg, typ: 'dpop+jwt', jwk: key.publicJwk, ...overrides.header } as { alg: string })
+    .sign(key.privateKey)
 }

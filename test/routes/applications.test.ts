@@ -106,7 +106,7 @@ t.test('an agency rejection ends failed after one attempt, with its reason', asy
   const res = await submit(await citizenOf({ ...alice, regnum: stranger }), { ...childMoney(alice), applicant: { regnum: stranger } })
   tt.equal(res.statusCode, 202)
   const done = await eventually(async () => { const s = await status(res.json().id); return s.status === 'failed' ? s : undefined })
-  tt.match(done, { attempts: 1, reason: /rejected by the agency/ })
+  tt.match(done, { attempts: 1, reasons: { en: /rejected by the agency/ } })
 })
 
 t.test('only the applicant, officers of the unit and admins can read an application', async (tt) => {
@@ -166,7 +166,7 @@ t.test('an admin retries a failed application; queue depth shows in metrics', as
   await exchange!.app.inject({ method: 'PUT', url: '/admin/faults/welfare', payload: { errorRate: 1 } })
   const id = (await submit(await citizenOf(alice), childMoney(alice))).json().id
   const failed = await eventually(async () => { const s = await status(id); return s.status === 'failed' ? s : undefined })
-  tt.match(failed, { attempts: 2, reason: /dead-lettered after 2 attempts/ })
+  tt.match(failed, { attempts: 2, reasons: { en: /dead-lettered after 2 attempts/ } })
   const admin = async () => ({ authorization: `Bearer ${await token('admin')}` })
   const list = await app.inject({ method: 'GET', url: '/v1/admin/applications?status=failed', headers: await admin() })
   tt.same(list.json().applications.map((a: { id: string }) => a.id), [id])
@@ -206,11 +206,11 @@ t.test('a package fans out as a flow: one application per agency, each part show
   tt.equal(failed.parts.length, 3, 'one record per agency')
   const part = (s: { parts: Array<{ service: string }> }, code: string) => s.parts.find((p) => p.service === code) as Record<string, unknown>
   tt.match(part(failed, 'civil.birth-registration'), { status: /^(delivered|decided)$/, agencyReference: /^GASR-/, packageId: id })
-  tt.match(part(failed, 'insurance.health-insurance'), { status: /^(delivered|decided)$/, agencyReference: /^GASI-/ })
-  tt.match(part(failed, 'welfare.child-money'), { status: 'failed', attempts: 2, reason: /dead-lettered after 2 attempts/ })
-  tt.match(failed.reason, /1 of 3 parts failed: welfare.child-money/)
+  tt.match(part(failed, 'insurance.health-insurance'), { status: /^(delivered|decided)$/, agencyReference: /^GAHI-/ })
+  tt.match(part(failed, 'welfare.child-money'), { status: 'failed', attempts: 2, reasons: { en: /dead-lettered after 2 attempts/ } })
+  tt.match(failed.reasons.en, /1 of 3 parts failed: welfare.child-money/)
   tt.equal(await received('civil'), 1)
-  tt.equal(await received('social-insurance'), 1)
+  tt.equal(await received('health-insurance'), 1)
   tt.equal(await received('welfare'), 0)
 
   // Each agency got only the fields the package gives it.
@@ -239,6 +239,6 @@ t.test('a package fans out as a flow: one application per agency, each part show
   tt.match(part(done, 'welfare.child-money'), { status: /^(delivered|decided)$/, agencyReference: /^GOSW-/ })
   tt.equal(await received('welfare'), 1)
   tt.equal(await received('civil'), 1, 'the delivered parts were not sent again')
-  tt.equal(await received('social-insurance'), 1)
+  tt.equal(await received('health-insurance'), 1)
   tt.ok(done.history.some((h: { detail: string | null }) => /^parts: /.test(h.detail ?? '')), 'the package history follows its parts')
 })

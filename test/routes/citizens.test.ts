@@ -162,6 +162,7 @@ t.test('the tracker shows citizens their own look-ups and never another\'s', asy
   const accesses = mine.json().accesses
   tt.equal(accesses.length, 1)
   tt.match(accesses[0], { unit: '8322', agency: 'GOSW', purpose: 'welfare.eligibility', purposeName: 'Eligibility for a welfare programme', case: 'CASE-A', unitName: String })
+  tt.same(accesses[0].agencyName, { mn: 'Халамжийн ерөнхий газар', en: 'General Office for Social Welfare' }, 'the agency by name, in both languages')
   tt.notMatch(mine.body, 'officer-w1', 'officers appear as agency and unit only')
   tt.notMatch(mine.body, dave!.regnum)
   const sneaky = await app.inject({ method: 'GET', url: `/v1/me/data-access?citizen=${encodeURIComponent(dave!.regnum)}`, headers: await as('citizen', { claims: { sub: alice!.regnum } }) })

@@ -131,7 +131,7 @@ t.test('finding 4: odd jti and claim types are a 401, never a 5xx', async (tt) =
   const me = async (role: string, claims: Record<string, unknown>, omit: string[] = []) =>
     app.inject({ method: 'GET', url: '/v1/me', headers: { authorization: `Bearer ${await token(role, { claims, omit })}` } })
 
-  // Empty: refused every time, so empty ids never share one replay key.
+  // Empty: refused every time, so empty ids never share one revocation key.
   for (let i = 0; i < 2; i++) assertProblem(tt, await me('admin', { jti: '' }), 401, 'TOKEN_INVALID')
   for (const jti of [12345, 0, null, true, {}, [], ['a'], 'x'.repeat(257)]) {
     const body = assertProblem(tt, await me('admin', { jti }), 401, 'TOKEN_INVALID')
@@ -140,7 +140,7 @@ t.test('finding 4: odd jti and claim types are a 401, never a 5xx', async (tt) =
   assertProblem(tt, await me('admin', {}, ['jti']), 401, 'TOKEN_INVALID')
   const longest = await token('admin', { claims: { jti: 'x'.repeat(256) } })
   tt.equal((await app.inject({ method: 'GET', url: '/v1/me', headers: { authorization: `Bearer ${longest}` } })).statusCode, 200)
-  assertProblem(tt, await app.inject({ method: 'GET', url: '/v1/me', headers: { authorization: `Bearer ${longest}` } }), 401, 'TOKEN_REPLAYED')
+  tt.equal((await app.inject({ method: 'GET', url: '/v1/me', headers: { authorization: `Bearer ${longest}` } })).statusCode, 200, 'reusable')
 
   const now = Math.floor(Date.now() / 1000)
   const wrong: Array<[string, string, unknown]> = [

@@ -7,7 +7,7 @@ import { ProblemError } from '../../errors/problem-error.ts'
 // its citizens' tokens) wants status changes POSTed. The URL is checked against
 // the SSRF rules here, and again at every connection.
 
-const portalParams = { type: 'object', required: ['portal'], properties: { portal: { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,100}$' } } }
+const portalParams = { type: 'object', required: ['portal'], properties: { portal: { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,100}$', examples: ['portal.example'] } } }
 const callbackView = {
   type: 'object',
   required: ['portal', 'url', 'updatedBy', 'updatedAt'],
@@ -24,8 +24,8 @@ export async function portalRoutes (app: FastifyInstance, options: { jwks: { key
       operationId: 'setPortalCallback',
       summary: 'Register the URL a portal\'s status callbacks go to (public addresses only)',
       params: portalParams,
-      body: { type: 'object', required: ['url'], additionalProperties: false, properties: { url: { type: 'string', minLength: 1, maxLength: 2048 } } },
-      response: { 200: callbackView },
+      body: { type: 'object', required: ['url'], additionalProperties: false, properties: { url: { type: 'string', minLength: 1, maxLength: 2048 } }, examples: [{ url: 'https://portal.example.mn/oss/callbacks' }] },
+      response: { 200: callbackView, 422: { description: 'The URL is not a public https address (or does not resolve to one)', content: { 'application/problem+json': { schema: { $ref: 'Problem#' } } } } },
     },
   }, async (request) => {
     const { portal } = request.params as { portal: string }
@@ -35,7 +35,7 @@ export async function portalRoutes (app: FastifyInstance, options: { jwks: { key
 
   app.get('/v1/admin/portals/:portal/callback', {
     config: { auth: { roles: ['admin'] } },
-    schema: { tags: ['admin'], operationId: 'getPortalCallback', summary: 'Where a portal\'s status callbacks go', params: portalParams, response: { 200: callbackView } },
+    schema: { tags: ['admin'], operationId: 'getPortalCallback', summary: 'Where a portal\'s status callbacks go', params: portalParams, response: { 200: callbackView, 404: { description: 'No callback registered for that portal', content: { 'application/problem+json': { schema: { $ref: 'Problem#' } } } } } },
   }, async (request) => {
     const { portal } = request.params as { portal: string }
     const found = await store.get(portal)
@@ -45,7 +45,7 @@ export async function portalRoutes (app: FastifyInstance, options: { jwks: { key
 
   app.delete('/v1/admin/portals/:portal/callback', {
     config: { auth: { roles: ['admin'] } },
-    schema: { tags: ['admin'], operationId: 'deletePortalCallback', summary: 'Stop a portal\'s status callbacks', params: portalParams },
+    schema: { tags: ['admin'], operationId: 'deletePortalCallback', summary: 'Stop a portal\'s status callbacks', params: portalParams, response: { 204: { type: 'null', description: 'Stopped' }, 404: { description: 'No callback registered for that portal', content: { 'application/problem+json': { schema: { $ref: 'Problem#' } } } } } },
   }, async (request, reply) => {
     const { portal } = request.params as { portal: string }
     if (!await store.remove(portal)) throw new ProblemError('NOT_FOUND', `no callback registered for portal ${portal}`)

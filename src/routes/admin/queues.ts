@@ -7,10 +7,10 @@ import { FastifyAdapter } from '@bull-board/fastify'
 import type { Principal } from '../../auth/principal.ts'
 import { ProblemError } from '../../errors/problem-error.ts'
 import { bearerToken } from '../../plugins/auth.ts'
-import { sendProblem, toProblem } from '../../plugins/problem.ts'
+import { PROBLEM_CONTENT_TYPE, problemBody, sendProblem, toProblem } from '../../plugins/problem.ts'
 
 // The Bull Board dashboard at /admin/queues, for admins only. A browser cannot
-// send a bearer token when it opens a page, and tokens are single-use, so an
+// send an Authorization header when it follows a link or opens a page, so an
 // admin's token buys a session cookie (HttpOnly, SameSite=Strict, scoped to
 // the dashboard, Secure when the request came over https) at
 // POST /admin/queues/session. Tools may send a token instead.
@@ -34,6 +34,25 @@ const READS = new Set([
   '/api/queues/:queueName/:jobId', '/api/queues/:queueName/:jobId/logs', '/api/queues/:queueName/:jobId/flow',
 ])
 const ADAPTER_OPTIONS = { readOnlyMode: true }
+
+// The dashboard's pages and read API in the OpenAPI document (Bull Board
+// hides its routes); its writes are refused with 403 and left out.
+const DOCUMENTED: Record<string, { id: string, summary: string, html?: true }> = {
+  '/': { id: 'queueDashboard', summary: 'The queue dashboard\'s page (Bull Board, read-only)', html: true },
+  '/queue/:queueName': { id: 'queueDashboardQueuePage', summary: 'The dashboard\'s page of one queue', html: true },
+  '/queue/:queueName/:jobId': { id: 'queueDashboardJobPage', summary: 'The dashboard\'s page of one job', html: true },
+  '/api/redis/stats': { id: 'queueDashboardRedisStats', summary: 'Redis memory, clients and version, as the dashboard shows them' },
+  '/api/queues': { id: 'queueDashboardQueues', summary: 'Every queue with its job counts and a page of jobs (query: activeQueue, status, page, jobsPerPage)' },
+  '/api/job-schedulers': { id: 'queueDashboardJobSchedulers', summary: 'Job schedulers of every queue' },
+  '/api/queues/:queueName/metrics': { id: 'queueDashboardQueueMetrics', summary: 'Completed and failed counts over time for one queue' },
+  '/api/queues/:queueName/default-job-options': { id: 'queueDashboardDefaultJobOptions', summary: 'A queue\'s default job options' },
+  '/api/queues/:queueName/workers': { id: 'queueDashboardWorkers', summary: 'The workers connected to a queue' },
+  '/api/queues/:queueName/rate-limit': { id: 'queueDashboardRateLimit', summary: 'A queue\'s global rate limit' },
+  '/api/queues/:queueName/job-data-schema': { id: 'queueDashboardJobDataSchema', summary: 'The schema of a queue\'s job data, if it has one' },
+  '/api/queues/:queueName/:jobId': { id: 'queueDashboardJob', summary: 'One job' },
+  '/api/queues/:queueName/:jobId/logs': { id: 'queueDashboardJobLogs', summary: 'One job\'s log lines' },
+  '/api/queues/:queueName/:jobId/flow': { id: 'queueDashboardJobFlow', summary: 'The flow (parent and children) one job belongs to' },
+}
 
 // The UI's page asks Google for web fonts; it falls back to the system's, and
 // the policy keeps the browser on the gateway whatever a script asks for.
@@ -106,7 +125,38 @@ export async function queueDashboardRoutes (app: FastifyInstance, options: { que
     return reply.code(204).send()
   })
 
+  const queueNames = options.queues.map((q) => q.name)
+  const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: { $ref: 'Problem#' } } } })
   await app.register(async (board) => {
+    board.addHook('onRoute', (route) => {
+      const pattern = route.url.startsWith(DASHBOARD_PATH) ? route.url.slice(DASHBOARD_PATH.length) || '/' : null
+      const methods = Array.isArray(route.method) ? route.method : [route.method]
+      const doc = pattern === null || !methods.includes('GET') ? undefined : DOCUMENTED[pattern]
+      if (doc === undefined) return
+      // The page answers at /admin/queues/ too, under the same options; the
+      // document names it once, without the slash.
+      if (pattern === '/') route.config = { ...route.config, swaggerTransform: ({ schema }) => ({ schema, url: DASHBOARD_PATH }) }
+      const names = [...route.url.matchAll(/:(\w+)/g)].map((m) => m[1]!)
+      const examples: Record<string, unknown[]> = { queueName: queueNames, jobId: ['00000000-0000-4000-8000-000000000000'] }
+      // Documentation only: hide stays off, nothing here is validated.
+      route.schema = {
+        tags: ['admin'],
+        operationId: doc.id,
+        summary: doc.summary,
+        description: 'Roles: admin. With the session cookie from POST /admin/queues/session, or an admin token. Read-only: every write of the dashboard is refused with 403 READ_ONLY_DASHBOARD.',
+        security: [{ dashboardSession: [] }, { bearer: [] }],
+        ...(names.length === 0 ? {} : { params: { type: 'object', required: names, properties: Object.fromEntries(names.map((n) => [n, { type: 'string', ...(examples[n] === undefined ? {} : { examples: examples[n] }) }])) } }),
+        response: {
+          200: doc.html === true
+            ? { description: 'The page', content: { 'text/html': { schema: { type: 'string' } } } }
+            // Any JSON: Bull Board's own shapes, passed through as they are.
+            : { description: 'Bull Board\'s answer', content: { 'application/json': { schema: { description: 'JSON as Bull Board answers it' } } } },
+          ...(names.includes('queueName') ? { 404: problem('No such queue or job; Bull Board\'s own error is kept as `error`') } : {}),
+          401: problem('No dashboard session and no admin token'),
+          403: problem('Not an admin'),
+        },
+      }
+    })
     // Bull Board's routes have their own error handler, so refusals are sent from here.
     board.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
       try {
@@ -120,6 +170,19 @@ export async function queueDashboardRoutes (app: FastifyInstance, options: { que
       }
     })
     board.addHook('onSend', async (request, reply, payload) => {
+      // Bull Board's own refusals ({"error": …}) become problem documents, as
+      // every 4xx of the gateway is; its error stays, as an extension.
+      if ((reply.statusCode === 404 || reply.statusCode === 400) && typeof payload === 'string' && String(reply.getHeader('content-type')).startsWith('application/json')) {
+        let error: unknown
+        try {
+          error = (JSON.parse(payload) as { error?: unknown }).error
+        } catch {}
+        const key = (error as { key?: unknown } | undefined)?.key
+        const problem = new ProblemError(reply.statusCode === 404 ? 'NOT_FOUND' : 'BAD_REQUEST',
+          `the dashboard refused this${typeof key === 'string' ? ` (${key})` : ''}`, { extensions: error === undefined ? {} : { error } })
+        reply.type(PROBLEM_CONTENT_TYPE)
+        return problemBody(problem, request.id)
+      }
       if (typeof payload !== 'string' || !String(reply.getHeader('content-type')).startsWith('text/html')) return payload
       reply.header('content-security-policy', PAGE_POLICY)
       return withoutExternalLoads(payload)

@@ -4,6 +4,7 @@ import catalogueSchema from '../../../schemas/catalogue.json' with { type: 'json
 import { consistencyReport, reportCsv } from '../../catalogue/consistency.ts'
 import { diffDocuments } from '../../catalogue/diff.ts'
 import { COLLECTION_FIELDS, COLLECTIONS, etagOf, LEVELS, type CatalogueDocument, type CollectionName, type Level } from '../../catalogue/document.ts'
+import { pointByKey } from '../../catalogue/pointers.ts'
 import { createSnapshot } from '../../catalogue/snapshot.ts'
 import { checkIfMatch, findEntity, type Change, type VersionRow } from '../../catalogue/store.ts'
 import { ProblemError, ValidationProblem } from '../../errors/problem-error.ts'
@@ -11,6 +12,17 @@ import { ProblemError, ValidationProblem } from '../../errors/problem-error.ts'
 // Catalogue administration: every write goes to the draft, names the ETag it
 // replaces (If-Match, or If-None-Match: * to create), and is recorded with its
 // before and after. Publishing makes the draft what the public API serves.
+
+// A key of the seed catalogue per collection, as the OpenAPI examples.
+const EXAMPLE_KEYS: Record<CollectionName, string> = {
+  units: '832269',
+  agencies: 'GASR',
+  categories: 'social_welfare',
+  services: 'welfare.child-money',
+  'standard-lists': 'bag',
+  availability: '8225/land.ger-plot-ownership',
+  'mobile-rounds': 'deluun-2026-spring',
+}
 
 const DEFS: Record<CollectionName, string> = {
   units: 'unit',
@@ -24,6 +36,21 @@ const DEFS: Record<CollectionName, string> = {
 const auth = { auth: { roles: ['admin'] as const } }
 const tags = ['catalogue admin']
 const BASE = '/v1/admin/catalogue'
+
+// What the OpenAPI document says about preconditions and answers, so that a
+// request built from it alone is not refused for a reason it did not give.
+const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: { $ref: 'Problem#' } } } })
+const IF_MATCH = (what: string) => ({
+  type: 'object',
+  properties: { 'if-match': { type: 'string', description: `The ETag of ${what} as you read it (its GET answers it in the ETag header); without it the write is refused with 428`, examples: ['"3q2-7wEPo2Lw0_6X4Xw2Vk1cCsbbOzk"'] } },
+})
+const PRECONDITIONS = {
+  412: problem('The ETag in If-Match is not the current one (someone changed it since you read it), or If-None-Match: * names something that exists'),
+  428: problem('If-Match (or If-None-Match: * to create) is missing'),
+}
+const INVALID = { 400: problem('The request or the catalogue it would make is not valid; every problem is listed with its JSON pointer') }
+const NOT_FOUND = { 404: problem('No such entity or version') }
+const IMPORT_TYPES = ['application/json', 'application/yaml', 'application/x-yaml', 'text/yaml']
 
 function actor (request: FastifyRequest): string {
   return `admin:${request.principal!.sub}`
@@ -61,6 +88,10 @@ export async function adminCatalogueRoutes (app: FastifyInstance): Promise<void>
       done(new ProblemError('MALFORMED_JSON', `the body is not valid YAML: ${(err as Error).message}`, { cause: err }), undefined)
     }
   })
+  // Anything else is refused here, naming what is accepted (YAML too).
+  app.addContentTypeParser('*', (request, _payload, done) => {
+    done(new ProblemError('UNSUPPORTED_MEDIA_TYPE', `send the body as application/json or application/yaml, not ${request.headers['content-type'] ?? 'without a Content-Type'}`), undefined)
+  })
 
   async function readVersion (which: 'draft' | 'published' | number): Promise<VersionRow> {
     if (which === 'draft') return store.draft()
@@ -72,11 +103,24 @@ export async function adminCatalogueRoutes (app: FastifyInstance): Promise<void>
     return store.version(which)
   }
 
-  const versionQuery = { type: 'string', pattern: '^(draft|published|[0-9]{1,9})$' }
+  const versionQuery = { type: 'string', pattern: '^(draft|published|[0-9]{1,9})$', examples: ['published'] }
 
   app.get(`${BASE}/draft`, {
     config: auth,
-    schema: { tags: [...tags], operationId: 'getCatalogueDraft', summary: 'The draft: its version and ETag, and how it differs from what is published' },
+    schema: {
+      tags: [...tags],
+      operationId: 'getCatalogueDraft',
+      summary: 'The draft: its version and ETag, and how it differs from what is published, field by field',
+      description: 'changesSincePublished lists, per collection, the keys added and removed and, for each changed entity, its changed fields as JSON pointers (op add, remove or replace) with the value before and after.',
+      response: { 200: { description: 'The draft; its ETag is the If-Match of publish, restore and import', headers: { etag: { type: 'string', description: 'The draft\'s ETag' } }, type: 'object', additionalProperties: true } },
+    },
+    links: {
+      200: {
+        publish: { operationId: 'publishCatalogue', parameters: { 'header.if-match': '$response.header.ETag' } },
+        restore: { operationId: 'restoreCatalogueVersion', parameters: { 'header.if-match': '$response.header.ETag' } },
+        import: { operationId: 'importCatalogue', parameters: { 'header.if-match': '$response.header.ETag' } },
+      },
+    },
   }, async (_request, reply) => {
     const draft = await store.draft()
     const published = await store.published()
@@ -90,9 +134,13 @@ export async function adminCatalogueRoutes (app: FastifyInstance): Promise<void>
     const keyOf = COLLECTIONS[name].key as (e: unknown) => string
     const composite = name === 'availability'
     const path = composite ? `${BASE}/${name}/:unit/:service` : `${BASE}/${name}/:key`
+    const [exampleUnit, exampleService] = EXAMPLE_KEYS[name].split('/')
     const keyParams = composite
-      ? { type: 'object', required: ['unit', 'service'], properties: { unit: { type: 'string', pattern: '^[0-9]{2,6}$' }, service: { type: 'string', maxLength: 64 } } }
-      : { type: 'object', required: ['key'], properties: { key: { type: 'string', minLength: 1, maxLength: 64 } } }
+      ? { type: 'object', required: ['unit', 'service'], properties: { unit: { type: 'string', pattern: '^[0-9]{2,6}$', examples: [exampleUnit] }, service: { type: 'string', maxLength: 64, examples: [exampleService] } } }
+      : { type: 'object', required: ['key'], properties: { key: { type: 'string', minLength: 1, maxLength: 64, examples: [EXAMPLE_KEYS[name]] } } }
+    // Answered as stored (already validated): documented, never re-serialised.
+    const entitySchema = { type: 'object', additionalProperties: true, description: `A ${DEFS[name]}: Catalogue#/$defs/${DEFS[name]} in schemas/catalogue.json` }
+    const keyLink = composite ? { unit: '$request.path.unit', service: '$request.path.service' } : { key: '$request.path.key' }
     const keyFrom = (request: FastifyRequest) => {
       const p = request.params as Record<string, string>
       return composite ? `${p.unit}/${p.service}` : p.key as string
@@ -121,7 +169,22 @@ export async function adminCatalogueRoutes (app: FastifyInstance): Promise<void>
 
     app.get(path, {
       config: auth,
-      schema: { tags: [...tags], operationId: `adminGet${opName[0]!.toUpperCase()}${opName.slice(1)}Entry`, summary: `One of the draft's ${name}, with its ETag`, params: keyParams },
+      schema: {
+        tags: [...tags],
+        operationId: `adminGet${opName[0]!.toUpperCase()}${opName.slice(1)}Entry`,
+        summary: `One of the draft's ${name}, with its ETag`,
+        params: keyParams,
+        response: {
+          200: { ...entitySchema, description: 'The entity; its ETag is the If-Match of its PUT and DELETE', headers: { etag: { type: 'string' } } },
+          ...NOT_FOUND,
+        },
+      },
+      links: {
+        200: {
+          replace: { operationId: `adminPut${opName[0]!.toUpperCase()}${opName.slice(1)}Entry`, parameters: { ...keyLink, 'header.if-match': '$response.header.ETag' }, requestBody: '$response.body' },
+          remove: { operationId: `adminDelete${opName[0]!.toUpperCase()}${opName.slice(1)}Entry`, parameters: { ...keyLink, 'header.if-match': '$response.header.ETag' } },
+        },
+      },
     }, async (request, reply) => {
       const draft = await store.draft()
       const found = findEntity(draft.document, name, keyFrom(request))
@@ -137,8 +200,20 @@ export async function adminCatalogueRoutes (app: FastifyInstance): Promise<void>
         operationId: `adminPut${opName[0]!.toUpperCase()}${opName.slice(1)}Entry`,
         summary: `Create (If-None-Match: *) or replace (If-Match: <ETag>) one of the draft's ${name}`,
         params: keyParams,
-        headers: { type: 'object', properties: { 'if-match': { type: 'string' }, 'if-none-match': { type: 'string' } } },
+        headers: {
+          type: 'object',
+          properties: {
+            'if-match': IF_MATCH(`this ${DEFS[name]}`).properties['if-match'],
+            'if-none-match': { type: 'string', description: 'To create: * (instead of If-Match)', examples: ['*'] },
+          },
+        },
         body: { $ref: `Catalogue#/$defs/${DEFS[name]}` },
+        response: {
+          200: { ...entitySchema, description: 'Replaced; the new ETag', headers: { etag: { type: 'string' } } },
+          201: { ...entitySchema, description: 'Created; its ETag', headers: { etag: { type: 'string' } } },
+          ...INVALID,
+          ...PRECONDITIONS,
+        },
       },
     }, async (request, reply) => {
       const key = keyFrom(request)
@@ -185,6 +260,13 @@ export async function adminCatalogueRoutes (app: FastifyInstance): Promise<void>
         operationId: `adminDelete${opName[0]!.toUpperCase()}${opName.slice(1)}Entry`,
         summary: `Remove one of the draft's ${name} (If-Match: <ETag>)`,
         params: keyParams,
+        headers: IF_MATCH(`this ${DEFS[name]}`),
+        response: {
+          204: { type: 'null', description: 'Removed from the draft' },
+          ...NOT_FOUND,
+          409: problem('Something else in the catalogue still refers to it'),
+          ...PRECONDITIONS,
+        },
       },
     }, async (request, reply) => {
       const key = keyFrom(request)
@@ -215,7 +297,20 @@ export async function adminCatalogueRoutes (app: FastifyInstance): Promise<void>
       tags: [...tags],
       operationId: 'publishCatalogue',
       summary: 'Make the draft the published catalogue (If-Match: the draft\'s ETag)',
+      headers: IF_MATCH('the draft'),
       body: { type: ['object', 'null'], additionalProperties: false, properties: { note: { type: 'string', maxLength: 500 } } },
+      'x-oss-required-headers': ['if-match'],
+      // No body is needed; a note is optional.
+      'x-oss-request-body': {
+        required: false,
+        content: { 'application/json': { schema: { type: 'object', additionalProperties: false, properties: { note: { type: 'string', maxLength: 500 } }, examples: [{ note: 'Bag 625255 renamed' }] } } },
+      },
+      response: {
+        200: { type: 'object', additionalProperties: true, description: 'The version now published' },
+        ...INVALID,
+        409: problem('The draft is the same as what is published: nothing to publish'),
+        ...PRECONDITIONS,
+      },
     },
   }, async (request) => {
     const body = request.body as { note?: string } | null
@@ -235,7 +330,8 @@ export async function adminCatalogueRoutes (app: FastifyInstance): Promise<void>
     schema: {
       tags: [...tags],
       operationId: 'diffCatalogueVersions',
-      summary: 'What changed between two versions, entity by entity',
+      summary: 'What changed between two versions: keys added and removed, and the changed fields of each entity (JSON pointers, before and after)',
+      response: { 200: { type: 'object', additionalProperties: true, description: 'from, to, and the changes per collection' }, ...NOT_FOUND },
       querystring: { type: 'object', required: ['from'], additionalProperties: false, properties: { from: versionQuery, to: versionQuery } },
     },
   }, async (request) => {
@@ -251,7 +347,16 @@ export async function adminCatalogueRoutes (app: FastifyInstance): Promise<void>
       operationId: 'restoreCatalogueVersion',
       summary: 'Copy an earlier version into the draft (If-Match: the draft\'s ETag); publish to make it current',
       // catalogue_versions.version is an int4
-      params: { type: 'object', required: ['version'], properties: { version: { type: 'integer', minimum: 1, maximum: 2147483647 } } },
+      params: { type: 'object', required: ['version'], properties: { version: { type: 'integer', minimum: 1, maximum: 2147483647, examples: [1] } } },
+      headers: IF_MATCH('the draft'),
+      'x-oss-required-headers': ['if-match'],
+      response: {
+        200: { type: 'object', additionalProperties: true, description: 'The draft, now a copy of that version; its new ETag in the ETag header', headers: { etag: { type: 'string' } } },
+        ...INVALID,
+        ...NOT_FOUND,
+        409: problem('That version is the draft itself'),
+        ...PRECONDITIONS,
+      },
     },
   }, async (request, reply) => {
     const { version } = request.params as { version: number }
@@ -274,7 +379,19 @@ export async function adminCatalogueRoutes (app: FastifyInstance): Promise<void>
         additionalProperties: false,
         properties: { version: versionQuery, format: { type: 'string', enum: ['yaml', 'json'], default: 'json' } },
       },
+      response: {
+        200: {
+          description: 'The whole catalogue (schema Catalogue): JSON, or YAML with format=yaml; what POST /import takes back',
+          headers: { etag: { type: 'string' }, 'content-disposition': { type: 'string' } },
+          content: {
+            'application/json': { schema: { $ref: 'Catalogue#' } },
+            'application/yaml': { schema: { type: 'string', description: 'The same document as YAML' } },
+          },
+        },
+        ...NOT_FOUND,
+      },
     },
+    links: { 200: { import: { operationId: 'importCatalogue', requestBody: '$response.body' } } },
   }, async (request, reply) => {
     const q = request.query as { version?: string, format: 'yaml' | 'json' }
     const row = await readVersion(versionParam(q.version))
@@ -290,9 +407,31 @@ export async function adminCatalogueRoutes (app: FastifyInstance): Promise<void>
       tags: [...tags],
       operationId: 'importCatalogue',
       summary: 'Replace the draft with a whole catalogue (JSON or YAML; If-Match: the draft\'s ETag). All or nothing: every problem is reported with its path',
+      description: 'Problems point at an item by its key: /services/welfare.child-money/guide/feeMnt (a key with "/" is written "~1", as in /availability/8225~1land.ger-plot-ownership); an item without a usable or unique key keeps its index.',
+      headers: IF_MATCH('the draft'),
+      'x-oss-required-headers': ['if-match'],
+      'x-oss-request-body': {
+        required: true,
+        description: 'A whole catalogue, as GET /export answers it',
+        // Written as it appears in the document: markers bypass the $ref resolution.
+        content: Object.fromEntries(IMPORT_TYPES.map((type) => [type, { schema: { $ref: '#/components/schemas/Catalogue' } }])),
+      },
+      response: {
+        200: { type: 'object', additionalProperties: true, description: 'The draft, now the imported catalogue; its new ETag in the ETag header', headers: { etag: { type: 'string' } } },
+        ...INVALID,
+        ...PRECONDITIONS,
+        413: problem('Larger than 16 MiB'),
+        415: problem('Neither JSON nor YAML'),
+      },
     },
   }, async (request, reply) => {
-    const row = await store.replaceDraft(actor(request), header(request, 'if-match'), request.body as CatalogueDocument, 'import')
+    let row: VersionRow
+    try {
+      row = await store.replaceDraft(actor(request), header(request, 'if-match'), request.body as CatalogueDocument, 'import')
+    } catch (err) {
+      if (err instanceof ValidationProblem) throw new ValidationProblem(pointByKey(request.body, err.errors), { cause: err })
+      throw err
+    }
     reply.header('etag', row.etag)
     const { document, ...meta } = row
     return meta
@@ -336,6 +475,16 @@ export async function adminCatalogueRoutes (app: FastifyInstance): Promise<void>
           version: versionQuery,
           format: { type: 'string', enum: ['json', 'csv'], default: 'json' },
         },
+      },
+      response: {
+        200: {
+          description: 'The report: counts by kind and by aimag, and every finding. As CSV (format=csv): the findings, then the counts by aimag',
+          content: {
+            'application/json': { schema: { type: 'object', additionalProperties: true } },
+            'text/csv': { schema: { type: 'string' } },
+          },
+        },
+        ...NOT_FOUND,
       },
     },
   }, async (request, reply) => {

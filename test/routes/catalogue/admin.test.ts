@@ -77,7 +77,10 @@ t.test('draft edits stay out of the public API until publish; versions restore',
   tt.equal((await app.inject({ method: 'GET', url: `/v1/services/${code}?lang=en` })).json().name, before.name, 'not public yet')
 
   const draft = await app.inject({ method: 'GET', url: '/v1/admin/catalogue/draft', headers: await admin() })
-  tt.match(draft.json().changesSincePublished, { services: { changed: [{ key: code }] } })
+  // The changed fields, not the whole entity before and after.
+  tt.same(draft.json().changesSincePublished, {
+    services: { added: [], removed: [], changed: [{ key: code, fields: [{ op: 'replace', path: '/name/en', before: read.json().name.en, after: 'Renamed in the draft' }] }] },
+  })
   tt.equal((await app.inject({ method: 'POST', url: '/v1/admin/catalogue/publish', headers: await admin(), payload: {} })).statusCode, 428)
   const published = await app.inject({ method: 'POST', url: '/v1/admin/catalogue/publish', headers: { ...(await admin()), 'if-match': draft.headers.etag as string }, payload: { note: 'rename' } })
   tt.equal(published.statusCode, 200)
@@ -118,7 +121,9 @@ t.test('an import with three errors reports all three and changes nothing', asyn
   tt.equal(res.statusCode, 400)
   const pointers = res.json().errors.map((e: any) => e.pointer).sort()
   tt.equal(pointers.length, 3, JSON.stringify(res.json().errors))
-  tt.same(pointers, ['/services/0/guide/feeMnt', '/services/1/category', `/standardLists/0/services/${doc.standardLists[0].services.length - 1}`].sort())
+  // By the item's key, not its place in the list.
+  tt.same(pointers, [`/services/${doc.services[0].code}/guide/feeMnt`, `/services/${doc.services[1].code}/category`,
+    `/standardLists/${doc.standardLists[0].level}/services/${doc.standardLists[0].services.length - 1}`].sort())
   const exportAfter = await app.inject({ method: 'GET', url: '/v1/admin/catalogue/export?format=yaml', headers: await admin() })
   tt.equal(exportAfter.body, exportBefore.body, 'the draft is unchanged')
 
@@ -140,4 +145,27 @@ t.test('an import with three errors reports all three and changes nothing', asyn
   tt.equal(stale.statusCode, 412)
   const bad = await app.inject({ method: 'POST', url: '/v1/admin/catalogue/import', headers: { ...(await admin()), 'if-match': '*', 'content-type': 'application/yaml' }, payload: 'a: [unclosed' })
   tt.equal(bad.statusCode, 400)
+})
+
+t.test('a body in neither JSON nor YAML is refused naming both', async (tt) => {
+  const { app, admin } = await setup(tt)
+  const res = await app.inject({ method: 'POST', url: '/v1/admin/catalogue/import', headers: { ...(await admin()), 'if-match': '*', 'content-type': 'application/xml' }, payload: '<catalogue/>' })
+  tt.equal(res.statusCode, 415)
+  tt.equal(res.json().code, 'UNSUPPORTED_MEDIA_TYPE')
+  tt.match(res.json().detail, /application\/json or application\/yaml/)
+})
+
+t.test('import problems point at items by key; a repeated or missing key keeps the index', async (tt) => {
+  const { app, admin } = await setup(tt)
+  const doc = (await app.inject({ method: 'GET', url: '/v1/admin/catalogue/export', headers: await admin() })).json()
+  const i = doc.services.findIndex((s: any) => s.code === 'welfare.child-money')
+  doc.services[i].guide.feeMnt = -1
+  doc.availability[0].service = 'no.such-service'
+  doc.agencies.push({ ...doc.agencies[0] })
+  const res = await app.inject({ method: 'POST', url: '/v1/admin/catalogue/import', headers: { ...(await admin()), 'if-match': '*' }, payload: doc })
+  tt.equal(res.statusCode, 400)
+  const pointers = res.json().errors.map((e: any) => e.pointer)
+  tt.ok(pointers.includes('/services/welfare.child-money/guide/feeMnt'), pointers.join(' '))
+  tt.ok(pointers.includes(`/availability/${doc.availability[0].unit}~1no.such-service/service`), pointers.join(' '))
+  tt.ok(pointers.includes(`/agencies/${doc.agencies.length - 1}`), 'the duplicate is pointed at by its index')
 })
