@@ -67,7 +67,9 @@ async function openApiPlugin (app: FastifyInstance, options: OpenApiPluginOption
             type: 'http',
             scheme: 'bearer',
             bearerFormat: 'JWT',
-            description: 'An access token (RFC 9068, typ at+jwt) from a trusted issuer, signed with EdDSA or ES256',
+            description: 'An access token (RFC 9068, typ at+jwt) from a trusted issuer, signed with EdDSA or ES256, reused until it expires. ' +
+              'A DPoP-bound token (cnf.jkt; required for the roles an issuer names) is sent as "Authorization: DPoP <token>" with a fresh proof ' +
+              'in the DPoP header (RFC 9449: htm, htu, iat, a single-use jti, ath), which this document cannot express as a scheme of its own',
           },
           dashboardSession: {
             type: 'apiKey',
