@@ -2,7 +2,6 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
 import { request } from 'undici'
-import { ProblemError } from '../../src/errors/problem-error.ts'
 import {
   checkCallbackUrl,
   createAddressPolicy,
@@ -10,6 +9,7 @@ import {
   guardedLookup,
   type LookupAll,
 } from '../../src/callbacks/url-guard.ts'
+import { noLookup, refusal } from '../helpers/url-guard.ts'
 
 const strict = createAddressPolicy({ allowedCidrs: [] })
 
@@ -22,17 +22,6 @@ function fakeLookup (table: Record<string, string[]>): LookupAll {
   }
 }
 
-const noLookup: LookupAll = async (host) => { throw new Error(`lookup of ${host} not expected`) }
-
-async function refusal (promise: Promise<unknown>): Promise<ProblemError> {
-  try {
-    await promise
-  } catch (err) {
-    if (err instanceof ProblemError) return err
-    throw err
-  }
-  throw new Error('expected a refusal')
-}
 
 t.test('refused IPv4 ranges, each with its reason', async (tt) => {
   const cases: Array<[string, string]> = [

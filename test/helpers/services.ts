@@ -19,3 +19,17 @@ export async function dropSchema (schema: string): Promise<void> {
     await client.end()
   }
 }
+
+// The store and Redis settings of a process a test spawns: its own schema
+// (dropped when the test ends), key prefix and data directory.
+export function ownServices (tt: { testdir: () => string, teardown: (fn: () => unknown) => void }, prefix: string): Record<string, string> {
+  const schema = uniqueName(prefix)
+  tt.teardown(() => dropSchema(schema))
+  return {
+    DATA_DIR: tt.testdir(),
+    DATABASE_URL: TEST_DATABASE_URL,
+    DATABASE_SCHEMA: schema,
+    REDIS_URL: TEST_REDIS_URL,
+    REDIS_KEY_PREFIX: `test:${schema}`,
+  }
+}

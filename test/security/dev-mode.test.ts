@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { request } from 'undici'
 import { spawnServer, type ServerProcess } from '../helpers/process.ts'
-import { dropSchema, TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from '../helpers/services.ts'
+import { ownServices } from '../helpers/services.ts'
 
 // Finding 7: development conveniences (the self-generated issuer, the bundled
 // bus emulator with synthetic citizens, development member keys) must not be
@@ -15,14 +15,8 @@ const WORKER = join(ROOT, 'src', 'worker.ts')
 
 // PostgreSQL and Redis of the test's own, so nothing is shared with other tests.
 function services (tt: Test): Record<string, string> {
-  const schema = uniqueName('devmode')
-  tt.teardown(() => dropSchema(schema))
   return {
-    DATA_DIR: tt.testdir(),
-    DATABASE_URL: TEST_DATABASE_URL,
-    DATABASE_SCHEMA: schema,
-    REDIS_URL: TEST_REDIS_URL,
-    REDIS_KEY_PREFIX: `test:${schema}`,
+    ...ownServices(tt, 'devmode'),
     PORT: '0',
     WORKER_PORT: '0',
     OSS_DEVELOPMENT: 'false',

@@ -4,7 +4,7 @@ import { request } from 'undici'
 import { buildTestApp } from '../helpers/app.ts'
 import { eventually } from '../helpers/eventually.ts'
 import { spawnServer } from '../helpers/process.ts'
-import { dropSchema, TEST_DATABASE_URL, TEST_REDIS_URL, uniqueName } from '../helpers/services.ts'
+import { ownServices } from '../helpers/services.ts'
 
 // Finding 9: /metrics was open to anyone who reached the port, and worker
 // processes exported nothing.
@@ -83,14 +83,8 @@ t.test('the token is compared in constant time, whatever its length', async (tt)
 })
 
 async function workerEnv (tt: Test, extra: Record<string, string>): Promise<Record<string, string>> {
-  const schema = uniqueName('wrkmetrics')
-  tt.teardown(() => dropSchema(schema))
   return {
-    DATA_DIR: tt.testdir(),
-    DATABASE_URL: TEST_DATABASE_URL,
-    DATABASE_SCHEMA: schema,
-    REDIS_URL: TEST_REDIS_URL,
-    REDIS_KEY_PREFIX: `test:${schema}`,
+    ...ownServices(tt, 'wrkmetrics'),
     EXCHANGE_URL: 'http://127.0.0.1:9',
     HOST: '127.0.0.1',
     WORKER_PORT: '0',

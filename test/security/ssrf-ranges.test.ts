@@ -1,23 +1,12 @@
 import t from 'tap'
 import { request } from 'undici'
-import { ProblemError } from '../../src/errors/problem-error.ts'
-import { checkCallbackUrl, createAddressPolicy, createCallbackAgent, type LookupAll } from '../../src/callbacks/url-guard.ts'
+import { checkCallbackUrl, createAddressPolicy, createCallbackAgent } from '../../src/callbacks/url-guard.ts'
+import { noLookup, refusal } from '../helpers/url-guard.ts'
 
 // Finding 8: special-purpose ranges that passed the SSRF guard as public
 // (Teredo, the 6to4 relay anycast) and addresses that embed an IPv4 address.
 
 const strict = createAddressPolicy({ allowedCidrs: [] })
-const noLookup: LookupAll = async (host) => { throw new Error(`lookup of ${host} not expected`) }
-
-async function refusal (promise: Promise<unknown>): Promise<ProblemError> {
-  try {
-    await promise
-  } catch (err) {
-    if (err instanceof ProblemError) return err
-    throw err
-  }
-  throw new Error('expected a refusal')
-}
 
 t.test('Teredo and the 6to4 relay anycast are refused', async (tt) => {
   for (const address of [
