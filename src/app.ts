@@ -21,8 +21,10 @@ import catalogue from './plugins/catalogue.ts'
 import audit from './plugins/audit.ts'
 import policies from './plugins/policies.ts'
 import applications from './plugins/applications.ts'
+import stats from './plugins/stats.ts'
 import callbacks from './plugins/callbacks.ts'
 import { applicationRoutes } from './routes/applications.ts'
+import { statsRoutes } from './routes/stats.ts'
 import rateLimit from '@fastify/rate-limit'
 import { citizenRoutes } from './routes/citizens.ts'
 import { adminAuditRoutes } from './routes/admin/audit.ts'
@@ -116,6 +118,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(healthRoutes)
   await app.register(metricsRoutes, { token: config.metrics.token, exposure: exposure(config) })
   if (options.surface === 'worker') return app
+  await app.register(stats, config.stats)
   await app.register(problemRoutes)
   await app.register(meRoutes)
   await app.register(adminAdapterRoutes)
@@ -124,6 +127,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(citizenRoutes, { limits: config.officers })
   await app.register(adminAuditRoutes)
   await app.register(applicationRoutes)
+  await app.register(statsRoutes)
   await app.register(portalRoutes, { jwks: options.bus.identity.publicJwks })
   await app.register(queueDashboardRoutes, { queues: [app.applications.queue, app.callbacks.queue], sessionTtlSeconds: config.auth.dashboardSessionTtlSeconds })
 

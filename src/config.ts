@@ -49,6 +49,9 @@ const schema = {
     DECISION_MAX_POLLS: { type: 'integer', default: 20, minimum: 0 },
     WORKER_LIVENESS_MS: { type: 'integer', default: 120000, minimum: 1000 },
     RECONCILE_INTERVAL_MS: { type: 'integer', default: 5000, minimum: 0 },
+    STATS_FOLD_INTERVAL_MS: { type: 'integer', default: 2000, minimum: 0 },
+    STATS_FOLD_BATCH: { type: 'integer', default: 2000, minimum: 1, maximum: 50000 },
+    STATS_SUPPRESSION_THRESHOLD: { type: 'integer', default: 5, minimum: 3 },
     RECONCILE_GRACE_MS: { type: 'integer', default: 60000, minimum: 100 },
     CALLBACK_ALLOWED_CIDRS: { type: 'string', default: '' },
     CALLBACK_ATTEMPTS: { type: 'integer', default: 10, minimum: 1, maximum: 1000 },
@@ -79,8 +82,8 @@ const schema = {
   },
 } as const
 
-export type Role = 'citizen' | 'officer' | 'admin' | 'partner'
-export const ROLES: readonly Role[] = ['citizen', 'officer', 'admin', 'partner']
+export type Role = 'citizen' | 'officer' | 'admin' | 'partner' | 'analyst'
+export const ROLES: readonly Role[] = ['citizen', 'officer', 'admin', 'partner', 'analyst']
 
 export interface IssuerConfig {
   issuer: string
@@ -143,6 +146,8 @@ export interface Config {
   docsEnabled: boolean
   catalogue: { refreshMs: number }
   audit: { batchWindowMs: number }
+  // 0 turns the roll-up fold off (benchmarks compare with and without it).
+  stats: { foldIntervalMs: number, foldBatch: number, suppressionThreshold: number }
   delivery: {
     worker: boolean
     attempts: number
@@ -218,6 +223,9 @@ interface RawEnv {
   DELIVERY_ATTEMPTS: number
   WORKER_LIVENESS_MS: number
   RECONCILE_INTERVAL_MS: number
+  STATS_FOLD_INTERVAL_MS: number
+  STATS_FOLD_BATCH: number
+  STATS_SUPPRESSION_THRESHOLD: number
   RECONCILE_GRACE_MS: number
   CALLBACK_ALLOWED_CIDRS: string
   CALLBACK_ATTEMPTS: number
@@ -309,6 +317,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     docsEnabled: raw.DOCS_ENABLED,
     catalogue: { refreshMs: raw.CATALOGUE_REFRESH_MS },
     audit: { batchWindowMs: raw.AUDIT_BATCH_WINDOW_MS },
+    stats: { foldIntervalMs: raw.STATS_FOLD_INTERVAL_MS, foldBatch: raw.STATS_FOLD_BATCH, suppressionThreshold: raw.STATS_SUPPRESSION_THRESHOLD },
     delivery: {
       worker: raw.WORKER === 'on',
       attempts: raw.DELIVERY_ATTEMPTS,

@@ -33,7 +33,7 @@ t.test('issuers get safe defaults', async (tt) => {
     jwksUri: 'https://dan.example.mn/jwks',
     algorithms: ['EdDSA', 'ES256'],
     typ: 'at+jwt',
-    roles: ['citizen', 'officer', 'admin', 'partner'],
+    roles: ['citizen', 'officer', 'admin', 'partner', 'analyst'],
   }])
 })
 

@@ -28,4 +28,11 @@ export interface OfficerPrincipal extends Base {
 export interface AdminPrincipal extends Base { role: 'admin' }
 export interface PartnerPrincipal extends Base { role: 'partner' }
 
-export type Principal = CitizenPrincipal | OfficerPrincipal | AdminPrincipal | PartnerPrincipal
+// Monitoring and evaluation staff of a ministry or a governor's office: the
+// statistics of one unit and the units below it, nothing personal.
+export interface AnalystPrincipal extends Base {
+  role: 'analyst'
+  unit: string
+}
+
+export type Principal = CitizenPrincipal | OfficerPrincipal | AdminPrincipal | PartnerPrincipal | AnalystPrincipal

@@ -166,6 +166,11 @@ function toPrincipal (payload: JWTPayload, issuer: IssuerConfig, maxTokenAgeSeco
       return { ...base, role: 'admin' }
     case 'partner':
       return { ...base, role: 'partner' }
+    case 'analyst': {
+      const unit = stringClaim(payload, 'unit')
+      if (!UNIT_CODE.test(unit)) throw invalid('an analyst token\'s "unit" must be an administrative unit code')
+      return { ...base, role: 'analyst', unit }
+    }
   }
 }
 

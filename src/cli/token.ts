@@ -39,6 +39,7 @@ const DEFAULT_SUBJECTS: Record<Role, string> = {
   officer: 'officer-dev-1',
   admin: 'admin-dev-1',
   partner: 'partner-dev-1',
+  analyst: 'analyst-dev-1',
 }
 
 const THUMBPRINT = /^[A-Za-z0-9_-]{43}$/
@@ -52,7 +53,9 @@ the gateway trusts when AUTH_ISSUERS is unset. Reuse it until it expires.
 
 options:
   --sub S          subject; a citizen's is their registration number (default per role)
-  --unit CODE      an officer's administrative unit, from the catalogue (default 1101)
+  --unit CODE      an officer's or analyst's administrative unit, from the
+                   catalogue (officer default 1101; an analyst must name one:
+                   an aimag such as 62, the capital 11, a district, a soum)
   --agency CODE    an officer's agency, from the catalogue (default GASR)
   --azp CLIENT     the portal a citizen came through (default dev-portal)
   --ttl SECONDS    lifetime (default 900)
@@ -60,7 +63,7 @@ options:
                    sends "Authorization: DPoP <token>" and a fresh DPoP proof
   -h, --help       this text
 
-Officers' units and agencies are checked against the seed catalogue (seed/).
+Officers' and analysts' units and officers' agencies are checked against the seed catalogue (seed/).
 
 dpop-key FILE makes a client's ES256 key pair in FILE (mode 0600) and prints its
 thumbprint, for --jkt. dpop-proof prints a fresh DPoP proof (RFC 9449) for one
@@ -87,6 +90,12 @@ export async function mintDevToken (dataDir: string, request: TokenRequest, nowS
     if (!catalogue.hasAgency(agency)) throw new TokenRequestError(`agency "${agency}" is not in the catalogue; pass --agency with an agency code from it (e.g. GASR)`)
     claims.unit = unit
     claims.agency = agency
+  }
+  if (request.role === 'analyst') {
+    // An analyst's scope is a decision, not a default.
+    if (request.unit === undefined) throw new TokenRequestError('an analyst token needs --unit: the administrative unit whose statistics it may read (e.g. 62)')
+    if (!catalogue.hasUnit(request.unit)) throw new TokenRequestError(`unit "${request.unit}" is not in the catalogue; pass --unit with an administrative unit code from it (e.g. 62)`)
+    claims.unit = request.unit
   }
   if (request.jkt !== undefined) {
     if (!THUMBPRINT.test(request.jkt)) throw new TokenRequestError('--jkt must be a JWK SHA-256 thumbprint (RFC 7638), 43 base64url characters')

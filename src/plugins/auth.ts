@@ -129,6 +129,12 @@ export function createAuthenticate ({ verifier, realm = 'oss-gateway', catalogue
     // Every later line of this request names the token (never the token itself).
     request.log = request.log.child({ jti: principal.tokenId, ...(principal.dpop === undefined ? {} : { dpopJti: principal.dpop.proofId }) })
     reply.log = request.log
+    if (principal.role === 'analyst') {
+      const snapshot = catalogue()
+      if (snapshot !== null && snapshot.unit(principal.unit) === undefined) {
+        throw new ProblemError('ANALYST_UNKNOWN_UNIT', `the token's unit "${principal.unit}" is not an administrative unit in the published catalogue`)
+      }
+    }
     if (principal.role === 'officer') {
       const snapshot = catalogue()
       if (snapshot !== null && snapshot.unit(principal.unit) === undefined) {

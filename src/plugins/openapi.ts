@@ -60,6 +60,7 @@ async function openApiPlugin (app: FastifyInstance, options: OpenApiPluginOption
         { name: 'citizens', description: 'Officers\' purpose-bound, audited view of a citizen across the registries' },
         { name: 'applications', description: 'Applications for services, delivered to agencies through retry queues' },
         { name: 'admin', description: 'Operating the gateway (admin role)' },
+        { name: 'statistics', description: 'Monitoring and evaluation of the OSS network from the gateway\'s own data: indicators, series, rankings, reports; small counts suppressed' },
       ],
       components: {
         securitySchemes: {

@@ -1,0 +1,328 @@
+import type { Database } from '../db/index.ts'
+import type { Snapshot } from '../catalogue/snapshot.ts'
+import { consistencyReport } from '../catalogue/consistency.ts'
+import { countWithinDays, emptyHistogram, quantileSeconds } from './buckets.ts'
+import { periodsBetween, type Period } from './calendar.ts'
+import type { Dimension, Grain } from './model.ts'
+import { COUNTRY, within } from './units.ts'
+
+// Indicator values from the roll-ups (never from the raw applications): the
+// rows of a period and a unit (or of the units directly below it) become
+// records, records are grouped by the dimensions asked for, and each group
+// gives the indicator's value and the count that decides its suppression.
+
+type Source = 'flow' | 'durations' | 'persons' | 'backlog' | 'delivery' | 'lookups' | 'mobile' | 'coverage'
+
+export interface StatsRecord {
+  dims: Partial<Record<Dimension, string>>
+  m: Record<string, number>
+  h: Record<string, number[]>
+}
+
+interface Definition {
+  source: Source
+  // The figure of a group of records.
+  value: (m: Record<string, number>, h: Record<string, number[]>) => number | null
+  // The counts of people (or applications) a derived figure is made of: it
+  // is suppressed when any of them is small, as a rate of 4 in 9 would give
+  // both away. A count is its own part.
+  parts?: (m: Record<string, number>, h: Record<string, number[]>) => number[]
+  // Counts can be complemented: their groups add up to the total.
+  additive: boolean
+}
+
+const total = (h: number[] | undefined) => (h ?? []).reduce((a, b) => a + b, 0)
+const hours = (s: number | null) => (s === null ? null : s / 3600)
+const ratio = (a: number, b: number, scale = 1) => (b === 0 ? null : (scale * a) / b)
+const count = (source: Source, measure: string): Definition => ({ source, value: (m) => m[measure] ?? 0, additive: true })
+const quantile = (source: Source, measure: string, q: number, unit: 'hours' | 'seconds'): Definition => ({
+  source,
+  value: (_, h) => (unit === 'hours' ? hours(quantileSeconds(h[measure] ?? [], q)) : quantileSeconds(h[measure] ?? [], q)),
+  parts: (_, h) => [total(h[measure])],
+  additive: false,
+})
+
+export const DEFINITIONS: Record<string, Definition> = {
+  'applications.received': count('flow', 'received'),
+  'applications.persons_served': count('persons', 'n'),
+  'outcomes.delivered': count('flow', 'delivered'),
+  'outcomes.approved': count('flow', 'approved'),
+  'outcomes.rejected': count('flow', 'rejected'),
+  'outcomes.failed': count('flow', 'failed'),
+  'outcomes.approval_rate': {
+    source: 'flow',
+    value: (m) => ratio(m.approved ?? 0, (m.approved ?? 0) + (m.rejected ?? 0), 100),
+    parts: (m) => [m.approved ?? 0, m.rejected ?? 0],
+    additive: false,
+  },
+  'time.received_to_delivered.p50': quantile('durations', 'delivered', 0.5, 'hours'),
+  'time.received_to_delivered.p90': quantile('durations', 'delivered', 0.9, 'hours'),
+  'time.received_to_decided.p50': quantile('durations', 'decided', 0.5, 'hours'),
+  'time.received_to_decided.p90': quantile('durations', 'decided', 0.9, 'hours'),
+  'time.decided_within_standard': {
+    source: 'durations',
+    value: (m, h) => ratio(m.within ?? 0, total(h.decided), 100),
+    parts: (m, h) => [m.within ?? 0, total(h.decided) - (m.within ?? 0)],
+    additive: false,
+  },
+  'backlog.open': count('backlog', 'open'),
+  'backlog.overdue': count('backlog', 'overdue'),
+  'delivery.attempts_per_delivery': { source: 'delivery', value: (m) => ratio(m.attempts ?? 0, m.delivered ?? 0), parts: (m) => [m.delivered ?? 0], additive: false },
+  'delivery.dead_lettered_share': {
+    source: 'delivery',
+    value: (m) => ratio(m.dead_lettered ?? 0, (m.delivered ?? 0) + (m.dead_lettered ?? 0), 100),
+    parts: (m) => [m.delivered ?? 0, m.dead_lettered ?? 0],
+    additive: false,
+  },
+  'delivery.queue_time.p50': quantile('delivery', 'queue', 0.5, 'seconds'),
+  'delivery.queue_time.p90': quantile('delivery', 'queue', 0.9, 'seconds'),
+  'lookups.total': count('lookups', 'n'),
+  'lookups.refused': count('lookups', 'refused'),
+  'mobile.rounds_held': count('mobile', 'rounds'),
+  'mobile.units_reached': count('mobile', 'bags'),
+  'mobile.applications_per_round': { source: 'mobile', value: (m) => ratio(m.applications ?? 0, m.rounds ?? 0), parts: () => [], additive: false },
+  'coverage.mandated_categories': { source: 'coverage', value: (m) => ratio(m.categories_complete ?? 0, m.oss ?? 0, 100), parts: () => [], additive: false },
+  'coverage.standard_list': { source: 'coverage', value: (m) => ratio(m.list_complete ?? 0, m.oss ?? 0, 100), parts: () => [], additive: false },
+}
+
+export interface Selection {
+  period: Period
+  // The unit whose figures are asked ('' the country).
+  unit: string
+  // One record set per unit directly below `unit` instead of `unit` itself.
+  children: boolean
+  // Today in Mongolia, for stocks (backlog, coverage).
+  today: string
+}
+
+interface Deps {
+  db: Database
+  catalogue: () => Snapshot
+}
+
+function addInto (target: StatsRecord, m: Record<string, number>, h: Record<string, number[]> = {}): void {
+  for (const [k, v] of Object.entries(m)) target.m[k] = (target.m[k] ?? 0) + v
+  for (const [k, hist] of Object.entries(h)) {
+    const into = target.h[k] ?? (target.h[k] = emptyHistogram())
+    hist.forEach((n, i) => { into[i] = (into[i] ?? 0) + n })
+  }
+}
+
+// Rows keyed by their dimension values, merged.
+class Records {
+  private readonly map = new Map<string, StatsRecord>()
+  add (dims: Partial<Record<Dimension, string>>, m: Record<string, number>, h?: Record<string, number[]>): void {
+    const key = JSON.stringify(dims)
+    let r = this.map.get(key)
+    if (r === undefined) {
+      r = { dims, m: {}, h: {} }
+      this.map.set(key, r)
+    }
+    addInto(r, m, h)
+  }
+
+  list (): StatsRecord[] { return [...this.map.values()] }
+}
+
+// The roll-up rows a period reads: months for months and years, days for
+// days and weeks.
+function grainRows (period: Period): { grain: 'day' | 'month' } {
+  return { grain: period.grain === 'day' || period.grain === 'week' ? 'day' : 'month' }
+}
+
+export function createStatsReader (deps: Deps) {
+  const { db } = deps
+  const unitFilter = (sel: Selection, first: number) => (sel.children ? `parent = $${first}` : `unit = $${first}`)
+
+  function serviceDims (snap: Snapshot, service: string): Partial<Record<Dimension, string>> {
+    const s = snap.service(service)
+    return { service, category: s?.category ?? 'unknown', agency: s?.agency ?? 'unknown' }
+  }
+
+  const sources: Record<Source, (sel: Selection) => Promise<StatsRecord[]>> = {
+    async flow (sel) {
+      const snap = deps.catalogue()
+      const { rows } = await db.query<Record<string, string | number>>(
+        `SELECT unit, service, channel, sum(received)::int AS received, sum(retried)::int AS retried, sum(delivered)::int AS delivered,
+           sum(decided)::int AS decided, sum(approved)::int AS approved, sum(rejected)::int AS rejected, sum(failed)::int AS failed
+         FROM stats_flow WHERE grain = $1 AND period >= $2 AND period < $3 AND ${unitFilter(sel, 4)}
+         GROUP BY unit, service, channel`, [grainRows(sel.period).grain, sel.period.from, sel.period.to, sel.unit])
+      const out = new Records()
+      for (const r of rows) {
+        const { unit, service, channel, ...m } = r
+        out.add({ unit: String(unit), channel: String(channel), ...serviceDims(snap, String(service)) }, m as Record<string, number>)
+      }
+      return out.list()
+    },
+
+    async durations (sel) {
+      const snap = deps.catalogue()
+      const { rows } = await db.query<{ unit: string, service: string, channel: string, measure: string, bucket: number, n: number }>(
+        `SELECT unit, service, channel, measure, bucket, sum(n)::int AS n
+         FROM stats_durations WHERE grain = $1 AND period >= $2 AND period < $3 AND ${unitFilter(sel, 4)} AND measure <> 'queue'
+         GROUP BY unit, service, channel, measure, bucket`, [grainRows(sel.period).grain, sel.period.from, sel.period.to, sel.unit])
+      // Per service first: "within the standard time" depends on the service.
+      const perService = new Records()
+      for (const r of rows) {
+        const h = emptyHistogram()
+        h[r.bucket] = r.n
+        perService.add({ unit: r.unit, channel: r.channel, service: r.service }, {}, { [r.measure]: h })
+      }
+      const out = new Records()
+      for (const r of perService.list()) {
+        const days = snap.service(r.dims.service!)?.guide.processingDays
+        const within = days === undefined || r.h.decided === undefined ? 0 : countWithinDays(r.h.decided, days)
+        out.add({ unit: r.dims.unit!, channel: r.dims.channel!, ...serviceDims(snap, r.dims.service!) }, { within }, r.h)
+      }
+      return out.list()
+    },
+
+    async persons (sel) {
+      if (sel.period.grain !== 'month' && sel.period.grain !== 'year') return []
+      const { rows } = await db.query<{ unit: string, sex: string, age_band: string, n: number }>(
+        `SELECT unit, sex, age_band, n FROM stats_persons WHERE grain = $1 AND period = $2 AND ${unitFilter(sel, 3)}`,
+        [sel.period.grain, sel.period.from, sel.unit])
+      const out = new Records()
+      for (const r of rows) out.add({ unit: r.unit, sex: r.sex, age_band: r.age_band }, { n: r.n })
+      return out.list()
+    },
+
+    async backlog (sel) {
+      const snap = deps.catalogue()
+      const { rows } = await db.query<{ unit: string, service: string, channel: string, cohort: string, open: number }>(
+        `SELECT unit, service, channel, cohort::text, (entries - exits) AS open FROM stats_backlog WHERE ${unitFilter(sel, 1)} AND entries <> exits`, [sel.unit])
+      const out = new Records()
+      const today = Date.parse(`${sel.today}T00:00:00Z`)
+      for (const r of rows) {
+        const days = snap.service(r.service)?.guide.processingDays ?? 0
+        // Received on `cohort`, due `days` later (same day for 0): overdue after that day.
+        const overdue = (today - Date.parse(`${r.cohort}T00:00:00Z`)) / 86400_000 > Math.max(days, 0) ? r.open : 0
+        out.add({ unit: r.unit, channel: r.channel, ...serviceDims(snap, r.service) }, { open: r.open, overdue })
+      }
+      return out.list()
+    },
+
+    async delivery (sel) {
+      const snap = deps.catalogue()
+      const grain = grainRows(sel.period).grain
+      const args = [grain, sel.period.from, sel.period.to]
+      const { rows } = await db.query<{ service: string, attempts: number, delivered: number, dead_lettered: number }>(
+        `SELECT service, sum(attempts)::int AS attempts, sum(delivered)::int AS delivered, sum(dead_lettered)::int AS dead_lettered
+         FROM stats_delivery WHERE grain = $1 AND period >= $2 AND period < $3 GROUP BY service`, args)
+      const { rows: hist } = await db.query<{ service: string, bucket: number, n: number }>(
+        `SELECT service, bucket, sum(n)::int AS n FROM stats_durations
+         WHERE grain = $1 AND period >= $2 AND period < $3 AND unit = '' AND measure = 'queue' GROUP BY service, bucket`, args)
+      const out = new Records()
+      for (const r of rows) out.add({ unit: COUNTRY, ...serviceDims(snap, r.service) }, { attempts: r.attempts, delivered: r.delivered, dead_lettered: r.dead_lettered })
+      for (const r of hist) {
+        const h = emptyHistogram()
+        h[r.bucket] = r.n
+        out.add({ unit: COUNTRY, ...serviceDims(snap, r.service) }, {}, { queue: h })
+      }
+      return out.list()
+    },
+
+    async lookups (sel) {
+      const { rows } = await db.query<{ unit: string, purpose: string, agency: string, result: string, n: number }>(
+        `SELECT unit, purpose, agency, result, sum(n)::int AS n FROM stats_lookups
+         WHERE grain = $1 AND period >= $2 AND period < $3 AND ${unitFilter(sel, 4)} GROUP BY unit, purpose, agency, result`,
+        [grainRows(sel.period).grain, sel.period.from, sel.period.to, sel.unit])
+      const out = new Records()
+      for (const r of rows) out.add({ unit: r.unit, purpose: r.purpose, agency: r.agency, result: r.result }, { n: r.n, refused: r.result === 'denied' ? r.n : 0 })
+      return out.list()
+    },
+
+    // Rounds come from the published catalogue; applications from the roll-ups.
+    async mobile (sel) {
+      const snap = deps.catalogue()
+      const last = new Date(Date.parse(`${sel.period.to}T00:00:00Z`) - 86400_000).toISOString().slice(0, 10)
+      const out = new Records()
+      const key = (unit: string) => (sel.children ? unit.slice(0, sel.unit.length + 2) : sel.unit)
+      const bags = new Map<string, Set<string>>()
+      for (const r of snap.document.mobileRounds) {
+        if (!within(r.unit, sel.unit) || r.from > last || r.to < sel.period.from) continue
+        const k = key(r.unit)
+        out.add({ unit: k }, { rounds: 1 })
+        const set = bags.get(k) ?? new Set<string>()
+        for (const b of r.bags) set.add(b)
+        bags.set(k, set)
+      }
+      for (const [k, set] of bags) out.add({ unit: k }, { bags: set.size })
+      for (const r of await sources.flow(sel)) {
+        if (r.dims.channel === 'mobile_oss') out.add({ unit: r.dims.unit! }, { applications: r.m.received ?? 0 })
+      }
+      return out.list()
+    },
+
+    // The consistency report of the published catalogue: a stock, as of now.
+    async coverage (sel) {
+      const snap = deps.catalogue()
+      const report = consistencyReport(snap, () => true, sel.unit === COUNTRY ? {} : { unit: sel.unit })
+      const gaps = new Map<string, { category: boolean, list: boolean }>()
+      for (const f of report.findings) {
+        if (f.unit === null) continue
+        const g = gaps.get(f.unit) ?? { category: false, list: false }
+        if (f.kind === 'missing_mandated_category' || f.kind === 'no_service') g.category = true
+        if (f.kind === 'missing_standard_service' || f.kind === 'no_service') g.list = true
+        gaps.set(f.unit, g)
+      }
+      const out = new Records()
+      for (const u of snap.document.units) {
+        if (!within(u.code, sel.unit) || u.code === sel.unit && sel.children) continue
+        const k = sel.children ? u.code.slice(0, sel.unit.length + 2) : sel.unit
+        const g = gaps.get(u.code)
+        out.add({ unit: k }, { oss: 1, categories_complete: g?.category === true ? 0 : 1, list_complete: g?.list === true ? 0 : 1 })
+      }
+      return out.list()
+    },
+  }
+
+  return {
+    async records (indicator: string, sel: Selection): Promise<StatsRecord[]> {
+      const def = DEFINITIONS[indicator]
+      if (def === undefined) throw new RangeError(`no indicator ${indicator}`)
+      return sources[def.source](sel)
+    },
+    // Periods of `grain` from `from` to `to` (dates), at most `max`.
+    periods (grain: Grain, from: string, to: string, max: number): Period[] {
+      return periodsBetween(grain, from, to, max)
+    },
+  }
+}
+
+export type StatsReader = ReturnType<typeof createStatsReader>
+
+export interface Cell {
+  key: Partial<Record<Dimension, string>>
+  value: number | null
+  parts: number[]
+}
+
+// Groups records by `by` and evaluates the indicator per group; also the total.
+export function evaluate (indicator: string, records: StatsRecord[], by: Dimension[]): { cells: Cell[], total: Cell } {
+  const def = DEFINITIONS[indicator]
+  if (def === undefined) throw new RangeError(`no indicator ${indicator}`)
+  const groups = new Map<string, StatsRecord>()
+  const all: StatsRecord = { dims: {}, m: {}, h: {} }
+  for (const r of records) {
+    addInto(all, r.m, r.h)
+    if (by.length === 0) continue
+    const key = Object.fromEntries(by.map((d) => [d, r.dims[d] ?? 'unknown'])) as Partial<Record<Dimension, string>>
+    const k = JSON.stringify(by.map((d) => key[d]))
+    let g = groups.get(k)
+    if (g === undefined) {
+      g = { dims: key, m: {}, h: {} }
+      groups.set(k, g)
+    }
+    addInto(g, r.m, r.h)
+  }
+  const cell = (r: StatsRecord): Cell => {
+    const value = def.value(r.m, r.h)
+    return { key: r.dims, value, parts: def.parts === undefined ? [value ?? 0] : def.parts(r.m, r.h) }
+  }
+  return { cells: [...groups.values()].map(cell), total: cell(all) }
+}
+
+export function isAdditive (indicator: string): boolean {
+  return DEFINITIONS[indicator]?.additive === true
+}

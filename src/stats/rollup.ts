@@ -1,0 +1,300 @@
+import { createHash } from 'node:crypto'
+import type { Database, Queryable } from '../db/index.ts'
+import { parseRegnum } from '../domain/regnum.ts'
+import { bucketOf } from './buckets.ts'
+import { monthStart, mongolianDate, yearStart } from './calendar.ts'
+import type { AGE_BANDS } from './model.ts'
+import { ancestry } from './units.ts'
+
+// The fold: application events and audit records into the roll-up tables of
+// migration 0011, a batch per transaction, the cursor moved in the same
+// transaction. Replaying from an empty cursor (`rebuild`) gives the same
+// tables, because every roll-up is a sum of per-event contributions.
+
+export const STATS_TABLES = ['stats_flow', 'stats_durations', 'stats_delivery', 'stats_backlog', 'stats_persons_seen', 'stats_persons', 'stats_lookups'] as const
+
+interface EventRow {
+  id: string
+  xid: string
+  at: Date | string
+  status: string
+  first: boolean
+  service: string
+  unit: string
+  channel: string
+  deliverable: boolean
+  top: boolean
+  decision: string | null
+  created_at: Date | string
+  regnum: string | null
+}
+
+interface AuditRow {
+  seq: string
+  at: Date | string
+  record_type: string
+  actor_unit: string | null
+  actor_agency: string | null
+  purpose: string | null
+  result: string
+}
+
+type AgeBand = typeof AGE_BANDS[number]
+
+export function ageBand (age: number): AgeBand {
+  return age < 18 ? '0-17' : age < 35 ? '18-34' : age < 60 ? '35-59' : '60+'
+}
+
+// Sex and age band from the registration number alone, no look-up; age on `date`.
+export function personProfile (regnum: string, date: string): { sex: 'female' | 'male', ageBand: AgeBand } | null {
+  const parsed = parseRegnum(regnum, new Date(`${date}T23:59:59Z`))
+  if (!parsed.ok) return null
+  const [y, m, d] = parsed.birthDate.split('-').map(Number) as [number, number, number]
+  const [ty, tm, td] = date.split('-').map(Number) as [number, number, number]
+  const age = ty - y - (tm < m || (tm === m && td < d) ? 1 : 0)
+  return { sex: parsed.sex, ageBand: ageBand(age) }
+}
+
+function personKey (regnum: string): string {
+  const h = createHash('sha256').update(regnum).digest('hex')
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`
+}
+
+const seconds = (from: Date | string, to: Date | string) => (new Date(to).getTime() - new Date(from).getTime()) / 1000
+
+// Sums keyed by the joined key columns.
+class Sums<V extends number[]> {
+  readonly rows = new Map<string, { key: unknown[], values: V }>()
+  private readonly width: number
+  constructor (width: number) { this.width = width }
+  add (key: unknown[], index: number, by = 1): void {
+    const k = JSON.stringify(key)
+    let row = this.rows.get(k)
+    if (row === undefined) {
+      row = { key, values: new Array(this.width).fill(0) as V }
+      this.rows.set(k, row)
+    }
+    row.values[index]! += by
+  }
+
+  // Column arrays for unnest: key columns, then value columns.
+  columns (): unknown[][] {
+    const rows = [...this.rows.values()]
+    const keyWidth = rows[0]?.key.length ?? 0
+    return [
+      ...Array.from({ length: keyWidth }, (_, i) => rows.map((r) => r.key[i])),
+      ...Array.from({ length: this.width }, (_, i) => rows.map((r) => r.values[i])),
+    ]
+  }
+}
+
+const FLOW = ['received', 'retried', 'delivered', 'decided', 'approved', 'rejected', 'failed'] as const
+
+export interface FoldResult { events: number, audit: number }
+
+export function createRollup (db: Database, options: { batchSize: number }) {
+  async function foldBatch (tx: Queryable, cursor: { eventXid: string, eventId: string, auditSeq: string }): Promise<FoldResult & { cursor: typeof cursor }> {
+    const { rows: events } = await tx.query<EventRow>(
+      `SELECT e.id::text, e.xid::text, e.at, e.status, (e.status = 'received' AND e.detail IS NULL) AS first,
+         a.service, a.unit, a.channel, a.adapter IS NOT NULL AS deliverable, a.package_id IS NULL AS top, a.decision, a.created_at,
+         CASE WHEN e.status = 'received' AND e.detail IS NULL AND a.package_id IS NULL THEN a.applicant_regnum END AS regnum
+       FROM application_events e JOIN applications a ON a.id = e.application_id
+       WHERE (e.xid, e.id) > ($1::xid8, $2::bigint) AND e.xid < pg_snapshot_xmin(pg_current_snapshot())
+       ORDER BY e.xid, e.id LIMIT $3`, [cursor.eventXid, cursor.eventId, options.batchSize])
+    const { rows: audit } = await tx.query<AuditRow>(
+      `SELECT seq::text, at, record_type, actor_unit, actor_agency, purpose, result FROM audit_log
+       WHERE seq > $1::bigint ORDER BY seq LIMIT $2`, [cursor.auditSeq, options.batchSize])
+
+    const flow = new Sums<number[]>(FLOW.length)
+    const durations = new Sums<number[]>(1)
+    const delivery = new Sums<number[]>(3)
+    const backlog = new Sums<number[]>(2)
+    const lookups = new Sums<number[]>(1)
+    const seen = new Map<string, { grain: string, period: string, unit: string, parent: string | null, person: string, sex: string, ageBand: string }>()
+
+    for (const e of events) {
+      const date = mongolianDate(new Date(e.at))
+      const cells = (grain: 'day' | 'month') => ancestry(e.unit).map((a) => [grain, grain === 'day' ? date : monthStart(date), a.unit, a.parent, e.service, e.channel])
+      if (e.deliverable) {
+        for (const grain of ['day', 'month'] as const) {
+          const key = [grain, grain === 'day' ? date : monthStart(date), e.service]
+          if (e.status === 'delivering') delivery.add(key, 0)
+          if (e.status === 'delivered') {
+            delivery.add(key, 1)
+            durations.add([key[0], key[1], '', null, e.service, '', 'queue', bucketOf(seconds(e.created_at, e.at))], 0)
+          }
+          if (e.status === 'failed') delivery.add(key, 2)
+        }
+      }
+      if (!e.top) continue
+      const add = (column: typeof FLOW[number]) => {
+        for (const grain of ['day', 'month'] as const) for (const key of cells(grain)) flow.add(key, FLOW.indexOf(column))
+      }
+      const received = mongolianDate(new Date(e.created_at))
+      const cohort = (by: number, index: 0 | 1) => {
+        for (const a of ancestry(e.unit)) backlog.add([a.unit, a.parent, e.service, e.channel, received], index, by)
+      }
+      switch (e.status) {
+        case 'received':
+          add(e.first ? 'received' : 'retried')
+          cohort(1, 0)
+          if (e.first && e.regnum !== null) {
+            const profile = personProfile(e.regnum, date)
+            const person = personKey(e.regnum)
+            for (const [grain, period] of [['month', monthStart(date)], ['year', yearStart(date)]] as const) {
+              for (const a of ancestry(e.unit)) {
+                const k = `${grain}|${period}|${a.unit}|${person}`
+                if (!seen.has(k)) seen.set(k, { grain, period, unit: a.unit, parent: a.parent, person, sex: profile?.sex ?? 'unknown', ageBand: profile?.ageBand ?? 'unknown' })
+              }
+            }
+          }
+          break
+        case 'delivered':
+          add('delivered')
+          for (const grain of ['day', 'month'] as const) for (const key of cells(grain)) durations.add([...key, 'delivered', bucketOf(seconds(e.created_at, e.at))], 0)
+          break
+        case 'decided':
+          add('decided')
+          if (e.decision === 'approved') add('approved')
+          if (e.decision === 'rejected') add('rejected')
+          for (const grain of ['day', 'month'] as const) for (const key of cells(grain)) durations.add([...key, 'decided', bucketOf(seconds(e.created_at, e.at))], 0)
+          cohort(1, 1)
+          break
+        case 'failed':
+          add('failed')
+          cohort(1, 1)
+          break
+      }
+    }
+
+    for (const r of audit) {
+      if (r.record_type !== 'citizen_lookup') continue
+      const date = mongolianDate(new Date(r.at))
+      for (const grain of ['day', 'month'] as const) {
+        for (const a of ancestry(r.actor_unit ?? '')) {
+          lookups.add([grain, grain === 'day' ? date : monthStart(date), a.unit, a.parent, r.purpose ?? '', r.actor_agency ?? '', r.result], 0)
+        }
+      }
+    }
+
+    if (flow.rows.size > 0) {
+      await tx.query(
+        `INSERT INTO stats_flow (grain, period, unit, parent, service, channel, ${FLOW.join(', ')})
+         SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::int[], $9::int[], $10::int[], $11::int[], $12::int[], $13::int[])
+         ON CONFLICT (grain, period, unit, service, channel) DO UPDATE SET ${FLOW.map((c) => `${c} = stats_flow.${c} + EXCLUDED.${c}`).join(', ')}`,
+        flow.columns())
+    }
+    if (durations.rows.size > 0) {
+      await tx.query(
+        `INSERT INTO stats_durations (grain, period, unit, parent, service, channel, measure, bucket, n)
+         SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::smallint[], $9::int[])
+         ON CONFLICT (grain, period, unit, service, channel, measure, bucket) DO UPDATE SET n = stats_durations.n + EXCLUDED.n`,
+        durations.columns())
+    }
+    if (delivery.rows.size > 0) {
+      await tx.query(
+        `INSERT INTO stats_delivery (grain, period, service, attempts, delivered, dead_lettered)
+         SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::int[], $5::int[], $6::int[])
+         ON CONFLICT (grain, period, service) DO UPDATE SET attempts = stats_delivery.attempts + EXCLUDED.attempts,
+           delivered = stats_delivery.delivered + EXCLUDED.delivered, dead_lettered = stats_delivery.dead_lettered + EXCLUDED.dead_lettered`,
+        delivery.columns())
+    }
+    if (backlog.rows.size > 0) {
+      const { rows: settled } = await tx.query<{ unit: string, service: string, channel: string, cohort: string }>(
+        `INSERT INTO stats_backlog (unit, parent, service, channel, cohort, entries, exits)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::date[], $6::int[], $7::int[])
+         ON CONFLICT (unit, service, channel, cohort) DO UPDATE SET entries = stats_backlog.entries + EXCLUDED.entries, exits = stats_backlog.exits + EXCLUDED.exits
+         RETURNING unit, service, channel, cohort::text, entries = exits AS settled`, backlog.columns())
+      const gone = settled.filter((r) => (r as unknown as { settled: boolean }).settled)
+      if (gone.length > 0) {
+        // A settled cohort adds nothing to the backlog; dropping it keeps the table to what is open.
+        await tx.query(
+          `DELETE FROM stats_backlog b USING unnest($1::text[], $2::text[], $3::text[], $4::date[]) AS g (unit, service, channel, cohort)
+           WHERE b.unit = g.unit AND b.service = g.service AND b.channel = g.channel AND b.cohort = g.cohort AND b.entries = b.exits`,
+          [gone.map((r) => r.unit), gone.map((r) => r.service), gone.map((r) => r.channel), gone.map((r) => r.cohort)])
+      }
+    }
+    if (seen.size > 0) {
+      const rows = [...seen.values()]
+      const { rows: fresh } = await tx.query<{ grain: string, period: string, unit: string, person: string }>(
+        `INSERT INTO stats_persons_seen (grain, period, unit, person)
+         SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::uuid[]) ON CONFLICT DO NOTHING
+         RETURNING grain, period::text, unit, person::text`,
+        [rows.map((r) => r.grain), rows.map((r) => r.period), rows.map((r) => r.unit), rows.map((r) => r.person)])
+      const persons = new Sums<number[]>(1)
+      for (const f of fresh) {
+        const r = seen.get(`${f.grain}|${f.period}|${f.unit}|${f.person}`)!
+        persons.add([r.grain, r.period, r.unit, r.parent, r.sex, r.ageBand], 0)
+      }
+      if (persons.rows.size > 0) {
+        await tx.query(
+          `INSERT INTO stats_persons (grain, period, unit, parent, sex, age_band, n)
+           SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[])
+           ON CONFLICT (grain, period, unit, sex, age_band) DO UPDATE SET n = stats_persons.n + EXCLUDED.n`, persons.columns())
+      }
+    }
+    if (lookups.rows.size > 0) {
+      await tx.query(
+        `INSERT INTO stats_lookups (grain, period, unit, parent, purpose, agency, result, n)
+         SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[])
+         ON CONFLICT (grain, period, unit, purpose, agency, result) DO UPDATE SET n = stats_lookups.n + EXCLUDED.n`, lookups.columns())
+    }
+
+    const last = events.at(-1)
+    const next = {
+      eventXid: last?.xid ?? cursor.eventXid,
+      eventId: last?.id ?? cursor.eventId,
+      auditSeq: audit.at(-1)?.seq ?? cursor.auditSeq,
+    }
+    return { events: events.length, audit: audit.length, cursor: next }
+  }
+
+  // One batch in one transaction; null when another process holds the
+  // cursor and `wait` is off.
+  async function step (wait: boolean): Promise<FoldResult | null> {
+    return db.transaction(async (tx) => {
+      const { rows } = await tx.query<{ event_xid: string, event_id: string, audit_seq: string }>(
+        `SELECT event_xid::text, event_id::text, audit_seq::text FROM stats_cursor FOR UPDATE ${wait ? '' : 'SKIP LOCKED'}`)
+      const row = rows[0]
+      if (row === undefined) return null
+      const done = await foldBatch(tx, { eventXid: row.event_xid, eventId: row.event_id, auditSeq: row.audit_seq })
+      await tx.query('UPDATE stats_cursor SET event_xid = $1::xid8, event_id = $2::bigint, audit_seq = $3::bigint, folded_at = now()',
+        [done.cursor.eventXid, done.cursor.eventId, done.cursor.auditSeq])
+      return { events: done.events, audit: done.audit }
+    })
+  }
+
+  return {
+    // Folds until nothing finished is left; returns what it folded. Without
+    // `wait`, it leaves the work to a process already folding.
+    async fold (how: { wait?: boolean } = {}): Promise<FoldResult> {
+      const total = { events: 0, audit: 0 }
+      for (;;) {
+        const r = await step(how.wait === true)
+        if (r === null) return total
+        total.events += r.events
+        total.audit += r.audit
+        if (r.events < options.batchSize && r.audit < options.batchSize) return total
+      }
+    },
+
+    // Empties the roll-ups and folds the whole history again.
+    async rebuild (): Promise<FoldResult> {
+      await db.transaction(async (tx) => {
+        await tx.query('SELECT 1 FROM stats_cursor FOR UPDATE')
+        await tx.query(`TRUNCATE ${STATS_TABLES.join(', ')}`)
+        await tx.query("UPDATE stats_cursor SET event_xid = '0', event_id = 0, audit_seq = 0, folded_at = NULL")
+      })
+      return this.fold({ wait: true })
+    },
+
+    // When the roll-ups were last brought up to date (null: never).
+    async foldedAt (): Promise<string | null> {
+      const { rows } = await db.query<{ folded_at: Date | string | null }>('SELECT folded_at FROM stats_cursor')
+      const at = rows[0]?.folded_at
+      return at === null || at === undefined ? null : new Date(at).toISOString()
+    },
+  }
+}
+
+export type Rollup = ReturnType<typeof createRollup>

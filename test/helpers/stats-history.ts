@@ -1,0 +1,83 @@
+import { randomUUID } from 'node:crypto'
+import type { FastifyInstance } from 'fastify'
+import { requestHash } from '../../src/applications/store.ts'
+
+// Writes application histories through the store's own functions, then moves
+// each step's events to the time the test says, so periods and durations are
+// known in advance.
+
+export interface Step {
+  at: string
+  status: 'queued' | 'delivering' | 'retry_later' | 'delivered' | 'approved' | 'rejected' | 'failed' | 'retried'
+}
+
+export interface HistorySpec {
+  service: string
+  unit: string
+  channel: 'oss_counter' | 'mobile_oss' | 'online'
+  regnum: string
+  at: string
+  steps?: Step[]
+}
+
+export function historyKit (app: FastifyInstance) {
+  const store = app.applications.store
+  const db = app.db
+
+  async function stamp (id: string, after: number, at: string): Promise<void> {
+    await db.query('UPDATE application_events SET at = $3 WHERE application_id = $1 AND id > $2', [id, after, at])
+  }
+
+  async function lastEvent (): Promise<number> {
+    const { rows } = await db.query<{ n: string | null }>('SELECT max(id)::text AS n FROM application_events')
+    return Number(rows[0]?.n ?? 0)
+  }
+
+  return {
+    async add (spec: HistorySpec): Promise<string> {
+      const id = randomUUID()
+      const before = await lastEvent()
+      const app0 = {
+        id, service: spec.service, adapter: `${spec.service}.submit`, unit: spec.unit, channel: spec.channel, applicantRegnum: spec.regnum, form: {},
+        submittedBy: 'officer-test', submittedRole: 'officer', portal: null, packageId: null,
+      }
+      await store.intake('history', id, requestHash(app0), app0, () => ({ status: 202, body: {}, headers: {} }))
+      await db.query('UPDATE applications SET created_at = $2, updated_at = $2 WHERE id = $1', [id, spec.at])
+      await stamp(id, before, spec.at)
+      let attempt = 0
+      for (const step of spec.steps ?? []) {
+        const mark = await lastEvent()
+        switch (step.status) {
+          case 'queued': await store.markQueued([id], 60_000); break
+          case 'delivering': attempt++; await store.startAttempt(id, 60_000); break
+          case 'retry_later': await store.transition(id, 'queued', { from: ['delivering'], attempt, counted: true, detail: 'will retry', dueInMs: 60_000 }); break
+          case 'delivered': await store.transition(id, 'delivered', { from: ['delivering'], attempt, agencyReference: `REF-${id.slice(0, 6)}`, dueInMs: 60_000 }); break
+          case 'approved': await store.transition(id, 'decided', { from: ['delivered'], decision: 'approved' }); break
+          case 'rejected': await store.transition(id, 'decided', { from: ['delivered'], decision: 'rejected', reason: 'not eligible' }); break
+          case 'failed': await store.transition(id, 'failed', { from: ['delivering'], attempt, counted: true, reason: 'dead-lettered' }); break
+          case 'retried': await store.retry(id, 'admin-test'); break
+        }
+        await stamp(id, mark, step.at)
+      }
+      return id
+    },
+
+    async lookup (entry: { at: string, unit: string | null, agency: string | null, purpose: string, result: string }): Promise<void> {
+      await app.audit.append({
+        recordType: 'citizen_lookup', at: entry.at, requestId: randomUUID(), actor: 'officer-test', actorUnit: entry.unit, actorAgency: entry.agency,
+        purpose: entry.purpose, caseRef: 'CASE-1', citizen: 'УБ90051223', sourcesAsked: ['civil'], sourcesAnswered: entry.result === 'ok' ? ['civil'] : [],
+        result: entry.result, clientIp: null, details: null,
+      })
+    },
+  }
+}
+
+// Every roll-up table, sorted, for comparing two states.
+export async function rollupTables (app: FastifyInstance): Promise<Record<string, unknown[]>> {
+  const out: Record<string, unknown[]> = {}
+  for (const table of ['stats_flow', 'stats_durations', 'stats_delivery', 'stats_backlog', 'stats_persons_seen', 'stats_persons', 'stats_lookups']) {
+    const { rows } = await app.db.query(`SELECT * FROM ${table}`)
+    out[table] = rows.map((r) => JSON.stringify(r, (_, v) => (v instanceof Date ? v.toISOString() : v))).sort()
+  }
+  return out
+}

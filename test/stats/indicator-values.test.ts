@@ -1,0 +1,110 @@
+import t from 'tap'
+import { buildTestApp } from '../helpers/app.ts'
+import { historyKit } from '../helpers/stats-history.ts'
+
+// A small known history, and each indicator's value worked out by hand.
+// Today is 2026-11-30 in Mongolia (UTC+8).
+
+const P1 = 'УБ90051223' // female, born 1990-05-12: 36 in October 2026 -> 35-59
+const P2 = 'ТА05231517' // male, born 2005-03-15: 21 -> 18-34
+const P3 = 'ХО60012048' // female, born 1960-01-20: 66 -> 60+
+const P4 = 'ЧБ85070735' // male, born 1985-07-07: 41 -> 35-59
+const BOOK = 'insurance.insurance-book' // GASI, social insurance, standard 5 days
+const PENSION = 'insurance.old-age-pension' // GASI, standard 30 days
+const VOLUNTARY = 'insurance.voluntary-insurance' // GASI, standard 1 day
+
+const h = (iso: string, hours: number) => new Date(Date.parse(iso) + hours * 3600_000).toISOString()
+
+t.test('indicators from a hand-worked history', async (tt) => {
+  const ctx = await buildTestApp(tt, { env: { STATS_FOLD_INTERVAL_MS: '0', STATS_SUPPRESSION_THRESHOLD: '3' }, appOptions: { today: () => '2026-11-30' } })
+  const { app } = ctx
+  const kit = historyKit(app)
+  // A1: decided (approved) 3 days after receipt, within its 5 days.
+  const a1 = '2026-10-05T02:00:00.000Z'
+  await kit.add({ service: BOOK, unit: '620151', channel: 'oss_counter', regnum: P1, at: a1, steps: [
+    { status: 'queued', at: h(a1, 0.1) }, { status: 'delivering', at: h(a1, 1) }, { status: 'delivered', at: h(a1, 2) }, { status: 'approved', at: h(a1, 72) }] })
+  // A2: online, rejected after 7 days: over the standard.
+  const a2 = '2026-10-06T03:00:00.000Z'
+  await kit.add({ service: BOOK, unit: '6201', channel: 'online', regnum: P2, at: a2, steps: [
+    { status: 'queued', at: h(a2, 0.1) }, { status: 'delivering', at: h(a2, 0.2) }, { status: 'delivered', at: h(a2, 0.5) }, { status: 'rejected', at: h(a2, 168) }] })
+  // A3: mobile OSS; two attempts, dead-lettered, retried by an admin on 20 October, still on its way.
+  const a3 = '2026-10-10T04:00:00.000Z'
+  await kit.add({ service: PENSION, unit: '6204', channel: 'mobile_oss', regnum: P3, at: a3, steps: [
+    { status: 'queued', at: h(a3, 0.1) }, { status: 'delivering', at: h(a3, 0.2) }, { status: 'retry_later', at: h(a3, 0.3) },
+    { status: 'delivering', at: h(a3, 1) }, { status: 'failed', at: h(a3, 1.1) }, { status: 'retried', at: '2026-10-20T05:00:00.000Z' },
+    { status: 'queued', at: '2026-10-20T05:00:01.000Z' }] })
+  // A4: the first person again, in another aimag; delivered, never decided.
+  const a4 = '2026-10-25T01:00:00.000Z'
+  await kit.add({ service: BOOK, unit: '2101', channel: 'oss_counter', regnum: P1, at: a4, steps: [
+    { status: 'queued', at: h(a4, 0.1) }, { status: 'delivering', at: h(a4, 0.2) }, { status: 'delivered', at: h(a4, 0.3) }] })
+  // A5: 20:00 UTC on 30 September is 04:00 on 1 October in Mongolia. Decided after 26 hours: over its 1 day.
+  const a5 = '2026-09-30T20:00:00.000Z'
+  await kit.add({ service: VOLUNTARY, unit: '6201', channel: 'oss_counter', regnum: P4, at: a5, steps: [
+    { status: 'queued', at: h(a5, 0.1) }, { status: 'delivering', at: h(a5, 0.5) }, { status: 'delivered', at: h(a5, 1) }, { status: 'approved', at: h(a5, 26) }] })
+  // A6: yesterday; open, not yet overdue.
+  await kit.add({ service: BOOK, unit: '6201', channel: 'oss_counter', regnum: P2, at: '2026-11-29T03:00:00.000Z' })
+  await kit.lookup({ at: '2026-10-07T03:00:00.000Z', unit: '6201', agency: 'GASI', purpose: 'pension_assessment', result: 'ok' })
+  await kit.lookup({ at: '2026-10-08T03:00:00.000Z', unit: '6201', agency: 'GASI', purpose: 'pension_assessment', result: 'denied' })
+  await kit.lookup({ at: '2026-11-08T03:00:00.000Z', unit: '2101', agency: 'GASI', purpose: 'pension_assessment', result: 'ok' })
+
+  const folded = await app.stats.fold()
+  tt.ok(folded.events > 20 && folded.audit >= 3, 'the fold took the events and the audit records')
+
+  const admin = await ctx.token('admin')
+  const value = async (indicator: string, query = '', period = '2026-10') => {
+    const res = await app.inject({ url: `/v1/stats/values?indicator=${indicator}&period=${period}${query}`, headers: { authorization: `Bearer ${admin}` } })
+    tt.equal(res.statusCode, 200, `${indicator} ${query}: ${res.body.slice(0, 300)}`)
+    return res.json() as { total: unknown, rows: Array<{ key: Record<string, string>, value: unknown }> }
+  }
+  const byKey = (rows: Array<{ key: Record<string, string>, value: unknown }>, dim: string) => Object.fromEntries(rows.map((r) => [r.key[dim], r.value]))
+
+  // Received in October (Mongolian time): A1, A2, A3, A4, A5; A3's retry is not a new application; A6 is November's.
+  tt.equal((await value('applications.received')).total, 5)
+  tt.same(byKey((await value('applications.received', '&by=channel')).rows, 'channel'), { oss_counter: 3, online: 1, mobile_oss: 1 })
+  tt.equal((await value('applications.received', '', '2026-11')).total, 1)
+  tt.equal((await value('applications.received', '', '2026-10-01')).total, 1, 'A5 falls on 1 October in Mongolia')
+  tt.equal((await value('applications.received', '', '2026-09')).total, 0, 'and not in September')
+  tt.equal((await value('applications.received', '', '2026')).total, 6)
+  // Week 41 of 2026 is 5-11 October: A1, A2, A3.
+  tt.equal((await value('applications.received', '', '2026-W41')).total, 3)
+
+  tt.equal((await value('outcomes.delivered')).total, 4, 'A1, A2, A4, A5')
+  tt.equal((await value('outcomes.approved')).total, 2, 'A1, A5')
+  tt.equal((await value('outcomes.rejected')).total, 1, 'A2')
+  tt.equal((await value('outcomes.failed')).total, 1, 'A3 dead-lettered once')
+  tt.equal((await value('outcomes.approval_rate')).total, 66.7, '2 of 3 decisions')
+
+  // Decisions: A5 after 26 h ([1d, 2d)), A1 after 3 d ([3d, 4d)), A2 after 7 d ([7d, 8d)).
+  // p50: rank 1.5 lies half-way through [3d, 4d) = 3.5 d = 84 h; p90: rank 2.7, 0.7 of [7d, 8d) = 7.7 d = 184.8 h.
+  tt.equal((await value('time.received_to_decided.p50')).total, 84)
+  tt.equal((await value('time.received_to_decided.p90')).total, 184.8)
+  tt.equal((await value('time.decided_within_standard')).total, 33.3, 'only A1 was within its standard time')
+  // Deliveries after 2 h ([1h, 4h)), 0.5 h ([30m, 1h)), 0.3 h ([15m, 30m)), 1 h ([1h, 4h)).
+  // p50: rank 2 is the whole of [30m, 1h) = 1 h.
+  tt.equal((await value('time.received_to_delivered.p50')).total, 1)
+
+  // Now: A3 (retried) and A4 (never decided) are overdue; A6 is open but within its 5 days.
+  tt.equal((await value('backlog.open')).total, 3)
+  tt.equal((await value('backlog.overdue')).total, 2)
+  tt.same(byKey((await value('backlog.open', '&by=service')).rows, 'service'), { [BOOK]: 2, [PENSION]: 1 })
+
+  // Persons in October: P1 (twice), P2, P3, P4.
+  const persons = await value('applications.persons_served', '&by=sex,age_band')
+  tt.equal(persons.total, 4)
+  tt.same(persons.rows.map((r) => `${r.key.sex}/${r.key.age_band}=${r.value}`).sort(), ['female/35-59=1', 'female/60+=1', 'male/18-34=1', 'male/35-59=1'])
+  tt.equal((await value('applications.persons_served', '', '2026')).total, 4, 'P2 again in November is the same person in the year')
+  tt.equal((await value('applications.persons_served', '', '2026-11')).total, 1)
+
+  // Attempts: A1 1, A2 1, A3 2, A4 1, A5 1 = 6 for 4 deliveries; 1 dead-letter of 5 endings.
+  tt.equal((await value('delivery.attempts_per_delivery')).total, 1.5)
+  tt.equal((await value('delivery.dead_lettered_share')).total, 20)
+
+  tt.equal((await value('lookups.total')).total, 2)
+  tt.equal((await value('lookups.refused')).total, 1)
+  tt.same(byKey((await value('lookups.total', '&by=result')).rows, 'result'), { ok: 1, denied: 1 })
+
+  // Below the country, counts under the threshold (3 here) are suppressed.
+  const aimags = await value('applications.received', '&by=unit')
+  tt.same(byKey(aimags.rows, 'unit'), { 62: 'x', 21: '<3' }, '21 has 1; 62 (4) is hidden with it, or 5 - 4 would give it away')
+  tt.equal(aimags.total, 5)
+})
