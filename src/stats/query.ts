@@ -190,7 +190,7 @@ export function createStatsReader (deps: Deps) {
     async backlog (sel) {
       const snap = deps.catalogue()
       const { rows } = await db.query<{ unit: string, service: string, channel: string, cohort: string, open: number }>(
-        `SELECT unit, service, channel, cohort::text, (entries - exits) AS open FROM stats_backlog WHERE ${unitFilter(sel, 1)} AND entries <> exits`, [sel.unit])
+        `SELECT unit, service, channel, cohort::text, open FROM stats_backlog WHERE ${unitFilter(sel, 1)} AND open <> 0`, [sel.unit])
       const out = new Records()
       const today = Date.parse(`${sel.today}T00:00:00Z`)
       for (const r of rows) {

@@ -27,6 +27,8 @@ interface EventRow {
   decision: string | null
   created_at: Date | string
   regnum: string | null
+  // The application's status before this event (null for its first).
+  prev: string | null
 }
 
 interface AuditRow {
@@ -88,6 +90,8 @@ class Sums<V extends number[]> {
   }
 }
 
+const ENDED = new Set(['decided', 'failed'])
+
 const FLOW = ['received', 'retried', 'delivered', 'decided', 'approved', 'rejected', 'failed'] as const
 
 export interface FoldResult { events: number, audit: number }
@@ -97,7 +101,9 @@ export function createRollup (db: Database, options: { batchSize: number }) {
     const { rows: events } = await tx.query<EventRow>(
       `SELECT e.id::text, e.xid::text, e.at, e.status, (e.status = 'received' AND e.detail IS NULL) AS first,
          a.service, a.unit, a.channel, a.adapter IS NOT NULL AS deliverable, a.package_id IS NULL AS top, a.decision, a.created_at,
-         CASE WHEN e.status = 'received' AND e.detail IS NULL AND a.package_id IS NULL THEN a.applicant_regnum END AS regnum
+         CASE WHEN e.status = 'received' AND e.detail IS NULL AND a.package_id IS NULL THEN a.applicant_regnum END AS regnum,
+         CASE WHEN a.package_id IS NULL THEN (
+           SELECT p.status FROM application_events p WHERE p.application_id = e.application_id AND p.id < e.id ORDER BY p.id DESC LIMIT 1) END AS prev
        FROM application_events e JOIN applications a ON a.id = e.application_id
        WHERE (e.xid, e.id) > ($1::xid8, $2::bigint) AND e.xid < pg_snapshot_xmin(pg_current_snapshot())
        ORDER BY e.xid, e.id LIMIT $3`, [cursor.eventXid, cursor.eventId, options.batchSize])
@@ -108,7 +114,7 @@ export function createRollup (db: Database, options: { batchSize: number }) {
     const flow = new Sums<number[]>(FLOW.length)
     const durations = new Sums<number[]>(1)
     const delivery = new Sums<number[]>(3)
-    const backlog = new Sums<number[]>(2)
+    const backlog = new Sums<number[]>(1)
     const lookups = new Sums<number[]>(1)
     const seen = new Map<string, { grain: string, period: string, unit: string, parent: string | null, person: string, sex: string, ageBand: string }>()
 
@@ -131,13 +137,19 @@ export function createRollup (db: Database, options: { batchSize: number }) {
         for (const grain of ['day', 'month'] as const) for (const key of cells(grain)) flow.add(key, FLOW.indexOf(column))
       }
       const received = mongolianDate(new Date(e.created_at))
-      const cohort = (by: number, index: 0 | 1) => {
-        for (const a of ancestry(e.unit)) backlog.add([a.unit, a.parent, e.service, e.channel, received], index, by)
+      const cohort = (by: 1 | -1) => {
+        for (const a of ancestry(e.unit)) backlog.add([a.unit, a.parent, e.service, e.channel, received], 0, by)
+      }
+      // Open from its receipt, and again from any step out of failed (a
+      // package comes back queued, not received); closed when decided or failed.
+      if (ENDED.has(e.status)) cohort(-1)
+      else if (e.prev === null || ENDED.has(e.prev)) {
+        cohort(1)
+        if (e.prev !== null) add('retried')
       }
       switch (e.status) {
         case 'received':
-          add(e.first ? 'received' : 'retried')
-          cohort(1, 0)
+          if (e.first) add('received')
           if (e.first && e.regnum !== null) {
             const profile = personProfile(e.regnum, date)
             const person = personKey(e.regnum)
@@ -158,11 +170,9 @@ export function createRollup (db: Database, options: { batchSize: number }) {
           if (e.decision === 'approved') add('approved')
           if (e.decision === 'rejected') add('rejected')
           for (const grain of ['day', 'month'] as const) for (const key of cells(grain)) durations.add([...key, 'decided', bucketOf(seconds(e.created_at, e.at))], 0)
-          cohort(1, 1)
           break
         case 'failed':
           add('failed')
-          cohort(1, 1)
           break
       }
     }
@@ -200,17 +210,17 @@ export function createRollup (db: Database, options: { batchSize: number }) {
         delivery.columns())
     }
     if (backlog.rows.size > 0) {
-      const { rows: settled } = await tx.query<{ unit: string, service: string, channel: string, cohort: string }>(
-        `INSERT INTO stats_backlog (unit, parent, service, channel, cohort, entries, exits)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::date[], $6::int[], $7::int[])
-         ON CONFLICT (unit, service, channel, cohort) DO UPDATE SET entries = stats_backlog.entries + EXCLUDED.entries, exits = stats_backlog.exits + EXCLUDED.exits
-         RETURNING unit, service, channel, cohort::text, entries = exits AS settled`, backlog.columns())
-      const gone = settled.filter((r) => (r as unknown as { settled: boolean }).settled)
+      const { rows: settled } = await tx.query<{ unit: string, service: string, channel: string, cohort: string, open: number }>(
+        `INSERT INTO stats_backlog (unit, parent, service, channel, cohort, open)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::date[], $6::int[])
+         ON CONFLICT (unit, service, channel, cohort) DO UPDATE SET open = stats_backlog.open + EXCLUDED.open
+         RETURNING unit, service, channel, cohort::text, open`, backlog.columns())
+      const gone = settled.filter((r) => r.open === 0)
       if (gone.length > 0) {
-        // A settled cohort adds nothing to the backlog; dropping it keeps the table to what is open.
+        // A cohort at 0 adds nothing to the backlog; dropping it keeps the table to what is open.
         await tx.query(
           `DELETE FROM stats_backlog b USING unnest($1::text[], $2::text[], $3::text[], $4::date[]) AS g (unit, service, channel, cohort)
-           WHERE b.unit = g.unit AND b.service = g.service AND b.channel = g.channel AND b.cohort = g.cohort AND b.entries = b.exits`,
+           WHERE b.unit = g.unit AND b.service = g.service AND b.channel = g.channel AND b.cohort = g.cohort AND b.open = 0`,
           [gone.map((r) => r.unit), gone.map((r) => r.service), gone.map((r) => r.channel), gone.map((r) => r.cohort)])
       }
     }

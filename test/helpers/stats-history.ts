@@ -6,6 +6,10 @@ import { requestHash } from '../../src/applications/store.ts'
 // each step's events to the time the test says, so periods and durations are
 // known in advance.
 
+// A gateway whose own relay, worker, reconciler and fold stay still, so the
+// test is the only writer and folds when it says.
+export const QUIET_ENV: Readonly<Record<string, string>> = { STATS_FOLD_INTERVAL_MS: '0', WORKER: 'off', RECONCILE_INTERVAL_MS: '0', OUTBOX_POLL_MS: '3600000' }
+
 export interface Step {
   at: string
   status: 'queued' | 'delivering' | 'retry_later' | 'delivered' | 'approved' | 'rejected' | 'failed' | 'retried'

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { buildTestApp } from '../helpers/app.ts'
-import { historyKit } from '../helpers/stats-history.ts'
+import { historyKit, QUIET_ENV } from '../helpers/stats-history.ts'
 
 // A small known history, and each indicator's value worked out by hand.
 // Today is 2026-11-30 in Mongolia (UTC+8).
@@ -16,7 +16,7 @@ const VOLUNTARY = 'insurance.voluntary-insurance' // GASI, standard 1 day
 const h = (iso: string, hours: number) => new Date(Date.parse(iso) + hours * 3600_000).toISOString()
 
 t.test('indicators from a hand-worked history', async (tt) => {
-  const ctx = await buildTestApp(tt, { env: { STATS_FOLD_INTERVAL_MS: '0', STATS_SUPPRESSION_THRESHOLD: '3' }, appOptions: { today: () => '2026-11-30' } })
+  const ctx = await buildTestApp(tt, { env: { ...QUIET_ENV, STATS_SUPPRESSION_THRESHOLD: '3' }, appOptions: { today: () => '2026-11-30' } })
   const { app } = ctx
   const kit = historyKit(app)
   // A1: decided (approved) 3 days after receipt, within its 5 days.

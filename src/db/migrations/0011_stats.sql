@@ -68,17 +68,17 @@ CREATE TABLE stats_delivery (
   PRIMARY KEY (grain, period, service)
 );
 
--- Open applications by the day they were received: entries (receipt, an
--- admin's retry) less exits (decision, dead-letter). Additive, so events
--- folded in any order give the same backlog; settled cohorts are deleted.
+-- Open applications by the day they were received: +1 when one opens
+-- (receipt, or any step out of failed: an admin's retry), -1 when it ends
+-- (decided, failed). Additive, so events folded in any order give the same
+-- backlog; a cohort that comes to 0 is deleted.
 CREATE TABLE stats_backlog (
   unit text NOT NULL,
   parent text,
   service text NOT NULL,
   channel text NOT NULL,
   cohort date NOT NULL,
-  entries integer NOT NULL DEFAULT 0,
-  exits integer NOT NULL DEFAULT 0,
+  open integer NOT NULL,
   PRIMARY KEY (unit, service, channel, cohort)
 );
 CREATE INDEX stats_backlog_parent ON stats_backlog (parent);

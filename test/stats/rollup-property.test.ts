@@ -1,0 +1,152 @@
+import { randomUUID } from 'node:crypto'
+import t from 'tap'
+import type { FastifyInstance } from 'fastify'
+import { requestHash, type NewApplication } from '../../src/applications/store.ts'
+import { buildTestApp } from '../helpers/app.ts'
+import { QUIET_ENV, rollupTables } from '../helpers/stats-history.ts'
+
+// Roll-ups folded while histories are being written (a random mix of intake,
+// packages, attempts, retries, dead-letters, admin retries and workers that
+// stopped mid-delivery) equal both a rebuild from the raw history and figures
+// computed naively from the raw tables here.
+
+function prng (seed: number) {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let x = Math.imul(a ^ (a >>> 15), 1 | a)
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+const SERVICES = ['insurance.insurance-book', 'insurance.old-age-pension', 'welfare.child-money']
+const UNITS = ['620151', '6201', '6204', '2101', '110101']
+const CHANNELS = ['oss_counter', 'mobile_oss', 'online']
+const PEOPLE = ['УБ90051223', 'ТА05231517', 'ХО60012048', 'ЧБ85070735', 'АА10310442', 'БЕ75112061']
+
+async function history (app: FastifyInstance, seed: number, applications: number): Promise<void> {
+  const rnd = prng(seed)
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!
+  const store = app.applications.store
+  const folds: Array<Promise<unknown>> = []
+
+  // One deliverable (a plain application or a package part) on a random walk.
+  async function walk (topId: string, id: string): Promise<void> {
+    await store.markQueued([topId], 60_000)
+    for (let step = 0; step < 8; step++) {
+      const app1 = await store.startAttempt(id, 60_000)
+      if (app1 === null) return
+      // A worker that stopped mid-delivery: the next start counts it, or the queue gives up on the job.
+      if (rnd() < 0.15) {
+        if (rnd() < 0.5) await store.jobGivenUp(id, 3, 60_000)
+        continue
+      }
+      const r = rnd()
+      if (r < 0.55) {
+        await store.transition(id, 'delivered', { from: ['delivering'], attempt: app1.attempts, agencyReference: 'REF', dueInMs: 60_000 })
+        const d = rnd()
+        if (d < 0.45) await store.transition(id, 'decided', { from: ['delivered'], decision: 'approved' })
+        else if (d < 0.7) await store.transition(id, 'decided', { from: ['delivered'], decision: 'rejected', reason: 'no' })
+        return
+      }
+      if (r < 0.8) {
+        await store.transition(id, 'queued', { from: ['delivering'], attempt: app1.attempts, counted: true, detail: 'will retry', dueInMs: 60_000 })
+        continue
+      }
+      await store.transition(id, 'failed', { from: ['delivering'], attempt: app1.attempts, counted: true, reason: 'dead-lettered' })
+      if (rnd() < 0.5) {
+        await store.retry(topId, 'admin-test')
+        continue
+      }
+      return
+    }
+  }
+
+  async function one (): Promise<void> {
+    const id = randomUUID()
+    const base: NewApplication = {
+      id, service: pick(SERVICES), adapter: 'x.submitApplication', unit: pick(UNITS), channel: pick(CHANNELS), applicantRegnum: pick(PEOPLE),
+      form: {}, submittedBy: 'officer-test', submittedRole: 'officer', portal: null, packageId: null,
+    }
+    if (rnd() < 0.25) {
+      const pkg = { ...base, service: 'package.newborn', adapter: null }
+      const parts = ['civil.birth-registration', 'welfare.child-money'].map((service) => ({ ...base, id: randomUUID(), service, adapter: `${service}.submitApplication` }))
+      await store.intake('prop', id, requestHash(pkg), pkg, () => ({ status: 202, body: {}, headers: {} }), parts)
+      await Promise.all(parts.map((p) => walk(id, p.id)))
+    } else {
+      await store.intake('prop', id, requestHash(base), base, () => ({ status: 202, body: {}, headers: {} }))
+      if (rnd() < 0.9) await walk(id, id)
+    }
+    // Folds run while other histories are being written.
+    if (rnd() < 0.3) folds.push(app.stats.rollup.fold())
+  }
+
+  // A few at a time, so transactions interleave with each other and the folds.
+  for (let i = 0; i < applications; i += 4) await Promise.all(Array.from({ length: Math.min(4, applications - i) }, one))
+  await Promise.all(folds)
+}
+
+// Figures computed straight from the raw tables, for the whole country.
+async function naive (app: FastifyInstance) {
+  const local = "to_char((e.at AT TIME ZONE 'UTC') + interval '8 hours', 'YYYY-MM-01')"
+  const flow = await app.db.query(`
+    WITH ev AS (SELECT *, lag(status) OVER (PARTITION BY application_id ORDER BY id) AS prev FROM application_events)
+    SELECT ${local} AS period, a.service, a.channel,
+      count(*) FILTER (WHERE e.status = 'received' AND e.detail IS NULL)::int AS received,
+      count(*) FILTER (WHERE e.status NOT IN ('decided', 'failed') AND e.prev IN ('decided', 'failed'))::int AS retried,
+      count(*) FILTER (WHERE e.status = 'delivered')::int AS delivered,
+      count(*) FILTER (WHERE e.status = 'decided')::int AS decided,
+      count(*) FILTER (WHERE e.status = 'decided' AND a.decision = 'approved')::int AS approved,
+      count(*) FILTER (WHERE e.status = 'decided' AND a.decision = 'rejected')::int AS rejected,
+      count(*) FILTER (WHERE e.status = 'failed')::int AS failed
+    FROM ev e JOIN applications a ON a.id = e.application_id WHERE a.package_id IS NULL GROUP BY 1, 2, 3`)
+  const delivery = await app.db.query(`
+    SELECT ${local} AS period, a.service,
+      count(*) FILTER (WHERE e.status = 'delivering')::int AS attempts,
+      count(*) FILTER (WHERE e.status = 'delivered')::int AS delivered,
+      count(*) FILTER (WHERE e.status = 'failed')::int AS dead_lettered
+    FROM application_events e JOIN applications a ON a.id = e.application_id WHERE a.adapter IS NOT NULL GROUP BY 1, 2`)
+  const open = await app.db.query("SELECT service, count(*)::int AS open FROM applications WHERE package_id IS NULL AND status NOT IN ('decided', 'failed') GROUP BY 1")
+  const persons = await app.db.query(`
+    SELECT ${local} AS period, count(DISTINCT a.applicant_regnum)::int AS n
+    FROM application_events e JOIN applications a ON a.id = e.application_id
+    WHERE a.package_id IS NULL AND e.status = 'received' AND e.detail IS NULL GROUP BY 1`)
+  return { flow: flow.rows, delivery: delivery.rows, open: open.rows, persons: persons.rows }
+}
+
+async function folded (app: FastifyInstance) {
+  const keep = (rows: Array<Record<string, unknown>>, zero: string[]) => rows.filter((r) => zero.some((k) => Number(r[k]) !== 0))
+  const flow = await app.db.query(`SELECT period::text, service, channel, received, retried, delivered, decided, approved, rejected, failed
+    FROM stats_flow WHERE grain = 'month' AND unit = ''`)
+  const delivery = await app.db.query("SELECT period::text, service, attempts, delivered, dead_lettered FROM stats_delivery WHERE grain = 'month'")
+  const open = await app.db.query("SELECT service, sum(open)::int AS open FROM stats_backlog WHERE unit = '' GROUP BY 1 HAVING sum(open) <> 0")
+  const persons = await app.db.query("SELECT period::text, sum(n)::int AS n FROM stats_persons WHERE grain = 'month' AND unit = '' GROUP BY 1")
+  return {
+    flow: keep(flow.rows, ['received', 'retried', 'delivered', 'decided', 'approved', 'rejected', 'failed']),
+    delivery: keep(delivery.rows, ['attempts', 'delivered', 'dead_lettered']),
+    open: open.rows,
+    persons: persons.rows,
+  }
+}
+
+const sorted = (rows: unknown[]) => rows.map((r) => JSON.stringify(r)).sort()
+
+t.test('roll-ups folded along the way equal the raw history and a rebuild', async (tt) => {
+  // The test is the only writer: no worker, relay or reconciler of the gateway's own.
+  const ctx = await buildTestApp(tt, { env: { ...QUIET_ENV, STATS_FOLD_BATCH: '7' } })
+  const { app } = ctx
+  for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
+    await history(app, seed, 24)
+    await app.stats.fold()
+    const [expected, got] = await Promise.all([naive(app), folded(app)])
+    for (const k of ['flow', 'delivery', 'open', 'persons'] as const) {
+      tt.same(sorted(got[k]), sorted(expected[k].filter((r) => k !== 'flow' && k !== 'delivery' ? true : Object.entries(r).some(([c, v]) => typeof v === 'number' && v !== 0 && c !== 'period'))), `seed ${seed}: ${k} equals the raw history`)
+    }
+  }
+  const incremental = await rollupTables(app)
+  tt.ok(incremental.stats_flow!.length > 0, 'there is something to compare')
+  const rebuilt = await app.stats.rollup.rebuild()
+  tt.ok(rebuilt.events > 0)
+  tt.same(await rollupTables(app), incremental, 'a rebuild from the raw history gives identical tables')
+})
