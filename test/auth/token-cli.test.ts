@@ -21,7 +21,7 @@ t.test('--help prints usage and exits 0; no arguments print usage and fail', asy
   for (const flag of ['--help', '-h']) {
     const help = await token([flag], dir)
     tt.equal(help.code, 0, flag)
-    tt.match(help.stdout, /usage: npm run --silent token -- <citizen\|officer\|admin\|partner>/, flag)
+    tt.match(help.stdout, /usage: npm run --silent token -- <citizen\|officer\|admin\|partner\|analyst>/, flag)
     tt.match(help.stdout, /--unit/)
     tt.match(help.stdout, /--jkt/)
     tt.notMatch(help.stdout + help.stderr, /at .*\.ts:\d+/, 'no stack trace')
@@ -45,6 +45,17 @@ t.test('an officer for a unit or agency missing from the catalogue is not minted
   tt.not(agency.code, 0)
   tt.match(agency.stderr, /agency "NOPE" is not in the catalogue/)
   await tt.rejects(mintDevToken(dir, { role: 'officer', unit: '0101', agency: 'GASR', ttlSeconds: 60 }), /0101/)
+})
+
+t.test('an analyst token names its unit, which must be in the catalogue', async (tt) => {
+  const dir = tt.testdir()
+  await tt.rejects(mintDevToken(dir, { role: 'analyst', ttlSeconds: 60 }), /needs --unit/)
+  await tt.rejects(mintDevToken(dir, { role: 'analyst', unit: '99', ttlSeconds: 60 }), /unit "99" is not in the catalogue/)
+  const ctx = await buildTestApp(tt, { dataDir: dir })
+  const printed = await mintDevToken(dir, { role: 'analyst', unit: '62', ttlSeconds: 60 })
+  const me = await ctx.app.inject({ url: '/v1/me', headers: { authorization: `Bearer ${printed}` } })
+  tt.equal(me.statusCode, 200, me.body)
+  tt.match(me.json(), { role: 'analyst' })
 })
 
 t.test('a printed token is reusable: it works twice', async (tt) => {
