@@ -17,10 +17,13 @@ export interface StatsService {
   rollup: Rollup
   answers: StatsAnswers
   indicators: IndicatorCatalogue
-  // Brings the roll-ups up to date now (tests, the CLI); the periodic fold
-  // does it on its own.
+  // Brings the roll-ups up to date with everything written before the call
+  // (tests); the periodic fold does it on its own.
   fold(): Promise<FoldResult>
 }
+
+// How long fold() waits for transactions older than its call to end.
+const FOLD_CATCH_UP_MS = 60_000
 
 export interface StatsPluginOptions {
   foldIntervalMs: number
@@ -38,7 +41,12 @@ export function createStatsService (app: FastifyInstance, options: StatsPluginOp
     today: () => app.catalogue.today(),
     threshold: checkThreshold(options.suppressionThreshold),
   })
-  return { rollup, answers, indicators, fold: () => rollup.fold({ wait: true }) }
+  const fold = async () => {
+    const done = await rollup.catchUp({ timeoutMs: FOLD_CATCH_UP_MS })
+    if (!done.complete) throw new Error(`the roll-ups could not catch up within ${FOLD_CATCH_UP_MS} ms: an older transaction is still running on the database server`)
+    return done
+  }
+  return { rollup, answers, indicators, fold }
 }
 
 // Monitoring and evaluation: the roll-ups, folded now and then by whichever

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Database, Queryable } from '../db/index.ts'
 import { parseRegnum } from '../domain/regnum.ts'
 import { bucketOf } from './buckets.ts'
@@ -96,8 +97,10 @@ const FLOW = ['received', 'retried', 'delivered', 'decided', 'approved', 'reject
 
 export interface FoldResult { events: number, audit: number }
 
+interface Cursor { eventXid: string, eventId: string, auditSeq: string }
+
 export function createRollup (db: Database, options: { batchSize: number }) {
-  async function foldBatch (tx: Queryable, cursor: { eventXid: string, eventId: string, auditSeq: string }): Promise<FoldResult & { cursor: typeof cursor }> {
+  async function foldBatch (tx: Queryable, cursor: Cursor): Promise<FoldResult & { cursor: Cursor }> {
     const { rows: events } = await tx.query<EventRow>(
       `SELECT e.id::text, e.xid::text, e.at, e.status, (e.status = 'received' AND e.detail IS NULL) AS first,
          a.service, a.unit, a.channel, a.adapter IS NOT NULL AS deliverable, a.package_id IS NULL AS top, a.decision, a.created_at,
@@ -259,6 +262,10 @@ export function createRollup (db: Database, options: { batchSize: number }) {
     return { events: events.length, audit: audit.length, cursor: next }
   }
 
+  const saveCursor = (tx: Queryable, c: Cursor) => tx.query('UPDATE stats_cursor SET event_xid = $1::xid8, event_id = $2::bigint, audit_seq = $3::bigint, folded_at = now()',
+    [c.eventXid, c.eventId, c.auditSeq])
+  const more = (r: FoldResult) => r.events >= options.batchSize || r.audit >= options.batchSize
+
   // One batch in one transaction; null when another process holds the
   // cursor and `wait` is off.
   async function step (wait: boolean): Promise<FoldResult | null> {
@@ -268,34 +275,67 @@ export function createRollup (db: Database, options: { batchSize: number }) {
       const row = rows[0]
       if (row === undefined) return null
       const done = await foldBatch(tx, { eventXid: row.event_xid, eventId: row.event_id, auditSeq: row.audit_seq })
-      await tx.query('UPDATE stats_cursor SET event_xid = $1::xid8, event_id = $2::bigint, audit_seq = $3::bigint, folded_at = now()',
-        [done.cursor.eventXid, done.cursor.eventId, done.cursor.auditSeq])
+      await saveCursor(tx, done.cursor)
       return { events: done.events, audit: done.audit }
     })
+  }
+
+  async function fold (how: { wait?: boolean } = {}): Promise<FoldResult> {
+    const total = { events: 0, audit: 0 }
+    for (;;) {
+      const r = await step(how.wait === true)
+      if (r === null) return total
+      total.events += r.events
+      total.audit += r.audit
+      if (!more(r)) return total
+    }
   }
 
   return {
     // Folds until nothing finished is left; returns what it folded. Without
     // `wait`, it leaves the work to a process already folding.
-    async fold (how: { wait?: boolean } = {}): Promise<FoldResult> {
-      const total = { events: 0, audit: 0 }
+    fold,
+
+    // Folds until every event written before the call is in the roll-ups.
+    // The fold takes only events below the oldest transaction still running
+    // anywhere on the server, so this waits for older transactions to end,
+    // up to `timeoutMs`; `complete` says whether it got there.
+    async catchUp (how: { timeoutMs: number, pollMs?: number, onWait?: () => Promise<void> | void }): Promise<FoldResult & { complete: boolean }> {
+      const { rows: [start] } = await db.query<{ xmax: string }>('SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS xmax')
+      const total = { events: 0, audit: 0, complete: false }
+      const deadline = Date.now() + how.timeoutMs
+      let waited = false
       for (;;) {
-        const r = await step(how.wait === true)
-        if (r === null) return total
-        total.events += r.events
-        total.audit += r.audit
-        if (r.events < options.batchSize && r.audit < options.batchSize) return total
+        const { rows: [now] } = await db.query<{ ready: boolean }>('SELECT pg_snapshot_xmin(pg_current_snapshot()) >= $1::xid8 AS ready', [start!.xmax])
+        const done = await fold({ wait: true })
+        total.events += done.events
+        total.audit += done.audit
+        if (now!.ready) return { ...total, complete: true }
+        if (Date.now() >= deadline) return total
+        if (!waited) await how.onWait?.()
+        waited = true
+        await sleep(how.pollMs ?? 100)
       }
     },
 
-    // Empties the roll-ups and folds the whole history again.
+    // Empties the roll-ups and folds the whole history again, in one
+    // transaction: readers see the old figures until it commits.
     async rebuild (): Promise<FoldResult> {
-      await db.transaction(async (tx) => {
+      return db.transaction(async (tx) => {
         await tx.query('SELECT 1 FROM stats_cursor FOR UPDATE')
-        await tx.query(`TRUNCATE ${STATS_TABLES.join(', ')}`)
-        await tx.query("UPDATE stats_cursor SET event_xid = '0', event_id = 0, audit_seq = 0, folded_at = NULL")
+        for (const table of STATS_TABLES) await tx.query(`DELETE FROM ${table}`)
+        let cursor: Cursor = { eventXid: '0', eventId: '0', auditSeq: '0' }
+        const total = { events: 0, audit: 0 }
+        for (;;) {
+          const done = await foldBatch(tx, cursor)
+          total.events += done.events
+          total.audit += done.audit
+          cursor = done.cursor
+          if (!more(done)) break
+        }
+        await saveCursor(tx, cursor)
+        return total
       })
-      return this.fold({ wait: true })
     },
 
     // When the roll-ups were last brought up to date (null: never).
