@@ -100,9 +100,10 @@ function reportCsv (r: StatsReport): string {
   return csv(rows)
 }
 
-// The body with a strong ETag of its bytes; 304 when the client has it.
-function send (request: FastifyRequest, reply: FastifyReply, body: string, type: string, filename?: string): FastifyReply {
-  const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`
+// The body with a strong ETag of its bytes (or of `tag`, what it is made
+// from); 304 when the client has it.
+function send (request: FastifyRequest, reply: FastifyReply, body: string, type: string, filename?: string, tag: string = body): FastifyReply {
+  const etag = `"${createHash('sha256').update(tag).digest('base64url').slice(0, 27)}"`
   reply.header('etag', etag).header('cache-control', 'private, no-cache').header('vary', 'accept, accept-language, authorization')
   if (filename !== undefined) reply.header('content-disposition', `attachment; filename="${filename}"`)
   const match = request.headers['if-none-match']
@@ -199,6 +200,10 @@ export async function statsRoutes (app: FastifyInstance): Promise<void> {
     const to = q.to ?? app.catalogue.today()
     const from = q.from ?? shiftMonths(periodOf('month', to).from, -11)
     if (from > to) throw new ProblemError('VALIDATION_FAILED', '"from" is after "to"', { extensions: { errors: [{ in: 'querystring', pointer: '/from', detail: 'must not be after to' }] } })
+    // The calendar cannot place ISO weeks before the year 100 (nor is there anything to count then).
+    for (const [name, value] of [['from', from], ['to', to]] as const) {
+      if (value < '1000') throw new ProblemError('VALIDATION_FAILED', `"${name}" is before the year 1000`, { extensions: { errors: [{ in: 'querystring', pointer: `/${name}`, detail: 'must be in the year 1000 or later' }] } })
+    }
     const s = await answer(() => app.stats.answers.series({ indicator: q.indicator, unit: scope, grain: q.grain, from, to, lang: languageOf(request, q), protect: false }))
     return formatOf(request, q, ['json', 'csv']) === 'csv'
       ? send(request, reply, seriesCsv(s), 'text/csv; charset=utf-8', `${s.indicator.code}-${q.grain}.csv`)
@@ -255,11 +260,13 @@ export async function statsRoutes (app: FastifyInstance): Promise<void> {
     known(app, scope)
     const r = await answer(() => app.stats.answers.report({ period: q.period, unit: scope, lang: languageOf(request, q), protect: false }))
     const name = `oss-report-${r.unit.code ?? 'MN'}-${r.period.code}`
-    // generatedAt changes every time; the ETag is of the figures.
-    switch (formatOf(request, q, ['json', 'csv', 'html'])) {
-      case 'csv': return send(request, reply, reportCsv(r), 'text/csv; charset=utf-8', `${name}.csv`)
-      case 'html': return send(request, reply, renderReportHtml(r), 'text/html; charset=utf-8')
-      default: return send(request, reply, JSON.stringify(r), 'application/json; charset=utf-8')
+    // generatedAt changes every time; the ETag is of the figures (and the format).
+    const format = formatOf(request, q, ['json', 'csv', 'html'])
+    const tag = `${format}\n${JSON.stringify({ ...r, generatedAt: undefined })}`
+    switch (format) {
+      case 'csv': return send(request, reply, reportCsv(r), 'text/csv; charset=utf-8', `${name}.csv`, tag)
+      case 'html': return send(request, reply, renderReportHtml(r), 'text/html; charset=utf-8', undefined, tag)
+      default: return send(request, reply, JSON.stringify(r), 'application/json; charset=utf-8', undefined, tag)
     }
   })
 
@@ -285,10 +292,12 @@ export async function statsRoutes (app: FastifyInstance): Promise<void> {
     }
     const codes = ['applications.received', 'applications.persons_served', 'outcomes.approved', 'time.received_to_decided.p50'] as const
     const tables = await answer(() => Promise.all(codes.map((indicator) => app.stats.answers.table({ indicator, period: q.period, unit: COUNTRY, by: ['unit'], lang, protect: true }))))
+    // An aimag with nothing to count has 0; with no decisions, no median (null).
+    const none = (code: string): Figure => (code.startsWith('time.') ? null : 0)
     const units = new Map<string, { unit: string, name: string, values: Record<string, Figure> }>()
     for (const [i, t] of tables.entries()) {
       for (const r of t.rows) {
-        const u = units.get(r.key.unit!) ?? { unit: r.key.unit!, name: r.labels.unit!, values: {} }
+        const u = units.get(r.key.unit!) ?? { unit: r.key.unit!, name: r.labels.unit!, values: Object.fromEntries(codes.map((c) => [c, none(c)])) }
         u.values[codes[i]!] = r.value
         units.set(u.unit, u)
       }
@@ -296,7 +305,7 @@ export async function statsRoutes (app: FastifyInstance): Promise<void> {
     const rows = [...units.values()].sort((a, b) => a.unit.localeCompare(b.unit))
     const body = { period: tables[0]!.period, indicators: tables.map((t) => t.indicator), rows }
     return formatOf(request, q, ['json', 'csv']) === 'csv'
-      ? send(request, reply, csv([['unit', 'name', ...codes], ...rows.map((r) => [r.unit, r.name, ...codes.map((c) => r.values[c] ?? 0)])]), 'text/csv; charset=utf-8', `oss-public-${q.period}.csv`)
+      ? send(request, reply, csv([['unit', 'name', ...codes], ...rows.map((r) => [r.unit, r.name, ...codes.map((c) => r.values[c])])]), 'text/csv; charset=utf-8', `oss-public-${q.period}.csv`)
       : send(request, reply, JSON.stringify(body), 'application/json; charset=utf-8')
   })
 }

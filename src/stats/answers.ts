@@ -44,6 +44,11 @@ export interface RankingAnswer {
 // Marks a count hidden so that a small one next to it cannot be worked out.
 export const COMPLEMENT_MARK = 'x'
 
+// What the points of a series add up to, grain by grain.
+const WHOLES: Partial<Record<Grain, Grain[]>> = { month: ['year'], day: ['month', 'week'] }
+
+const dayBefore = (date: string) => new Date(Date.parse(`${date}T00:00:00Z`) - 86400_000).toISOString().slice(0, 10)
+
 const DECIMALS: Record<string, number> = { count: 0, persons: 0, percent: 1, hours: 2, seconds: 1, ratio: 2 }
 
 export class StatsRequestError extends Error {
@@ -113,8 +118,20 @@ export function createStatsAnswers (deps: Deps) {
     }
   }
 
+  // Indicators without a unit dimension (delivery to the agencies) are kept
+  // for the whole country only: they are not a unit's figures.
+  function national (ind: Indicator, unit: string): void {
+    if (unit !== COUNTRY && !ind.dimensions.includes('unit')) {
+      throw new StatsRequestError('/unit', `${ind.code} is kept for the whole country only, not for a unit`)
+    }
+  }
+
   // Figures of cells with their total, suppressed when `protect` is on.
-  function protect (ind: Indicator, cells: Cell[], total: Cell, by: Dimension[], on: boolean): { values: Figure[], total: Figure, extra: Cell[] } {
+  // `rest` (two dimensions, one of them unit) holds what the unit's total has
+  // beyond its children's cells: its own applications, in no unit below it.
+  // They are never shown, but total - children would give them away, so they
+  // take part in the suppression like any cell.
+  function protect (ind: Indicator, cells: Cell[], total: Cell, by: Dimension[], on: boolean, rest: Cell[] = []): { values: Figure[], total: Figure, extra: Cell[] } {
     const plain = { values: cells.map((c) => round(ind, c.value)), total: round(ind, total.value), extra: [] as Cell[] }
     if (!on || !ind.suppressed) return plain
     if (!isAdditive(ind.code)) {
@@ -122,21 +139,31 @@ export function createStatsAnswers (deps: Deps) {
       return { values: cells.map(one), total: one(total), extra: [] }
     }
     const counts = cells.map((c) => c.value ?? 0)
-    if (by.length < 2) {
-      const flags = suppressCells(oneWay(counts, total.value ?? 0), deps.threshold)
-      return { values: counts.map((n, i) => (flags[i] === true ? hidden(n) : n)), total: flags[counts.length] === true ? hidden(total.value ?? 0) : total.value, extra: [] }
+    const all = [...cells, ...rest]
+    if (by.length < 2 || all.length === 0) {
+      // The total less the rows (the unit's own applications, by=unit) is a
+      // hidden row of its own. Distinct persons of the units below add up to
+      // more than the unit's: then there is nothing left over.
+      const known = total.value ?? 0
+      const left = Math.max(known - counts.reduce((a, b) => a + b, 0), 0)
+      const rows = left > 0 ? [...counts, left] : counts
+      const flags = suppressCells(oneWay(rows, rows.reduce((a, b) => a + b, 0)), deps.threshold)
+      return { values: counts.map((n, i) => (flags[i] === true ? hidden(n) : n)), total: flags[rows.length] === true ? hidden(known) : known, extra: [] }
     }
     // Two dimensions: every combination, absent ones as zeros, so the
     // complements can be chosen among them too.
     const [a, b] = by as [Dimension, Dimension]
-    const rows = [...new Set(cells.map((c) => c.key[a]!))].sort()
-    const cols = [...new Set(cells.map((c) => c.key[b]!))].sort()
-    const matrix = rows.map((r) => cols.map((c) => cells.find((x) => x.key[a] === r && x.key[b] === c)?.value ?? 0))
+    const rows = [...new Set(all.map((c) => c.key[a]!))].sort()
+    const cols = [...new Set(all.map((c) => c.key[b]!))].sort()
+    const matrix = rows.map((r) => cols.map((c) => all.find((x) => x.key[a] === r && x.key[b] === c)?.value ?? 0))
     const t = twoWay(matrix)
     const flags = suppressCells(t.problem, deps.threshold)
     const values = cells.map((c) => (flags[t.cell(rows.indexOf(c.key[a]!), cols.indexOf(c.key[b]!))] === true ? hidden(c.value ?? 0) : c.value))
+    // The unit's own row (or column) is never shown.
+    const own = new Set(rest.map((c) => c.key.unit))
     const extra: Cell[] = []
     rows.forEach((r, i) => cols.forEach((c, j) => {
+      if ((a === 'unit' && own.has(r)) || (b === 'unit' && own.has(c))) return
       if (matrix[i]![j] === 0 && flags[t.cell(i, j)] === true) extra.push({ key: { [a]: r, [b]: c }, value: 0, parts: [0] })
     }))
     return { values, total: flags[t.grand] === true ? hidden(total.value ?? 0) : total.value, extra }
@@ -157,6 +184,7 @@ export function createStatsAnswers (deps: Deps) {
     const period = parsePeriod(q.period)
     if (period === null) throw new StatsRequestError('/period', `"${q.period}" is not a day, ISO week, month or year`)
     checkPeriod(ind, period)
+    national(ind, q.unit)
     for (const [i, d] of q.by.entries()) {
       if (!ind.dimensions.includes(d)) throw new StatsRequestError(`/by/${i}`, `${ind.code} can be broken down by ${ind.dimensions.join(', ')}, not by ${d}`)
     }
@@ -172,7 +200,18 @@ export function createStatsAnswers (deps: Deps) {
     const own = totalRecords === null ? total : evaluate(ind.code, totalRecords, []).total
     // Below the country, or broken down by unit, every answer is protected.
     const on = q.protect || q.unit !== COUNTRY || children
-    const p = protect(ind, cells, own, q.by, on)
+    // By unit and another dimension: the unit's own applications by that
+    // dimension, as a row of their own (shown nowhere).
+    const other = q.by.find((d) => d !== 'unit')
+    const rest: Cell[] = []
+    if (children && other !== undefined && totalRecords !== null && isAdditive(ind.code)) {
+      for (const c of evaluate(ind.code, totalRecords, [other]).cells) {
+        const below = cells.filter((x) => x.key[other] === c.key[other]).reduce((a, x) => a + (x.value ?? 0), 0)
+        const left = (c.value ?? 0) - below
+        if (left > 0) rest.push({ key: { unit: q.unit, [other]: c.key[other] }, value: left, parts: [left] })
+      }
+    }
+    const p = protect(ind, cells, own, q.by, on, rest)
     const rows = [...cells.map((c, i) => ({ c, value: p.values[i]! })), ...p.extra.map((c) => ({ c, value: COMPLEMENT_MARK as Figure }))]
       .map(({ c, value }) => ({
         key: c.key,
@@ -194,21 +233,51 @@ export function createStatsAnswers (deps: Deps) {
     const ind = indicator(q.indicator)
     if (ind.kind === 'stock') throw new StatsRequestError('/indicator', `${ind.code} is a stock (as of now); it has no time series`)
     if (!ind.grains.includes(q.grain)) throw new StatsRequestError('/grain', `${ind.code} is kept by ${ind.grains.join(', ')}, not by ${q.grain}`)
+    national(ind, q.unit)
     const periods = deps.reader.periods(q.grain, q.from, q.to, 400)
-    const cells = await Promise.all(periods.map(async (period) => {
+    const on = q.protect || q.unit !== COUNTRY
+    // The points add up to periods a reader can ask for on their own (the
+    // year of a month; the month and the ISO week of a day), whether or not
+    // the series shows the whole of them: the points are protected within
+    // each of those, so every one they touch is read whole.
+    const wholes = on && ind.suppressed && isAdditive(ind.code) ? WHOLES[q.grain] ?? [] : []
+    const first = periods[0]!
+    const last = periods.at(-1)!
+    const span = wholes.length === 0
+      ? periods
+      : deps.reader.periods(q.grain, [first.from, ...wholes.map((g) => periodOf(g, first.from).from)].sort()[0]!,
+        dayBefore([last.to, ...wholes.map((g) => periodOf(g, dayBefore(last.to)).to)].sort().at(-1)!), 500)
+    const cells = await Promise.all(span.map(async (period) => {
       const { total } = evaluate(ind.code, await deps.reader.records(ind.code, { period, unit: q.unit, children: false, today: deps.today() }), [])
       return { ...total, key: { unit: period.code } as Partial<Record<Dimension, string>> }
     }))
-    const on = q.protect || q.unit !== COUNTRY
-    const sum = cells.reduce((a, c) => a + (c.value ?? 0), 0)
-    // The periods add up to a total a reader can ask for (a year, say).
-    const p = protect(ind, cells, { key: {}, value: sum, parts: [sum] }, [], on)
+    const offset = span.findIndex((p) => p.code === first.code)
+    let values: Figure[]
+    if (wholes.length === 0) {
+      const sum = cells.reduce((a, c) => a + (c.value ?? 0), 0)
+      // Otherwise the points add up to their sum.
+      values = protect(ind, cells, { key: {}, value: sum, parts: [sum] }, [], on).values
+    } else {
+      const counts = cells.map((c) => c.value ?? 0)
+      const groups: number[][] = []
+      for (const g of wholes) {
+        const members = new Map<string, number[]>()
+        span.forEach((p, i) => {
+          const w = periodOf(g, p.from)
+          if (w.from >= span[0]!.from && w.to <= span.at(-1)!.to) members.set(w.code, [...members.get(w.code) ?? [], i])
+        })
+        groups.push(...members.values())
+      }
+      const sums = groups.map((m) => m.reduce((a, i) => a + counts[i]!, 0))
+      const flags = suppressCells({ counts: [...counts, ...sums], groups, totals: groups.map((_, i) => counts.length + i) }, deps.threshold)
+      values = counts.map((n, i) => (flags[i] === true ? hidden(n) : n))
+    }
     return {
       indicator: head(ind, q.lang),
       unit: { code: q.unit === COUNTRY ? null : q.unit, name: unitName(q.unit, q.lang) },
       grain: q.grain,
       suppressed: on && ind.suppressed,
-      points: periods.map((period, i) => ({ period: period.code, from: period.from, to: period.to, value: p.values[i]! })),
+      points: periods.map((period, i) => ({ period: period.code, from: period.from, to: period.to, value: values[offset + i]! })),
     }
   }
 

@@ -89,7 +89,7 @@ const KEEPS_WORKING = new Set([
   'GET /docs', 'GET /docs/', 'GET /docs/static/index.html', 'GET /docs/static/swagger-initializer.js', 'GET /docs/*', 'GET /docs/json', 'GET /docs/yaml',
   'GET /v1/units', 'GET /v1/units/:code', 'GET /v1/units/:code/services', 'GET /v1/services', 'GET /v1/services/:code',
   'GET /v1/me', 'GET /v1/admin/adapters', 'GET /v1/admin/policies', 'GET /.well-known/jwks.json',
-  'GET /v1/admin/catalogue/consistency', 'GET /metrics',
+  'GET /v1/admin/catalogue/consistency', 'GET /metrics', 'GET /v1/stats/indicators',
   'POST /admin/queues/session', 'DELETE /admin/queues/session', 'GET /admin/queues', 'GET /admin/queues/', 'GET /admin/queues/api/queues',
 ])
 // The queue dashboard lives on Redis: whatever it answers (its read-only
@@ -135,6 +135,9 @@ function planFor (method: string, path: string, roles: Map<string, string>, queu
   url = url.replace(/\*$/, path.startsWith('/docs') ? 'static/index.css' : 'x')
   if (path.startsWith('/v1/citizens/')) url += '?purpose=welfare.eligibility&case=CASE-1'
   if (path === '/v1/admin/catalogue/diff') url += '?from=1'
+  if (path.startsWith('/v1/stats/') && path !== '/v1/stats/indicators') {
+    url += path.endsWith('/series') ? '?indicator=applications.received' : path.endsWith('/report') || path.endsWith('/public') ? '?period=2026-11' : '?indicator=applications.received&period=2026-11'
+  }
   const role = path.startsWith(DASHBOARD) ? (path === `${DASHBOARD}/session` && method === 'DELETE' ? null : 'admin') : roles.get(`${method === 'HEAD' ? 'GET' : method} ${path}`) ?? null
   const headers: Record<string, string> = {}
   let payload: unknown
