@@ -179,7 +179,9 @@ export function createStatsAnswers (deps: Deps) {
     })
   }
 
-  async function table (q: { indicator: string, period: string, unit: string, by: Dimension[], lang: Lang, protect: boolean }): Promise<TableAnswer> {
+  type Reader = ReturnType<StatsReader['memo']>
+
+  async function table (q: { indicator: string, period: string, unit: string, by: Dimension[], lang: Lang, protect: boolean }, reader: Reader = deps.reader.memo()): Promise<TableAnswer> {
     const ind = indicator(q.indicator)
     const period = parsePeriod(q.period)
     if (period === null) throw new StatsRequestError('/period', `"${q.period}" is not a day, ISO week, month or year`)
@@ -191,8 +193,8 @@ export function createStatsAnswers (deps: Deps) {
     const children = q.by.includes('unit')
     const base = { period, unit: q.unit, today: deps.today() }
     const [records, totalRecords] = await Promise.all([
-      deps.reader.records(ind.code, { ...base, children }),
-      children ? deps.reader.records(ind.code, { ...base, children: false }) : Promise.resolve(null),
+      reader.records(ind.code, { ...base, children }),
+      children ? reader.records(ind.code, { ...base, children: false }) : Promise.resolve(null),
     ])
     const { cells, total } = evaluate(ind.code, records, q.by)
     // The unit's own total, not the sum of its children's (look-ups by
@@ -229,12 +231,12 @@ export function createStatsAnswers (deps: Deps) {
     }
   }
 
-  async function series (q: { indicator: string, unit: string, grain: Grain, from: string, to: string, lang: Lang, protect: boolean }): Promise<SeriesAnswer> {
+  async function series (q: { indicator: string, unit: string, grain: Grain, from: string, to: string, lang: Lang, protect: boolean }, reader: Reader = deps.reader.memo()): Promise<SeriesAnswer> {
     const ind = indicator(q.indicator)
     if (ind.kind === 'stock') throw new StatsRequestError('/indicator', `${ind.code} is a stock (as of now); it has no time series`)
     if (!ind.grains.includes(q.grain)) throw new StatsRequestError('/grain', `${ind.code} is kept by ${ind.grains.join(', ')}, not by ${q.grain}`)
     national(ind, q.unit)
-    const periods = deps.reader.periods(q.grain, q.from, q.to, 400)
+    const periods = reader.periods(q.grain, q.from, q.to, 400)
     const on = q.protect || q.unit !== COUNTRY
     // The points add up to periods a reader can ask for on their own (the
     // year of a month; the month and the ISO week of a day), whether or not
@@ -245,12 +247,9 @@ export function createStatsAnswers (deps: Deps) {
     const last = periods.at(-1)!
     const span = wholes.length === 0
       ? periods
-      : deps.reader.periods(q.grain, [first.from, ...wholes.map((g) => periodOf(g, first.from).from)].sort()[0]!,
+      : reader.periods(q.grain, [first.from, ...wholes.map((g) => periodOf(g, first.from).from)].sort()[0]!,
         dayBefore([last.to, ...wholes.map((g) => periodOf(g, dayBefore(last.to)).to)].sort().at(-1)!), 500)
-    const cells = await Promise.all(span.map(async (period) => {
-      const { total } = evaluate(ind.code, await deps.reader.records(ind.code, { period, unit: q.unit, children: false, today: deps.today() }), [])
-      return { ...total, key: { unit: period.code } as Partial<Record<Dimension, string>> }
-    }))
+    const cells = await pointsOf(ind.code, span, q.unit, reader)
     const offset = span.findIndex((p) => p.code === first.code)
     let values: Figure[]
     if (wholes.length === 0) {
@@ -281,8 +280,21 @@ export function createStatsAnswers (deps: Deps) {
     }
   }
 
-  async function ranking (q: { indicator: string, period: string, unit: string, lang: Lang }): Promise<RankingAnswer> {
-    const answer = await table({ ...q, by: ['unit'], protect: true })
+  // Each period's total: one query over the whole span when the rows carry
+  // their period, else one per period.
+  async function pointsOf (code: string, span: Period[], unit: string, reader: Reader): Promise<Cell[]> {
+    const base = { unit, children: false, today: deps.today() }
+    if (!reader.splittable(code) || span.length === 0) {
+      return Promise.all(span.map(async (period) => ({ ...evaluate(code, await reader.records(code, { ...base, period }), []).total, key: { unit: period.code } })))
+    }
+    const whole: Period = { code: `${span[0]!.code}/${span.at(-1)!.code}`, grain: span[0]!.grain, from: span[0]!.from, to: span.at(-1)!.to }
+    const records = await reader.records(code, { ...base, period: whole, split: true })
+    // Rows are days or months (years: months of the year, or the year's own row for persons).
+    return span.map((p) => ({ ...evaluate(code, records.filter((r) => r.dims.period! >= p.from && r.dims.period! < p.to), []).total, key: { unit: p.code } }))
+  }
+
+  async function ranking (q: { indicator: string, period: string, unit: string, lang: Lang }, reader: Reader = deps.reader.memo()): Promise<RankingAnswer> {
+    const answer = await table({ ...q, by: ['unit'], protect: true }, reader)
     const numeric = answer.rows.filter((r) => typeof r.value === 'number').sort((a, b) => (b.value as number) - (a.value as number))
     const rest = answer.rows.filter((r) => typeof r.value !== 'number')
     const rows: RankingAnswer['rows'] = []
@@ -304,17 +316,19 @@ export function createStatsAnswers (deps: Deps) {
     const period = parsePeriod(q.period)
     if (period === null || (period.grain !== 'month' && period.grain !== 'year')) throw new StatsRequestError('/period', 'a report is for a month (2026-11) or a year (2026)')
     const base = { period: period.code, unit: q.unit, lang: q.lang, protect: q.protect }
+    // One reading of each roll-up for the whole report.
+    const reader = deps.reader.memo()
     const headline = await Promise.all(HEADLINE.map(async (code) => {
-      const t = await table({ ...base, indicator: code, by: [] })
+      const t = await table({ ...base, indicator: code, by: [] }, reader)
       return { indicator: code, name: t.indicator.name, unit: t.indicator.unit, value: t.total }
     }))
     const last = new Date(Date.parse(`${period.to}T00:00:00Z`) - 86400_000).toISOString().slice(0, 10)
     const seriesOf = async (code: string) => {
-      const s = await series({ indicator: code, unit: q.unit, grain: 'month', from: shiftMonths(periodOf('month', last).from, -11), to: last, lang: q.lang, protect: q.protect })
+      const s = await series({ indicator: code, unit: q.unit, grain: 'month', from: shiftMonths(periodOf('month', last).from, -11), to: last, lang: q.lang, protect: q.protect }, reader)
       return { indicator: code, name: s.indicator.name, unit: s.indicator.unit, points: s.points.map((p) => ({ period: p.period, value: p.value })) }
     }
     const breakdownOf = async (code: string, dimension: Dimension) => {
-      const t = await table({ ...base, indicator: code, by: [dimension] })
+      const t = await table({ ...base, indicator: code, by: [dimension] }, reader)
       const dim = deps.indicators.dimensions[dimension]
       return {
         indicator: code,
@@ -327,7 +341,7 @@ export function createStatsAnswers (deps: Deps) {
     }
     const snap = deps.catalogue()
     const hasChildren = q.unit === COUNTRY || snap.children(q.unit).length > 0
-    const rank = hasChildren ? await ranking({ indicator: 'applications.received', period: period.code, unit: q.unit, lang: q.lang }) : null
+    const rank = hasChildren ? await ranking({ indicator: 'applications.received', period: period.code, unit: q.unit, lang: q.lang }, reader) : null
     const level = q.unit === COUNTRY ? 'country' : snap.unit(q.unit)?.level ?? 'unit'
     const en = q.lang === 'en'
     return {

@@ -13,8 +13,12 @@ import { COUNTRY, within } from './units.ts'
 
 type Source = 'flow' | 'durations' | 'persons' | 'backlog' | 'delivery' | 'lookups' | 'mobile' | 'coverage'
 
+// `period` (the first day of the roll-up row's day or month) is there when
+// the selection asked for it (`split`), for series read in one query.
+export type RecordDims = Partial<Record<Dimension | 'period', string>>
+
 export interface StatsRecord {
-  dims: Partial<Record<Dimension, string>>
+  dims: RecordDims
   m: Record<string, number>
   h: Record<string, number[]>
 }
@@ -93,7 +97,12 @@ export interface Selection {
   children: boolean
   // Today in Mongolia, for stocks (backlog, coverage).
   today: string
+  // Keep the roll-up rows' periods apart (see RecordDims).
+  split?: boolean
 }
+
+// Sources whose rows carry their period, so a series is one query.
+const SPLITTABLE: ReadonlySet<Source> = new Set(['flow', 'durations', 'persons', 'delivery', 'lookups'])
 
 interface Deps {
   db: Database
@@ -111,7 +120,7 @@ function addInto (target: StatsRecord, m: Record<string, number>, h: Record<stri
 // Rows keyed by their dimension values, merged.
 class Records {
   private readonly map = new Map<string, StatsRecord>()
-  add (dims: Partial<Record<Dimension, string>>, m: Record<string, number>, h?: Record<string, number[]>): void {
+  add (dims: RecordDims, m: Record<string, number>, h?: Record<string, number[]>): void {
     const key = JSON.stringify(dims)
     let r = this.map.get(key)
     if (r === undefined) {
@@ -133,6 +142,10 @@ function grainRows (period: Period): { grain: 'day' | 'month' } {
 export function createStatsReader (deps: Deps) {
   const { db } = deps
   const unitFilter = (sel: Selection, first: number) => (sel.children ? `parent = $${first}` : `unit = $${first}`)
+  let coverageOf: { digest: string, answers: Map<string, StatsRecord[]> } = { digest: '', answers: new Map() }
+  const split = (sel: Selection) => (sel.split === true ? 'period::text AS period,' : '')
+  const splitGroup = (sel: Selection) => (sel.split === true ? 'period,' : '')
+  const at = (period: unknown): RecordDims => (period === undefined || period === null ? {} : { period: String(period) })
 
   function serviceDims (snap: Snapshot, service: string): Partial<Record<Dimension, string>> {
     const s = snap.service(service)
@@ -143,47 +156,47 @@ export function createStatsReader (deps: Deps) {
     async flow (sel) {
       const snap = deps.catalogue()
       const { rows } = await db.query<Record<string, string | number>>(
-        `SELECT unit, service, channel, sum(received)::int AS received, sum(retried)::int AS retried, sum(delivered)::int AS delivered,
+        `SELECT ${split(sel)} unit, service, channel, sum(received)::int AS received, sum(retried)::int AS retried, sum(delivered)::int AS delivered,
            sum(decided)::int AS decided, sum(approved)::int AS approved, sum(rejected)::int AS rejected, sum(failed)::int AS failed
          FROM stats_flow WHERE grain = $1 AND period >= $2 AND period < $3 AND ${unitFilter(sel, 4)}
-         GROUP BY unit, service, channel`, [grainRows(sel.period).grain, sel.period.from, sel.period.to, sel.unit])
+         GROUP BY ${splitGroup(sel)} unit, service, channel`, [grainRows(sel.period).grain, sel.period.from, sel.period.to, sel.unit])
       const out = new Records()
       for (const r of rows) {
-        const { unit, service, channel, ...m } = r
-        out.add({ unit: String(unit), channel: String(channel), ...serviceDims(snap, String(service)) }, m as Record<string, number>)
+        const { unit, service, channel, period, ...m } = r
+        out.add({ ...at(period), unit: String(unit), channel: String(channel), ...serviceDims(snap, String(service)) }, m as Record<string, number>)
       }
       return out.list()
     },
 
     async durations (sel) {
       const snap = deps.catalogue()
-      const { rows } = await db.query<{ unit: string, service: string, channel: string, measure: string, bucket: number, n: number }>(
-        `SELECT unit, service, channel, measure, bucket, sum(n)::int AS n
+      const { rows } = await db.query<{ period?: string, unit: string, service: string, channel: string, measure: string, bucket: number, n: number }>(
+        `SELECT ${split(sel)} unit, service, channel, measure, bucket, sum(n)::int AS n
          FROM stats_durations WHERE grain = $1 AND period >= $2 AND period < $3 AND ${unitFilter(sel, 4)} AND measure <> 'queue'
-         GROUP BY unit, service, channel, measure, bucket`, [grainRows(sel.period).grain, sel.period.from, sel.period.to, sel.unit])
+         GROUP BY ${splitGroup(sel)} unit, service, channel, measure, bucket`, [grainRows(sel.period).grain, sel.period.from, sel.period.to, sel.unit])
       // Per service first: "within the standard time" depends on the service.
       const perService = new Records()
       for (const r of rows) {
         const h = emptyHistogram()
         h[r.bucket] = r.n
-        perService.add({ unit: r.unit, channel: r.channel, service: r.service }, {}, { [r.measure]: h })
+        perService.add({ ...at(r.period), unit: r.unit, channel: r.channel, service: r.service }, {}, { [r.measure]: h })
       }
       const out = new Records()
       for (const r of perService.list()) {
         const days = snap.service(r.dims.service!)?.guide.processingDays
         const within = days === undefined || r.h.decided === undefined ? 0 : countWithinDays(r.h.decided, days)
-        out.add({ unit: r.dims.unit!, channel: r.dims.channel!, ...serviceDims(snap, r.dims.service!) }, { within }, r.h)
+        out.add({ ...at(r.dims.period), unit: r.dims.unit!, channel: r.dims.channel!, ...serviceDims(snap, r.dims.service!) }, { within }, r.h)
       }
       return out.list()
     },
 
     async persons (sel) {
       if (sel.period.grain !== 'month' && sel.period.grain !== 'year') return []
-      const { rows } = await db.query<{ unit: string, sex: string, age_band: string, n: number }>(
-        `SELECT unit, sex, age_band, n FROM stats_persons WHERE grain = $1 AND period = $2 AND ${unitFilter(sel, 3)}`,
-        [sel.period.grain, sel.period.from, sel.unit])
+      const { rows } = await db.query<{ period: string, unit: string, sex: string, age_band: string, n: number }>(
+        `SELECT period::text, unit, sex, age_band, n FROM stats_persons WHERE grain = $1 AND period >= $2 AND period < $3 AND ${unitFilter(sel, 4)}`,
+        [sel.period.grain, sel.period.from, sel.period.to, sel.unit])
       const out = new Records()
-      for (const r of rows) out.add({ unit: r.unit, sex: r.sex, age_band: r.age_band }, { n: r.n })
+      for (const r of rows) out.add({ ...(sel.split === true ? { period: r.period } : {}), unit: r.unit, sex: r.sex, age_band: r.age_band }, { n: r.n })
       return out.list()
     },
 
@@ -206,29 +219,29 @@ export function createStatsReader (deps: Deps) {
       const snap = deps.catalogue()
       const grain = grainRows(sel.period).grain
       const args = [grain, sel.period.from, sel.period.to]
-      const { rows } = await db.query<{ service: string, attempts: number, delivered: number, dead_lettered: number }>(
-        `SELECT service, sum(attempts)::int AS attempts, sum(delivered)::int AS delivered, sum(dead_lettered)::int AS dead_lettered
-         FROM stats_delivery WHERE grain = $1 AND period >= $2 AND period < $3 GROUP BY service`, args)
-      const { rows: hist } = await db.query<{ service: string, bucket: number, n: number }>(
-        `SELECT service, bucket, sum(n)::int AS n FROM stats_durations
-         WHERE grain = $1 AND period >= $2 AND period < $3 AND unit = '' AND measure = 'queue' GROUP BY service, bucket`, args)
+      const { rows } = await db.query<{ period?: string, service: string, attempts: number, delivered: number, dead_lettered: number }>(
+        `SELECT ${split(sel)} service, sum(attempts)::int AS attempts, sum(delivered)::int AS delivered, sum(dead_lettered)::int AS dead_lettered
+         FROM stats_delivery WHERE grain = $1 AND period >= $2 AND period < $3 GROUP BY ${splitGroup(sel)} service`, args)
+      const { rows: hist } = await db.query<{ period?: string, service: string, bucket: number, n: number }>(
+        `SELECT ${split(sel)} service, bucket, sum(n)::int AS n FROM stats_durations
+         WHERE grain = $1 AND period >= $2 AND period < $3 AND unit = '' AND measure = 'queue' GROUP BY ${splitGroup(sel)} service, bucket`, args)
       const out = new Records()
-      for (const r of rows) out.add({ unit: COUNTRY, ...serviceDims(snap, r.service) }, { attempts: r.attempts, delivered: r.delivered, dead_lettered: r.dead_lettered })
+      for (const r of rows) out.add({ ...at(r.period), unit: COUNTRY, ...serviceDims(snap, r.service) }, { attempts: r.attempts, delivered: r.delivered, dead_lettered: r.dead_lettered })
       for (const r of hist) {
         const h = emptyHistogram()
         h[r.bucket] = r.n
-        out.add({ unit: COUNTRY, ...serviceDims(snap, r.service) }, {}, { queue: h })
+        out.add({ ...at(r.period), unit: COUNTRY, ...serviceDims(snap, r.service) }, {}, { queue: h })
       }
       return out.list()
     },
 
     async lookups (sel) {
-      const { rows } = await db.query<{ unit: string, purpose: string, agency: string, result: string, n: number }>(
-        `SELECT unit, purpose, agency, result, sum(n)::int AS n FROM stats_lookups
-         WHERE grain = $1 AND period >= $2 AND period < $3 AND ${unitFilter(sel, 4)} GROUP BY unit, purpose, agency, result`,
+      const { rows } = await db.query<{ period?: string, unit: string, purpose: string, agency: string, result: string, n: number }>(
+        `SELECT ${split(sel)} unit, purpose, agency, result, sum(n)::int AS n FROM stats_lookups
+         WHERE grain = $1 AND period >= $2 AND period < $3 AND ${unitFilter(sel, 4)} GROUP BY ${splitGroup(sel)} unit, purpose, agency, result`,
         [grainRows(sel.period).grain, sel.period.from, sel.period.to, sel.unit])
       const out = new Records()
-      for (const r of rows) out.add({ unit: r.unit, purpose: r.purpose, agency: r.agency, result: r.result }, { n: r.n, refused: r.result === 'denied' ? r.n : 0 })
+      for (const r of rows) out.add({ ...at(r.period), unit: r.unit, purpose: r.purpose, agency: r.agency, result: r.result }, { n: r.n, refused: r.result === 'denied' ? r.n : 0 })
       return out.list()
     },
 
@@ -254,9 +267,14 @@ export function createStatsReader (deps: Deps) {
       return out.list()
     },
 
-    // The consistency report of the published catalogue: a stock, as of now.
+    // The consistency report of the published catalogue: a stock, as of
+    // now, the same for every request until the catalogue changes.
     async coverage (sel) {
       const snap = deps.catalogue()
+      if (coverageOf.digest !== snap.digest) coverageOf = { digest: snap.digest, answers: new Map() }
+      const key = `${sel.unit}|${sel.children}`
+      const known = coverageOf.answers.get(key)
+      if (known !== undefined) return known
       const report = consistencyReport(snap, () => true, sel.unit === COUNTRY ? {} : { unit: sel.unit })
       const gaps = new Map<string, { category: boolean, list: boolean }>()
       for (const f of report.findings) {
@@ -273,33 +291,56 @@ export function createStatsReader (deps: Deps) {
         const g = gaps.get(u.code)
         out.add({ unit: k }, { oss: 1, categories_complete: g?.category === true ? 0 : 1, list_complete: g?.list === true ? 0 : 1 })
       }
+      // A unit and its children per unit of the catalogue, at most.
+      if (coverageOf.answers.size < 2 * snap.document.units.length + 2) coverageOf.answers.set(key, out.list())
       return out.list()
     },
   }
 
-  return {
-    async records (indicator: string, sel: Selection): Promise<StatsRecord[]> {
-      const def = DEFINITIONS[indicator]
-      if (def === undefined) throw new RangeError(`no indicator ${indicator}`)
-      return sources[def.source](sel)
-    },
-    // Periods of `grain` from `from` to `to` (dates), at most `max`.
-    periods (grain: Grain, from: string, to: string, max: number): Period[] {
-      return periodsBetween(grain, from, to, max)
-    },
+  function read (memo: Map<string, Promise<StatsRecord[]>> | null) {
+    return {
+      async records (indicator: string, sel: Selection): Promise<StatsRecord[]> {
+        const def = DEFINITIONS[indicator]
+        if (def === undefined) throw new RangeError(`no indicator ${indicator}`)
+        if (memo === null) return sources[def.source](sel)
+        // Indicators of one source read the same rows.
+        const key = `${def.source}|${JSON.stringify(sel)}`
+        let found = memo.get(key)
+        if (found === undefined) {
+          found = sources[def.source](sel)
+          memo.set(key, found)
+        }
+        return found
+      },
+      // Whether a series of this indicator can be read in one query (split).
+      splittable (indicator: string): boolean {
+        const def = DEFINITIONS[indicator]
+        return def !== undefined && SPLITTABLE.has(def.source)
+      },
+      // Periods of `grain` from `from` to `to` (dates), at most `max`.
+      periods (grain: Grain, from: string, to: string, max: number): Period[] {
+        return periodsBetween(grain, from, to, max)
+      },
+      // The same reader, remembering what it read: one answer (a report
+      // asks for the same rows many times) reads each only once.
+      memo () {
+        return read(new Map())
+      },
+    }
   }
+  return read(null)
 }
 
 export type StatsReader = ReturnType<typeof createStatsReader>
 
 export interface Cell {
-  key: Partial<Record<Dimension, string>>
+  key: RecordDims
   value: number | null
   parts: number[]
 }
 
 // Groups records by `by` and evaluates the indicator per group; also the total.
-export function evaluate (indicator: string, records: StatsRecord[], by: Dimension[]): { cells: Cell[], total: Cell } {
+export function evaluate (indicator: string, records: StatsRecord[], by: Array<Dimension | 'period'>): { cells: Cell[], total: Cell } {
   const def = DEFINITIONS[indicator]
   if (def === undefined) throw new RangeError(`no indicator ${indicator}`)
   const groups = new Map<string, StatsRecord>()
@@ -307,7 +348,7 @@ export function evaluate (indicator: string, records: StatsRecord[], by: Dimensi
   for (const r of records) {
     addInto(all, r.m, r.h)
     if (by.length === 0) continue
-    const key = Object.fromEntries(by.map((d) => [d, r.dims[d] ?? 'unknown'])) as Partial<Record<Dimension, string>>
+    const key = Object.fromEntries(by.map((d) => [d, r.dims[d] ?? 'unknown'])) as RecordDims
     const k = JSON.stringify(by.map((d) => key[d]))
     let g = groups.get(k)
     if (g === undefined) {
