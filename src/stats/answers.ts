@@ -3,6 +3,7 @@ import { parsePeriod, periodOf, shiftMonths, type Period } from './calendar.ts'
 import { indicatorByCode, label, type Indicator, type IndicatorCatalogue } from './indicators.ts'
 import type { Dimension, Figure, Grain, Lang, StatsReport } from './model.ts'
 import { evaluate, isAdditive, type Cell, type StatsReader } from './query.ts'
+import { childrenOf, ownHidden, unitHidden, type ProtectionContext } from './protect.ts'
 import { oneWay, suppressCells, SUPPRESSION_MARK, twoWay } from './suppress.ts'
 import { COUNTRY } from './units.ts'
 
@@ -43,11 +44,6 @@ export interface RankingAnswer {
 
 // Marks a count hidden so that a small one next to it cannot be worked out.
 export const COMPLEMENT_MARK = 'x'
-
-// What the points of a series add up to, grain by grain.
-const WHOLES: Partial<Record<Grain, Grain[]>> = { month: ['year'], day: ['month', 'week'] }
-
-const dayBefore = (date: string) => new Date(Date.parse(`${date}T00:00:00Z`) - 86400_000).toISOString().slice(0, 10)
 
 const DECIMALS: Record<string, number> = { count: 0, persons: 0, percent: 1, hours: 2, seconds: 1, ratio: 2 }
 
@@ -126,47 +122,64 @@ export function createStatsAnswers (deps: Deps) {
     }
   }
 
-  // Figures of cells with their total, suppressed when `protect` is on.
-  // `rest` (two dimensions, one of them unit) holds what the unit's total has
-  // beyond its children's cells: its own applications, in no unit below it.
-  // They are never shown, but total - children would give them away, so they
-  // take part in the suppression like any cell.
-  function protect (ind: Indicator, cells: Cell[], total: Cell, by: Dimension[], on: boolean, rest: Cell[] = []): { values: Figure[], total: Figure, extra: Cell[] } {
+  // Figures of a breakdown by dimensions other than unit, and its total,
+  // suppressed when `on`. A count's total is hidden when its canonical table
+  // says so (protect.ts); the breakdown's complements are chosen around it.
+  function protect (ind: Indicator, cells: Cell[], total: Cell, by: Dimension[], on: boolean, totalHidden: boolean): { values: Figure[], total: Figure, extra: Cell[] } {
     const plain = { values: cells.map((c) => round(ind, c.value)), total: round(ind, total.value), extra: [] as Cell[] }
     if (!on || !ind.suppressed) return plain
     if (!isAdditive(ind.code)) {
       const one = (c: Cell) => (c.parts.some(small) ? mark : round(ind, c.value))
       return { values: cells.map(one), total: one(total), extra: [] }
     }
+    const known = total.value ?? 0
     const counts = cells.map((c) => c.value ?? 0)
-    const all = [...cells, ...rest]
-    if (by.length < 2 || all.length === 0) {
-      // The total less the rows (the unit's own applications, by=unit) is a
-      // hidden row of its own. Distinct persons of the units below add up to
-      // more than the unit's: then there is nothing left over.
-      const known = total.value ?? 0
-      const left = Math.max(known - counts.reduce((a, b) => a + b, 0), 0)
-      const rows = left > 0 ? [...counts, left] : counts
-      const flags = suppressCells(oneWay(rows, rows.reduce((a, b) => a + b, 0)), deps.threshold)
-      return { values: counts.map((n, i) => (flags[i] === true ? hidden(n) : n)), total: flags[rows.length] === true ? hidden(known) : known, extra: [] }
+    if (by.length < 2 || cells.length === 0) {
+      const problem = oneWay(counts, Math.max(known, counts.reduce((a, b) => a + b, 0)))
+      const flags = suppressCells({ ...problem, forced: totalHidden ? [counts.length] : [] }, deps.threshold)
+      return { values: counts.map((n, i) => (flags[i] === true ? hidden(n) : n)), total: totalHidden || flags[counts.length] === true ? hidden(known) : known, extra: [] }
     }
     // Two dimensions: every combination, absent ones as zeros, so the
     // complements can be chosen among them too.
     const [a, b] = by as [Dimension, Dimension]
-    const rows = [...new Set(all.map((c) => c.key[a]!))].sort()
-    const cols = [...new Set(all.map((c) => c.key[b]!))].sort()
-    const matrix = rows.map((r) => cols.map((c) => all.find((x) => x.key[a] === r && x.key[b] === c)?.value ?? 0))
+    const rows = [...new Set(cells.map((c) => c.key[a]!))].sort()
+    const cols = [...new Set(cells.map((c) => c.key[b]!))].sort()
+    const matrix = rows.map((r) => cols.map((c) => cells.find((x) => x.key[a] === r && x.key[b] === c)?.value ?? 0))
     const t = twoWay(matrix)
-    const flags = suppressCells(t.problem, deps.threshold)
+    const flags = suppressCells({ ...t.problem, forced: totalHidden ? [t.grand] : [] }, deps.threshold)
     const values = cells.map((c) => (flags[t.cell(rows.indexOf(c.key[a]!), cols.indexOf(c.key[b]!))] === true ? hidden(c.value ?? 0) : c.value))
-    // The unit's own row (or column) is never shown.
-    const own = new Set(rest.map((c) => c.key.unit))
     const extra: Cell[] = []
     rows.forEach((r, i) => cols.forEach((c, j) => {
-      if ((a === 'unit' && own.has(r)) || (b === 'unit' && own.has(c))) return
       if (matrix[i]![j] === 0 && flags[t.cell(i, j)] === true) extra.push({ key: { [a]: r, [b]: c }, value: 0, parts: [0] })
     }))
-    return { values, total: flags[t.grand] === true ? hidden(total.value ?? 0) : total.value, extra }
+    return { values, total: flags[t.grand] === true ? hidden(known) : known, extra }
+  }
+
+  // By unit and another dimension: the units below and the unit's own share
+  // as rows, each row's total hidden as its canonical table says.
+  async function protectByUnit (ind: Indicator, ctx: ProtectionContext, q: { unit: string }, period: Period, other: Dimension, cells: Cell[], ownCells: Cell[], totalHidden: boolean): Promise<{ values: Figure[], extra: Cell[] }> {
+    const stock = ind.kind === 'stock'
+    const kids = await childrenOf(ctx, ind.code, stock, q.unit, period)
+    const ownFlag = await ownHidden(ctx, ind.code, stock, q.unit, period)
+    const rows = [...new Set([...kids.map((k) => k.unit), ...cells.map((c) => c.key.unit!)])].sort()
+    const cols = [...new Set([...cells, ...ownCells].map((c) => c.key[other]!))].sort()
+    if (cols.length === 0) return { values: [], extra: [] }
+    const below = (v: string) => cells.filter((c) => c.key[other] === v).reduce((a, c) => a + (c.value ?? 0), 0)
+    const own = cols.map((v) => Math.max(0, (ownCells.find((c) => c.key[other] === v)?.value ?? 0) - below(v)))
+    const matrix = [...rows.map((r) => cols.map((v) => cells.find((c) => c.key.unit === r && c.key[other] === v)?.value ?? 0)), own]
+    const t = twoWay(matrix)
+    const forced = [
+      ...rows.flatMap((r, i) => (kids.find((k) => k.unit === r)?.hidden === true ? [t.rowTotal(i)] : [])),
+      ...(ownFlag ? [t.rowTotal(rows.length)] : []),
+      ...(totalHidden ? [t.grand] : []),
+    ]
+    const flags = suppressCells({ ...t.problem, forced }, deps.threshold)
+    const values = cells.map((c) => (flags[t.cell(rows.indexOf(c.key.unit!), cols.indexOf(c.key[other]!))] === true ? hidden(c.value ?? 0) : c.value))
+    const extra: Cell[] = []
+    rows.forEach((r, i) => cols.forEach((v, j) => {
+      if (matrix[i]![j] === 0 && flags[t.cell(i, j)] === true) extra.push({ key: { unit: r, [other]: v }, value: 0, parts: [0] })
+    }))
+    return { values, extra }
   }
 
   function order (rows: Row[], by: Dimension[]): Row[] {
@@ -179,9 +192,10 @@ export function createStatsAnswers (deps: Deps) {
     })
   }
 
-  type Reader = ReturnType<StatsReader['memo']>
+  // What one answer (or one report) reads and decides once.
+  const context = (): ProtectionContext => ({ reader: deps.reader.memo(), today: deps.today(), threshold: deps.threshold, tables: new Map() })
 
-  async function table (q: { indicator: string, period: string, unit: string, by: Dimension[], lang: Lang, protect: boolean }, reader: Reader = deps.reader.memo()): Promise<TableAnswer> {
+  async function table (q: { indicator: string, period: string, unit: string, by: Dimension[], lang: Lang, protect: boolean }, ctx: ProtectionContext = context()): Promise<TableAnswer> {
     const ind = indicator(q.indicator)
     const period = parsePeriod(q.period)
     if (period === null) throw new StatsRequestError('/period', `"${q.period}" is not a day, ISO week, month or year`)
@@ -191,7 +205,15 @@ export function createStatsAnswers (deps: Deps) {
       if (!ind.dimensions.includes(d)) throw new StatsRequestError(`/by/${i}`, `${ind.code} can be broken down by ${ind.dimensions.join(', ')}, not by ${d}`)
     }
     const children = q.by.includes('unit')
+    // Below the country, or broken down by unit, every answer is protected.
+    const on = (q.protect || q.unit !== COUNTRY || children) && ind.suppressed
+    const additive = isAdditive(ind.code)
+    const stock = ind.kind === 'stock'
+    if (on && additive && period.grain === 'week') {
+      throw new StatsRequestError('/period', `below the whole country, ${ind.code} is published by day, month and year, not by ISO week (a week straddles months, whose tables keep small counts from being worked out)`)
+    }
     const base = { period, unit: q.unit, today: deps.today() }
+    const reader = ctx.reader
     const [records, totalRecords] = await Promise.all([
       reader.records(ind.code, { ...base, children }),
       children ? reader.records(ind.code, { ...base, children: false }) : Promise.resolve(null),
@@ -200,20 +222,28 @@ export function createStatsAnswers (deps: Deps) {
     // The unit's own total, not the sum of its children's (look-ups by
     // officers of the unit itself count there and in no child).
     const own = totalRecords === null ? total : evaluate(ind.code, totalRecords, []).total
-    // Below the country, or broken down by unit, every answer is protected.
-    const on = q.protect || q.unit !== COUNTRY || children
-    // By unit and another dimension: the unit's own applications by that
-    // dimension, as a row of their own (shown nowhere).
-    const other = q.by.find((d) => d !== 'unit')
-    const rest: Cell[] = []
-    if (children && other !== undefined && totalRecords !== null && isAdditive(ind.code)) {
-      for (const c of evaluate(ind.code, totalRecords, [other]).cells) {
-        const below = cells.filter((x) => x.key[other] === c.key[other]).reduce((a, x) => a + (x.value ?? 0), 0)
-        const left = (c.value ?? 0) - below
-        if (left > 0) rest.push({ key: { unit: q.unit, [other]: c.key[other] }, value: left, parts: [left] })
+    const totalHidden = on && additive ? await unitHidden(ctx, ind.code, stock, q.unit, period) : false
+    let p: { values: Figure[], total: Figure, extra: Cell[] }
+    if (on && additive && children && q.by.length === 1) {
+      // The units below, as their canonical table has them.
+      const kids = await childrenOf(ctx, ind.code, stock, q.unit, period)
+      const shown = kids.filter((k) => k.value > 0 || k.hidden)
+      const extra = shown.filter((k) => !cells.some((c) => c.key.unit === k.unit)).map((k) => ({ key: { unit: k.unit }, value: k.value, parts: [k.value] }))
+      const all = [...cells, ...extra]
+      p = {
+        values: all.map((c) => (kids.find((k) => k.unit === c.key.unit)?.hidden === true ? hidden(c.value ?? 0) : c.value)),
+        total: totalHidden ? hidden(own.value ?? 0) : own.value,
+        extra: [],
       }
+      cells.push(...extra)
+    } else if (on && additive && children) {
+      const other = q.by.find((d) => d !== 'unit')!
+      const ownCells = evaluate(ind.code, totalRecords ?? [], [other]).cells
+      const byUnit = await protectByUnit(ind, ctx, q, period, other, cells, ownCells, totalHidden)
+      p = { values: byUnit.values, total: totalHidden ? hidden(own.value ?? 0) : own.value, extra: byUnit.extra }
+    } else {
+      p = protect(ind, cells, own, q.by, on, totalHidden)
     }
-    const p = protect(ind, cells, own, q.by, on, rest)
     const rows = [...cells.map((c, i) => ({ c, value: p.values[i]! })), ...p.extra.map((c) => ({ c, value: COMPLEMENT_MARK as Figure }))]
       .map(({ c, value }) => ({
         key: c.key,
@@ -225,64 +255,42 @@ export function createStatsAnswers (deps: Deps) {
       period: { code: period.code, from: period.from, to: period.to },
       unit: { code: q.unit === COUNTRY ? null : q.unit, name: unitName(q.unit, q.lang) },
       by: q.by,
-      suppressed: on && ind.suppressed,
+      suppressed: on,
       rows: order(rows, q.by),
       total: p.total,
     }
   }
 
-  async function series (q: { indicator: string, unit: string, grain: Grain, from: string, to: string, lang: Lang, protect: boolean }, reader: Reader = deps.reader.memo()): Promise<SeriesAnswer> {
+  async function series (q: { indicator: string, unit: string, grain: Grain, from: string, to: string, lang: Lang, protect: boolean }, ctx: ProtectionContext = context()): Promise<SeriesAnswer> {
     const ind = indicator(q.indicator)
     if (ind.kind === 'stock') throw new StatsRequestError('/indicator', `${ind.code} is a stock (as of now); it has no time series`)
     if (!ind.grains.includes(q.grain)) throw new StatsRequestError('/grain', `${ind.code} is kept by ${ind.grains.join(', ')}, not by ${q.grain}`)
     national(ind, q.unit)
-    const periods = reader.periods(q.grain, q.from, q.to, 400)
-    const on = q.protect || q.unit !== COUNTRY
-    // The points add up to periods a reader can ask for on their own (the
-    // year of a month; the month and the ISO week of a day), whether or not
-    // the series shows the whole of them: the points are protected within
-    // each of those, so every one they touch is read whole.
-    const wholes = on && ind.suppressed && isAdditive(ind.code) ? WHOLES[q.grain] ?? [] : []
-    const first = periods[0]!
-    const last = periods.at(-1)!
-    const span = wholes.length === 0
-      ? periods
-      : reader.periods(q.grain, [first.from, ...wholes.map((g) => periodOf(g, first.from).from)].sort()[0]!,
-        dayBefore([last.to, ...wholes.map((g) => periodOf(g, dayBefore(last.to)).to)].sort().at(-1)!), 500)
-    const cells = await pointsOf(ind.code, span, q.unit, reader)
-    const offset = span.findIndex((p) => p.code === first.code)
-    let values: Figure[]
-    if (wholes.length === 0) {
-      const sum = cells.reduce((a, c) => a + (c.value ?? 0), 0)
-      // Otherwise the points add up to their sum.
-      values = protect(ind, cells, { key: {}, value: sum, parts: [sum] }, [], on).values
-    } else {
-      const counts = cells.map((c) => c.value ?? 0)
-      const groups: number[][] = []
-      for (const g of wholes) {
-        const members = new Map<string, number[]>()
-        span.forEach((p, i) => {
-          const w = periodOf(g, p.from)
-          if (w.from >= span[0]!.from && w.to <= span.at(-1)!.to) members.set(w.code, [...members.get(w.code) ?? [], i])
-        })
-        groups.push(...members.values())
-      }
-      const sums = groups.map((m) => m.reduce((a, i) => a + counts[i]!, 0))
-      const flags = suppressCells({ counts: [...counts, ...sums], groups, totals: groups.map((_, i) => counts.length + i) }, deps.threshold)
-      values = counts.map((n, i) => (flags[i] === true ? hidden(n) : n))
+    const periods = ctx.reader.periods(q.grain, q.from, q.to, 400)
+    const on = (q.protect || q.unit !== COUNTRY) && ind.suppressed
+    const additive = isAdditive(ind.code)
+    if (on && additive && q.grain === 'week') {
+      throw new StatsRequestError('/grain', `below the whole country, ${ind.code} is published by day, month and year, not by ISO week`)
     }
+    const cells = await pointsOf(ind.code, periods, q.unit, ctx.reader)
+    // Each point is hidden as its canonical table says, as it is when asked for alone.
+    const values: Figure[] = !on
+      ? cells.map((c) => round(ind, c.value))
+      : !additive
+          ? cells.map((c) => (c.parts.some(small) ? mark : round(ind, c.value)))
+          : await Promise.all(cells.map(async (c, i) => ((await unitHidden(ctx, ind.code, false, q.unit, periods[i]!)) ? hidden(c.value ?? 0) : c.value)))
     return {
       indicator: head(ind, q.lang),
       unit: { code: q.unit === COUNTRY ? null : q.unit, name: unitName(q.unit, q.lang) },
       grain: q.grain,
-      suppressed: on && ind.suppressed,
-      points: periods.map((period, i) => ({ period: period.code, from: period.from, to: period.to, value: values[offset + i]! })),
+      suppressed: on,
+      points: periods.map((period, i) => ({ period: period.code, from: period.from, to: period.to, value: values[i]! })),
     }
   }
 
   // Each period's total: one query over the whole span when the rows carry
   // their period, else one per period.
-  async function pointsOf (code: string, span: Period[], unit: string, reader: Reader): Promise<Cell[]> {
+  async function pointsOf (code: string, span: Period[], unit: string, reader: ProtectionContext['reader']): Promise<Cell[]> {
     const base = { unit, children: false, today: deps.today() }
     if (!reader.splittable(code) || span.length === 0) {
       return Promise.all(span.map(async (period) => ({ ...evaluate(code, await reader.records(code, { ...base, period }), []).total, key: { unit: period.code } })))
@@ -293,8 +301,8 @@ export function createStatsAnswers (deps: Deps) {
     return span.map((p) => ({ ...evaluate(code, records.filter((r) => r.dims.period! >= p.from && r.dims.period! < p.to), []).total, key: { unit: p.code } }))
   }
 
-  async function ranking (q: { indicator: string, period: string, unit: string, lang: Lang }, reader: Reader = deps.reader.memo()): Promise<RankingAnswer> {
-    const answer = await table({ ...q, by: ['unit'], protect: true }, reader)
+  async function ranking (q: { indicator: string, period: string, unit: string, lang: Lang }, ctx: ProtectionContext = context()): Promise<RankingAnswer> {
+    const answer = await table({ ...q, by: ['unit'], protect: true }, ctx)
     const numeric = answer.rows.filter((r) => typeof r.value === 'number').sort((a, b) => (b.value as number) - (a.value as number))
     const rest = answer.rows.filter((r) => typeof r.value !== 'number')
     const rows: RankingAnswer['rows'] = []
@@ -316,19 +324,19 @@ export function createStatsAnswers (deps: Deps) {
     const period = parsePeriod(q.period)
     if (period === null || (period.grain !== 'month' && period.grain !== 'year')) throw new StatsRequestError('/period', 'a report is for a month (2026-11) or a year (2026)')
     const base = { period: period.code, unit: q.unit, lang: q.lang, protect: q.protect }
-    // One reading of each roll-up for the whole report.
-    const reader = deps.reader.memo()
+    // One reading of each roll-up, and one decision on each count, for the whole report.
+    const ctx = context()
     const headline = await Promise.all(HEADLINE.map(async (code) => {
-      const t = await table({ ...base, indicator: code, by: [] }, reader)
+      const t = await table({ ...base, indicator: code, by: [] }, ctx)
       return { indicator: code, name: t.indicator.name, unit: t.indicator.unit, value: t.total }
     }))
     const last = new Date(Date.parse(`${period.to}T00:00:00Z`) - 86400_000).toISOString().slice(0, 10)
     const seriesOf = async (code: string) => {
-      const s = await series({ indicator: code, unit: q.unit, grain: 'month', from: shiftMonths(periodOf('month', last).from, -11), to: last, lang: q.lang, protect: q.protect }, reader)
+      const s = await series({ indicator: code, unit: q.unit, grain: 'month', from: shiftMonths(periodOf('month', last).from, -11), to: last, lang: q.lang, protect: q.protect }, ctx)
       return { indicator: code, name: s.indicator.name, unit: s.indicator.unit, points: s.points.map((p) => ({ period: p.period, value: p.value })) }
     }
     const breakdownOf = async (code: string, dimension: Dimension) => {
-      const t = await table({ ...base, indicator: code, by: [dimension] }, reader)
+      const t = await table({ ...base, indicator: code, by: [dimension] }, ctx)
       const dim = deps.indicators.dimensions[dimension]
       return {
         indicator: code,
@@ -341,7 +349,7 @@ export function createStatsAnswers (deps: Deps) {
     }
     const snap = deps.catalogue()
     const hasChildren = q.unit === COUNTRY || snap.children(q.unit).length > 0
-    const rank = hasChildren ? await ranking({ indicator: 'applications.received', period: period.code, unit: q.unit, lang: q.lang }, reader) : null
+    const rank = hasChildren ? await ranking({ indicator: 'applications.received', period: period.code, unit: q.unit, lang: q.lang }, ctx) : null
     const level = q.unit === COUNTRY ? 'country' : snap.unit(q.unit)?.level ?? 'unit'
     const en = q.lang === 'en'
     return {

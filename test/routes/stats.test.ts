@@ -192,7 +192,9 @@ t.test('statistics API', async (t) => {
   await t.test('scope: officer of soum 6201, other roles, no token', async (tt) => {
     tt.equal((await ok<Table>(tt, values(''), officer)).unit.code, '6201')
     tt.equal((await ok<Table>(tt, values('&unit=6201'), officer)).total, 12)
-    tt.equal((await ok<Table>(tt, values('&unit=620151'), officer)).total, 9)
+    // 9 of 6201's 12 are in bag 620151; the other 3 at the soum itself are
+    // under the threshold, so the 9 is hidden with them, here as everywhere.
+    tt.equal((await ok<Table>(tt, values('&unit=620151'), officer)).total, 'x')
     await problem(tt, values('&unit=62'), 403, 'STATS_SCOPE_FORBIDDEN', officer, '/unit')
     await problem(tt, values('&unit=6204'), 403, 'STATS_SCOPE_FORBIDDEN', officer, '/unit')
     await problem(tt, '/v1/stats/report?period=2026-10&unit=62', 403, 'STATS_SCOPE_FORBIDDEN', officer)
@@ -246,7 +248,6 @@ t.test('statistics API', async (t) => {
       '/v1/stats/series?indicator=applications.received&unit=6204&grain=day&from=2026-10-01&to=2026-10-31',
       '/v1/stats/series?indicator=applications.received&unit=6213&grain=day&from=2026-09-20&to=2026-10-10',
       '/v1/stats/series?indicator=applications.persons_served&unit=6213&from=2025-12-01&to=2026-11-30',
-      '/v1/stats/series?indicator=applications.received&unit=62&grain=week&from=2026-09-01&to=2026-11-30',
     ]
     for (const url of countAnswers) {
       const body = await ok(tt, url, admin)
@@ -328,8 +329,8 @@ t.test('statistics API', async (t) => {
   // still work a small count out: a single cell is suppressed only when it is
   // small itself, so a complement chosen in a breakdown comes back when asked
   // for alone. Kept as a known gap; see the report that came with this test.
-  await t.test('single-cell answers against a breakdown (known gap, todo)', async (tt) => {
-    const todo = { todo: 'a complement hidden in a breakdown is shown when asked for on its own' }
+  await t.test('single-cell answers against a breakdown', async (tt) => {
+    const todo = {}
     const aimag = (await ok<Table>(tt, values('&unit=21'), admin)).total as number
     const soums = await ok<Table>(tt, values('&unit=21&by=unit'), admin)
     const alone = []
@@ -505,6 +506,9 @@ t.test('statistics API', async (t) => {
     await problem(tt, '/v1/stats/series?indicator=applications.received&from=2026-10-01&to=2026-09-01', 400, 'VALIDATION_FAILED', admin, '/from')
     await problem(tt, '/v1/stats/series?indicator=applications.received&from=2026-02-30', 400, 'VALIDATION_FAILED', admin, '/from')
     await problem(tt, '/v1/stats/series?indicator=applications.persons_served&grain=week', 422, 'STATS_NOT_AVAILABLE', admin, '/grain')
+    // Below the country, weeks straddle the month tables that decide what is hidden.
+    await problem(tt, '/v1/stats/series?indicator=applications.received&unit=62&grain=week', 422, 'STATS_NOT_AVAILABLE', admin, '/grain')
+    await problem(tt, '/v1/stats/values?indicator=applications.received&unit=62&period=2026-W41', 422, 'STATS_NOT_AVAILABLE', admin, '/period')
     await problem(tt, '/v1/stats/series?indicator=backlog.open', 422, 'STATS_NOT_AVAILABLE', admin, '/indicator')
     await problem(tt, '/v1/stats/series?indicator=applications.received&grain=fortnight', 400, 'VALIDATION_FAILED', admin, '/grain')
     await problem(tt, '/v1/stats/values?indicator=applications.received&period=2026-10&colour=red', 400, 'VALIDATION_FAILED', admin, '/colour')
@@ -537,7 +541,7 @@ t.test('statistics API', async (t) => {
       '/v1/stats/values?indicator=applications.received&period=2026-10&unit=620151&by=unit',
       '/v1/stats/series?indicator=applications.received&grain=day&from=2026-01-01&to=2026-12-31&unit=62',
       '/v1/stats/series?indicator=applications.received&grain=year&from=2020-01-01&to=2026-12-31&unit=62',
-      '/v1/stats/series?indicator=applications.received&grain=week&from=2026-12-20&to=2027-01-10&unit=62',
+      '/v1/stats/series?indicator=applications.received&grain=week&from=2026-12-20&to=2027-01-10',
       '/v1/stats/series?indicator=time.received_to_decided.p50&unit=62',
       '/v1/stats/ranking?indicator=time.received_to_decided.p50&period=2026-10',
       '/v1/stats/ranking?indicator=applications.received&period=2026-10&unit=620151',
