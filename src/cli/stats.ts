@@ -33,9 +33,6 @@ commands:
                                    applications/s on the embedded store);
                                    without it the same rows are written in bulk
 
-  --wait S    how long to wait, in seconds, for transactions that started
-              before the command to end (default 60): the fold takes only
-              events no running transaction is older than
   -h, --help  this text
 
 Every figure of a simulated history is SYNTHETIC (seasons, population
@@ -79,37 +76,6 @@ async function open (config: Config, command: string): Promise<Database> {
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`
 const plural = (n: number, what: string) => `${n.toLocaleString('en-US')} ${what}${n === 1 ? '' : 's'}`
 
-// The oldest transaction still running elsewhere, for the message.
-async function oldestTransaction (db: Database): Promise<string> {
-  if (db.kind !== 'postgres') return 'another transaction'
-  const { rows: [r] } = await db.query<{ pid: number, datname: string | null, application_name: string, xact_start: Date | string }>(
-    `SELECT pid, datname, application_name, xact_start FROM pg_stat_activity
-     WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid() ORDER BY age(backend_xid) DESC LIMIT 1`)
-  if (r === undefined) return 'another transaction'
-  const app = r.application_name === '' ? '' : ` (${r.application_name})`
-  return `the transaction of process ${r.pid}${app} on database ${r.datname ?? '?'}, open since ${new Date(r.xact_start).toISOString()}`
-}
-
-// Folds until every event written before it started is in the roll-ups,
-// waiting (up to `waitMs`) for transactions older than its start (see
-// Rollup.catchUp); `first` is the command's own work (a rebuild, say).
-async function foldAll (db: Database, rollup: Rollup, first: () => Promise<FoldResult>, waitMs: number, io: Io): Promise<FoldResult> {
-  const { rows: [start] } = await db.query<{ xmax: string }>('SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS xmax')
-  const before = await first()
-  const done = await rollup.catchUp({
-    timeoutMs: waitMs,
-    pollMs: 250,
-    onWait: async () => io.err(`waiting for ${await oldestTransaction(db)} to end: the fold takes only events no running transaction is older than`),
-  })
-  if (!done.complete) {
-    const { rows: [left] } = await db.query<{ n: number }>(
-      'SELECT count(*)::int AS n FROM application_events e, stats_cursor c WHERE (e.xid, e.id) > (c.event_xid, c.event_id) AND e.xid < $1::xid8', [start!.xmax])
-    throw new CliFailure(`${plural(left!.n, 'application event')} could not be folded yet: ${await oldestTransaction(db)} is older than they are; ` +
-      'the gateway folds them once it ends, or run `npm run stats -- fold` again', 75) // EX_TEMPFAIL
-  }
-  return { events: before.events + done.events, audit: before.audit + done.audit }
-}
-
 function positiveInt (name: string, text: string | undefined, fallback?: number): number {
   if (text === undefined) {
     if (fallback === undefined) throw new CliFailure(`simulate needs --${name}\n${USAGE}`, 64)
@@ -141,7 +107,6 @@ export async function runStats (argv: string[], env: Record<string, string | und
         end: { type: 'string' },
         force: { type: 'boolean' },
         'through-store': { type: 'boolean' },
-        wait: { type: 'string' },
       },
     })
   } catch (err) {
@@ -164,8 +129,6 @@ export async function runStats (argv: string[], env: Record<string, string | und
   let db: Database | undefined
   try {
     const config = loadConfig(env)
-    if (values.wait !== undefined && !/^[0-9]{1,6}$/.test(values.wait)) throw new CliFailure(`--wait must be a number of seconds, not ${values.wait}`, 64)
-    const waitMs = Number(values.wait ?? 60) * 1000
     let simulation
     if (simulating) {
       const applications = positiveInt('applications', values.applications)
@@ -179,11 +142,14 @@ export async function runStats (argv: string[], env: Record<string, string | und
     }
 
     db = await open(config, command)
-    const rollup = createRollup(db, { batchSize: config.stats.foldBatch })
+    const rollup = createRollup(db, { batchSize: config.stats.foldBatch, aheadAfterMs: 0 })
 
     if (command === 'rebuild' || command === 'fold') {
       const started = performance.now()
-      const done = await foldAll(db, rollup, command === 'rebuild' ? () => rollup.rebuild() : () => rollup.fold({ wait: true }), waitMs, io)
+      // A rebuild takes what is final; catching up takes what committed since.
+      const first = command === 'rebuild' ? await rollup.rebuild() : { events: 0, audit: 0 }
+      const more = await rollup.catchUp()
+      const done = { events: first.events + more.events, audit: first.audit + more.audit }
       io.out(`${command === 'rebuild' ? 'rebuilt the statistics roll-ups: folded' : 'folded'} ${plural(done.events, 'application event')} and ${plural(done.audit, 'audit record')} in ${seconds(performance.now() - started)}`)
       return 0
     }
@@ -200,7 +166,7 @@ export async function runStats (argv: string[], env: Record<string, string | und
     })
     if (progress) process.stderr.write('\r\x1b[K')
     const foldStarted = performance.now()
-    const folded = await foldAll(db, rollup, () => rollup.fold({ wait: true }), waitMs, io)
+    const folded = await rollup.catchUp()
     const foldMs = performance.now() - foldStarted
     const pct = (n: number) => `${(100 * n / Math.max(1, result.applications)).toFixed(1)}%`
     const first = result.months[0]!

@@ -22,8 +22,9 @@ export interface StatsService {
   fold(): Promise<FoldResult>
 }
 
-// How long fold() waits for transactions older than its call to end.
-const FOLD_CATCH_UP_MS = 60_000
+// How long the fold's horizon may stand still (a long transaction somewhere
+// on the server) before committed events above it are folded early.
+const FOLD_AHEAD_AFTER_MS = 10_000
 
 export interface StatsPluginOptions {
   foldIntervalMs: number
@@ -32,7 +33,7 @@ export interface StatsPluginOptions {
 }
 
 export function createStatsService (app: FastifyInstance, options: StatsPluginOptions): StatsService {
-  const rollup = createRollup(app.db, { batchSize: options.foldBatch })
+  const rollup = createRollup(app.db, { batchSize: options.foldBatch, aheadAfterMs: Math.max(FOLD_AHEAD_AFTER_MS, 5 * options.foldIntervalMs) })
   const indicators = loadIndicators()
   const answers = createStatsAnswers({
     reader: createStatsReader({ db: app.db, catalogue: () => app.catalogue.current() }),
@@ -41,12 +42,7 @@ export function createStatsService (app: FastifyInstance, options: StatsPluginOp
     today: () => app.catalogue.today(),
     threshold: checkThreshold(options.suppressionThreshold),
   })
-  const fold = async () => {
-    const done = await rollup.catchUp({ timeoutMs: FOLD_CATCH_UP_MS })
-    if (!done.complete) throw new Error(`the roll-ups could not catch up within ${FOLD_CATCH_UP_MS} ms: an older transaction is still running on the database server`)
-    return done
-  }
-  return { rollup, answers, indicators, fold }
+  return { rollup, answers, indicators, fold: () => rollup.catchUp() }
 }
 
 // Monitoring and evaluation: the roll-ups, folded now and then by whichever

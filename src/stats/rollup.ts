@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto'
-import { setTimeout as sleep } from 'node:timers/promises'
 import type { Database, Queryable } from '../db/index.ts'
 import { parseRegnum } from '../domain/regnum.ts'
 import { bucketOf } from './buckets.ts'
@@ -12,7 +11,7 @@ import { ancestry } from './units.ts'
 // transaction. Replaying from an empty cursor (`rebuild`) gives the same
 // tables, because every roll-up is a sum of per-event contributions.
 
-export const STATS_TABLES = ['stats_flow', 'stats_durations', 'stats_delivery', 'stats_backlog', 'stats_persons_seen', 'stats_persons', 'stats_lookups'] as const
+export const STATS_TABLES = ['stats_flow', 'stats_durations', 'stats_delivery', 'stats_backlog', 'stats_persons_seen', 'stats_persons', 'stats_lookups', 'stats_folded_ahead'] as const
 
 interface EventRow {
   id: string
@@ -99,17 +98,48 @@ export interface FoldResult { events: number, audit: number }
 
 interface Cursor { eventXid: string, eventId: string, auditSeq: string }
 
-export function createRollup (db: Database, options: { batchSize: number }) {
-  async function foldBatch (tx: Queryable, cursor: Cursor): Promise<FoldResult & { cursor: Cursor }> {
-    const { rows: events } = await tx.query<EventRow>(
-      `SELECT e.id::text, e.xid::text, e.at, e.status, (e.status = 'received' AND e.detail IS NULL) AS first,
-         a.service, a.unit, a.channel, a.adapter IS NOT NULL AS deliverable, a.package_id IS NULL AS top, a.decision, a.created_at,
-         CASE WHEN e.status = 'received' AND e.detail IS NULL AND a.package_id IS NULL THEN a.applicant_regnum END AS regnum,
-         CASE WHEN a.package_id IS NULL THEN (
-           SELECT p.status FROM application_events p WHERE p.application_id = e.application_id AND p.id < e.id ORDER BY p.id DESC LIMIT 1) END AS prev
-       FROM application_events e JOIN applications a ON a.id = e.application_id
-       WHERE (e.xid, e.id) > ($1::xid8, $2::bigint) AND e.xid < pg_snapshot_xmin(pg_current_snapshot())
-       ORDER BY e.xid, e.id LIMIT $3`, [cursor.eventXid, cursor.eventId, options.batchSize])
+export interface RollupOptions {
+  batchSize: number
+  // How long the horizon may stand still before the fold takes committed
+  // events above it (see foldBatch).
+  aheadAfterMs: number
+  now?: () => number
+}
+
+export function createRollup (db: Database, options: RollupOptions) {
+  // Events, and what the fold needs of their application; `where` uses $1.. of `params`.
+  const EVENTS = `SELECT e.id::text, e.xid::text, e.at, e.status, (e.status = 'received' AND e.detail IS NULL) AS first,
+      a.service, a.unit, a.channel, a.adapter IS NOT NULL AS deliverable, a.package_id IS NULL AS top, a.decision, a.created_at,
+      CASE WHEN e.status = 'received' AND e.detail IS NULL AND a.package_id IS NULL THEN a.applicant_regnum END AS regnum,
+      CASE WHEN a.package_id IS NULL THEN (
+        SELECT p.status FROM application_events p WHERE p.application_id = e.application_id AND p.id < e.id ORDER BY p.id DESC LIMIT 1) END AS prev
+    FROM application_events e JOIN applications a ON a.id = e.application_id`
+  const NOT_AHEAD = 'NOT EXISTS (SELECT 1 FROM stats_folded_ahead f WHERE f.event_id = e.id)'
+
+  // Events below the horizon (every transaction older than it has ended)
+  // are final: the cursor walks through them in (xid, id) order. Committed
+  // events above it are taken too when `ahead` (a long transaction holds the
+  // horizon back): they are remembered, so the walk skips them later.
+  async function foldBatch (tx: Queryable, cursor: Cursor, ahead: boolean): Promise<FoldResult & { cursor: Cursor }> {
+    const { rows: [h] } = await tx.query<{ horizon: string }>('SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon')
+    const horizon = h!.horizon
+    const { rows: below } = await tx.query<EventRow>(
+      `${EVENTS} WHERE (e.xid, e.id) > ($1::xid8, $2::bigint) AND e.xid < $3::xid8 AND ${NOT_AHEAD} ORDER BY e.xid, e.id LIMIT $4`,
+      [cursor.eventXid, cursor.eventId, horizon, options.batchSize])
+    const drained = below.length < options.batchSize
+    let events = below
+    if (drained) {
+      // Nothing is left below the horizon: what was taken ahead of it is behind the cursor now.
+      await tx.query('DELETE FROM stats_folded_ahead WHERE xid < $1::xid8', [horizon])
+      if (ahead) {
+        const { rows: early } = await tx.query<EventRow>(`${EVENTS} WHERE e.xid >= $1::xid8 AND ${NOT_AHEAD} ORDER BY e.xid, e.id LIMIT $2`,
+          [horizon, options.batchSize - below.length])
+        if (early.length > 0) {
+          await tx.query('INSERT INTO stats_folded_ahead (event_id, xid) SELECT * FROM unnest($1::bigint[], $2::xid8[])', [early.map((e) => e.id), early.map((e) => e.xid)])
+        }
+        events = [...below, ...early]
+      }
+    }
     const { rows: audit } = await tx.query<AuditRow>(
       `SELECT seq::text, at, record_type, actor_unit, actor_agency, purpose, result FROM audit_log
        WHERE seq > $1::bigint ORDER BY seq LIMIT $2`, [cursor.auditSeq, options.batchSize])
@@ -253,37 +283,40 @@ export function createRollup (db: Database, options: { batchSize: number }) {
          ON CONFLICT (grain, period, unit, purpose, agency, result) DO UPDATE SET n = stats_lookups.n + EXCLUDED.n`, lookups.columns())
     }
 
-    const last = events.at(-1)
-    const next = {
-      eventXid: last?.xid ?? cursor.eventXid,
-      eventId: last?.id ?? cursor.eventId,
-      auditSeq: audit.at(-1)?.seq ?? cursor.auditSeq,
-    }
+    const last = below.at(-1)
+    const next = drained
+      ? { eventXid: horizon, eventId: '0', auditSeq: audit.at(-1)?.seq ?? cursor.auditSeq }
+      : { eventXid: last!.xid, eventId: last!.id, auditSeq: audit.at(-1)?.seq ?? cursor.auditSeq }
     return { events: events.length, audit: audit.length, cursor: next }
   }
 
+  const now = options.now ?? Date.now
+  let moved = { xid: '', at: now() }
   const saveCursor = (tx: Queryable, c: Cursor) => tx.query('UPDATE stats_cursor SET event_xid = $1::xid8, event_id = $2::bigint, audit_seq = $3::bigint, folded_at = now()',
     [c.eventXid, c.eventId, c.auditSeq])
   const more = (r: FoldResult) => r.events >= options.batchSize || r.audit >= options.batchSize
 
   // One batch in one transaction; null when another process holds the
   // cursor and `wait` is off.
-  async function step (wait: boolean): Promise<FoldResult | null> {
+  async function step (wait: boolean, ahead: boolean): Promise<FoldResult | null> {
     return db.transaction(async (tx) => {
       const { rows } = await tx.query<{ event_xid: string, event_id: string, audit_seq: string }>(
         `SELECT event_xid::text, event_id::text, audit_seq::text FROM stats_cursor FOR UPDATE ${wait ? '' : 'SKIP LOCKED'}`)
       const row = rows[0]
       if (row === undefined) return null
-      const done = await foldBatch(tx, { eventXid: row.event_xid, eventId: row.event_id, auditSeq: row.audit_seq })
+      const done = await foldBatch(tx, { eventXid: row.event_xid, eventId: row.event_id, auditSeq: row.audit_seq }, ahead)
       await saveCursor(tx, done.cursor)
+      if (done.cursor.eventXid !== moved.xid) moved = { xid: done.cursor.eventXid, at: now() }
       return { events: done.events, audit: done.audit }
     })
   }
 
-  async function fold (how: { wait?: boolean } = {}): Promise<FoldResult> {
+  async function fold (how: { wait?: boolean, ahead?: boolean } = {}): Promise<FoldResult> {
     const total = { events: 0, audit: 0 }
+    // The horizon has not moved for a while: a long transaction holds it.
+    const ahead = how.ahead ?? now() - moved.at >= options.aheadAfterMs
     for (;;) {
-      const r = await step(how.wait === true)
+      const r = await step(how.wait === true, ahead)
       if (r === null) return total
       total.events += r.events
       total.audit += r.audit
@@ -296,26 +329,10 @@ export function createRollup (db: Database, options: { batchSize: number }) {
     // `wait`, it leaves the work to a process already folding.
     fold,
 
-    // Folds until every event written before the call is in the roll-ups.
-    // The fold takes only events below the oldest transaction still running
-    // anywhere on the server, so this waits for older transactions to end,
-    // up to `timeoutMs`; `complete` says whether it got there.
-    async catchUp (how: { timeoutMs: number, pollMs?: number, onWait?: () => Promise<void> | void }): Promise<FoldResult & { complete: boolean }> {
-      const { rows: [start] } = await db.query<{ xmax: string }>('SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS xmax')
-      const total = { events: 0, audit: 0, complete: false }
-      const deadline = Date.now() + how.timeoutMs
-      let waited = false
-      for (;;) {
-        const { rows: [now] } = await db.query<{ ready: boolean }>('SELECT pg_snapshot_xmin(pg_current_snapshot()) >= $1::xid8 AS ready', [start!.xmax])
-        const done = await fold({ wait: true })
-        total.events += done.events
-        total.audit += done.audit
-        if (now!.ready) return { ...total, complete: true }
-        if (Date.now() >= deadline) return total
-        if (!waited) await how.onWait?.()
-        waited = true
-        await sleep(how.pollMs ?? 100)
-      }
+    // Folds everything committed before the call, now: what a long
+    // transaction keeps above the horizon is taken ahead of it.
+    catchUp (): Promise<FoldResult> {
+      return fold({ wait: true, ahead: true })
     },
 
     // Empties the roll-ups and folds the whole history again, in one
@@ -327,7 +344,7 @@ export function createRollup (db: Database, options: { batchSize: number }) {
         let cursor: Cursor = { eventXid: '0', eventId: '0', auditSeq: '0' }
         const total = { events: 0, audit: 0 }
         for (;;) {
-          const done = await foldBatch(tx, cursor)
+          const done = await foldBatch(tx, cursor, true)
           total.events += done.events
           total.audit += done.audit
           cursor = done.cursor

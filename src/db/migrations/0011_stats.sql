@@ -19,6 +19,14 @@ CREATE TABLE stats_cursor (
 );
 INSERT INTO stats_cursor DEFAULT VALUES;
 
+-- Committed events above the horizon, folded early because a long
+-- transaction held the horizon back; the cursor skips them when it passes.
+CREATE TABLE stats_folded_ahead (
+  event_id bigint PRIMARY KEY,
+  xid xid8 NOT NULL
+);
+CREATE INDEX stats_folded_ahead_xid ON stats_folded_ahead (xid);
+
 -- Periods are Mongolian calendar days and months (UTC+8). `unit` is '' for
 -- the country, then every level above and including the application's own
 -- unit; `parent` is the unit above (null for the country), for rankings.
