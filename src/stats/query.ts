@@ -33,6 +33,8 @@ interface Definition {
   parts?: (m: Record<string, number>, h: Record<string, number[]>) => number[]
   // Counts can be complemented: their groups add up to the total.
   additive: boolean
+  // Needs rows by service whatever the breakdown (standard times differ by service).
+  detail?: boolean
 }
 
 const total = (h: number[] | undefined) => (h ?? []).reduce((a, b) => a + b, 0)
@@ -68,6 +70,7 @@ export const DEFINITIONS: Record<string, Definition> = {
     value: (m, h) => ratio(m.within ?? 0, total(h.decided), 100),
     parts: (m, h) => [m.within ?? 0, total(h.decided) - (m.within ?? 0)],
     additive: false,
+    detail: true,
   },
   'backlog.open': count('backlog', 'open'),
   'backlog.overdue': count('backlog', 'overdue'),
@@ -99,6 +102,8 @@ export interface Selection {
   today: string
   // Keep the roll-up rows' periods apart (see RecordDims).
   split?: boolean
+  // Read rows by service and channel, not the unit's totals.
+  detail?: boolean
 }
 
 // Sources whose rows carry their period, so a series is one query.
@@ -145,6 +150,7 @@ export function createStatsReader (deps: Deps) {
   let coverageOf: { digest: string, answers: Map<string, StatsRecord[]> } = { digest: '', answers: new Map() }
   const split = (sel: Selection) => (sel.split === true ? 'period::text AS period,' : '')
   const splitGroup = (sel: Selection) => (sel.split === true ? 'period,' : '')
+  const rowsOf = (sel: Selection) => (sel.detail === true ? "service <> ''" : "service = ''")
   const at = (period: unknown): RecordDims => (period === undefined || period === null ? {} : { period: String(period) })
 
   function serviceDims (snap: Snapshot, service: string): Partial<Record<Dimension, string>> {
@@ -158,7 +164,7 @@ export function createStatsReader (deps: Deps) {
       const { rows } = await db.query<Record<string, string | number>>(
         `SELECT ${split(sel)} unit, service, channel, sum(received)::int AS received, sum(retried)::int AS retried, sum(delivered)::int AS delivered,
            sum(decided)::int AS decided, sum(approved)::int AS approved, sum(rejected)::int AS rejected, sum(failed)::int AS failed
-         FROM stats_flow WHERE grain = $1 AND period >= $2 AND period < $3 AND ${unitFilter(sel, 4)}
+         FROM stats_flow WHERE grain = $1 AND period >= $2 AND period < $3 AND ${unitFilter(sel, 4)} AND ${rowsOf(sel)}
          GROUP BY ${splitGroup(sel)} unit, service, channel`, [grainRows(sel.period).grain, sel.period.from, sel.period.to, sel.unit])
       const out = new Records()
       for (const r of rows) {
@@ -172,7 +178,7 @@ export function createStatsReader (deps: Deps) {
       const snap = deps.catalogue()
       const { rows } = await db.query<{ period?: string, unit: string, service: string, channel: string, measure: string, bucket: number, n: number }>(
         `SELECT ${split(sel)} unit, service, channel, measure, bucket, sum(n)::int AS n
-         FROM stats_durations WHERE grain = $1 AND period >= $2 AND period < $3 AND ${unitFilter(sel, 4)} AND measure <> 'queue'
+         FROM stats_durations WHERE grain = $1 AND period >= $2 AND period < $3 AND ${unitFilter(sel, 4)} AND measure <> 'queue' AND ${rowsOf(sel)}
          GROUP BY ${splitGroup(sel)} unit, service, channel, measure, bucket`, [grainRows(sel.period).grain, sel.period.from, sel.period.to, sel.unit])
       // Per service first: "within the standard time" depends on the service.
       const perService = new Records()
@@ -261,7 +267,7 @@ export function createStatsReader (deps: Deps) {
         bags.set(k, set)
       }
       for (const [k, set] of bags) out.add({ unit: k }, { bags: set.size })
-      for (const r of await sources.flow(sel)) {
+      for (const r of await sources.flow({ ...sel, detail: true })) {
         if (r.dims.channel === 'mobile_oss') out.add({ unit: r.dims.unit! }, { applications: r.m.received ?? 0 })
       }
       return out.list()
@@ -302,6 +308,7 @@ export function createStatsReader (deps: Deps) {
       async records (indicator: string, sel: Selection): Promise<StatsRecord[]> {
         const def = DEFINITIONS[indicator]
         if (def === undefined) throw new RangeError(`no indicator ${indicator}`)
+        if (def.detail === true) sel = { ...sel, detail: true }
         if (memo === null) return sources[def.source](sel)
         // Indicators of one source read the same rows.
         const key = `${def.source}|${JSON.stringify(sel)}`

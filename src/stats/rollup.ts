@@ -11,7 +11,9 @@ import { ancestry } from './units.ts'
 // transaction. Replaying from an empty cursor (`rebuild`) gives the same
 // tables, because every roll-up is a sum of per-event contributions.
 
-export const STATS_TABLES = ['stats_flow', 'stats_durations', 'stats_delivery', 'stats_backlog', 'stats_persons_seen', 'stats_persons', 'stats_lookups', 'stats_folded_ahead'] as const
+// The figures, and with them the fold's own bookkeeping.
+export const ROLLUP_TABLES = ['stats_flow', 'stats_durations', 'stats_delivery', 'stats_backlog', 'stats_persons_seen', 'stats_persons', 'stats_lookups'] as const
+export const STATS_TABLES = [...ROLLUP_TABLES, 'stats_folded_ahead'] as const
 
 interface EventRow {
   id: string
@@ -92,6 +94,9 @@ class Sums<V extends number[]> {
 
 const ENDED = new Set(['decided', 'failed'])
 
+// The service and channel of a unit's total row (see migration 0011).
+export const TOTAL = ''
+
 const FLOW = ['received', 'retried', 'delivered', 'decided', 'approved', 'rejected', 'failed'] as const
 
 export interface FoldResult { events: number, audit: number }
@@ -153,7 +158,11 @@ export function createRollup (db: Database, options: RollupOptions) {
 
     for (const e of events) {
       const date = mongolianDate(new Date(e.at))
-      const cells = (grain: 'day' | 'month') => ancestry(e.unit).map((a) => [grain, grain === 'day' ? date : monthStart(date), a.unit, a.parent, e.service, e.channel])
+      // Each unit's cell, and its total over services and channels.
+      const cells = (grain: 'day' | 'month') => ancestry(e.unit).flatMap((a) => {
+        const period = grain === 'day' ? date : monthStart(date)
+        return [[grain, period, a.unit, a.parent, e.service, e.channel], [grain, period, a.unit, a.parent, TOTAL, TOTAL]]
+      })
       if (e.deliverable) {
         for (const grain of ['day', 'month'] as const) {
           const key = [grain, grain === 'day' ? date : monthStart(date), e.service]

@@ -6,7 +6,7 @@ import { promisify } from 'node:util'
 import pg from 'pg'
 import t, { type Test } from 'tap'
 import { runStats } from '../../src/cli/stats.ts'
-import { STATS_TABLES } from '../../src/stats/rollup.ts'
+import { ROLLUP_TABLES } from '../../src/stats/rollup.ts'
 import { dropSchema, TEST_DATABASE_URL, uniqueName } from '../helpers/services.ts'
 
 // `npm run stats`: a simulated history written through the gateway's
@@ -59,7 +59,7 @@ const text = (rows: unknown[]) => rows.map((r) => JSON.stringify(r, (_, v) => (v
 // Every roll-up table, sorted, for comparing two states.
 async function rollupTables (schema: string): Promise<Record<string, string[]>> {
   const out: Record<string, string[]> = {}
-  for (const table of STATS_TABLES) out[table] = text(await query(schema, `SELECT * FROM ${table}`)).sort()
+  for (const table of ROLLUP_TABLES) out[table] = text(await query(schema, `SELECT * FROM ${table}`)).sort()
   return out
 }
 
@@ -86,7 +86,7 @@ t.test('simulate, fold and rebuild on the real PostgreSQL', async (tt) => {
     tt.ok(tables[table]!.length > 0, `${table} has rows`)
   }
   const [received] = await query<{ n: number, months: number }>(a.schema,
-    "SELECT sum(received)::int AS n, count(DISTINCT period) FILTER (WHERE received > 0)::int AS months FROM stats_flow WHERE unit = '' AND grain = 'month'")
+    "SELECT sum(received)::int AS n, count(DISTINCT period) FILTER (WHERE received > 0)::int AS months FROM stats_flow WHERE unit = '' AND service = '' AND grain = 'month'")
   tt.equal(received!.n, 300, 'the country received every simulated application')
   tt.equal(received!.months, 3, 'received over the three months (decided later, too)')
   const [outcomes] = await query<{ decided: number, failed: number, open: number }>(a.schema,
@@ -161,7 +161,7 @@ t.test('an older transaction still running: the fold takes what committed after 
   await other.query('SELECT pg_current_xact_id()')
   const simulated = await cli.run('simulate', '--applications', '40', '--months', '1', '--end', '2026-05', '--seed', '5')
   tt.equal(simulated.code, 0, simulated.err)
-  const received = async () => (await query<{ n: number }>(cli.schema, "SELECT coalesce(sum(received), 0)::int AS n FROM stats_flow WHERE unit = '' AND grain = 'month'"))[0]!.n
+  const received = async () => (await query<{ n: number }>(cli.schema, "SELECT coalesce(sum(received), 0)::int AS n FROM stats_flow WHERE unit = '' AND service = '' AND grain = 'month'"))[0]!.n
   tt.equal(await received(), 40, 'folded while the older transaction runs')
   const [ahead] = await query<{ n: number }>(cli.schema, 'SELECT count(*)::int AS n FROM stats_folded_ahead')
   tt.ok(ahead!.n > 0, 'remembered as folded ahead of the horizon')

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { requestHash } from '../../src/applications/store.ts'
+import { ROLLUP_TABLES } from '../../src/stats/rollup.ts'
 
 // Writes application histories through the store's own functions, then moves
 // each step's events to the time the test says, so periods and durations are
@@ -79,7 +80,7 @@ export function historyKit (app: FastifyInstance) {
 // Every roll-up table, sorted, for comparing two states.
 export async function rollupTables (app: FastifyInstance): Promise<Record<string, unknown[]>> {
   const out: Record<string, unknown[]> = {}
-  for (const table of ['stats_flow', 'stats_durations', 'stats_delivery', 'stats_backlog', 'stats_persons_seen', 'stats_persons', 'stats_lookups']) {
+  for (const table of ROLLUP_TABLES) {
     const { rows } = await app.db.query(`SELECT * FROM ${table}`)
     out[table] = rows.map((r) => JSON.stringify(r, (_, v) => (v instanceof Date ? v.toISOString() : v))).sort()
   }

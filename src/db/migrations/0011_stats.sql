@@ -30,6 +30,10 @@ CREATE INDEX stats_folded_ahead_xid ON stats_folded_ahead (xid);
 -- Periods are Mongolian calendar days and months (UTC+8). `unit` is '' for
 -- the country, then every level above and including the application's own
 -- unit; `parent` is the unit above (null for the country), for rankings.
+-- Keys start with the unit, then the period, so a unit's months are one
+-- range of the index. In stats_flow and stats_durations the row with
+-- service '' and channel '' is the total of its unit and period: answers
+-- that need no service or channel read one row instead of hundreds.
 CREATE TABLE stats_flow (
   grain text NOT NULL CHECK (grain IN ('day', 'month')),
   period date NOT NULL,
@@ -44,9 +48,9 @@ CREATE TABLE stats_flow (
   approved integer NOT NULL DEFAULT 0,
   rejected integer NOT NULL DEFAULT 0,
   failed integer NOT NULL DEFAULT 0,
-  PRIMARY KEY (grain, period, unit, service, channel)
+  PRIMARY KEY (grain, unit, period, service, channel)
 );
-CREATE INDEX stats_flow_parent ON stats_flow (grain, period, parent);
+CREATE INDEX stats_flow_parent ON stats_flow (grain, parent, period);
 
 -- Duration histograms: `bucket` indexes the fixed bounds in
 -- src/stats/buckets.ts. measure: delivered and decided (top-level
@@ -61,9 +65,9 @@ CREATE TABLE stats_durations (
   measure text NOT NULL CHECK (measure IN ('delivered', 'decided', 'queue')),
   bucket smallint NOT NULL,
   n integer NOT NULL,
-  PRIMARY KEY (grain, period, unit, service, channel, measure, bucket)
+  PRIMARY KEY (grain, unit, period, service, channel, measure, bucket)
 );
-CREATE INDEX stats_durations_parent ON stats_durations (grain, period, parent);
+CREATE INDEX stats_durations_parent ON stats_durations (grain, parent, period);
 
 -- Delivery health: every delivery to an agency, package parts included.
 CREATE TABLE stats_delivery (
@@ -109,9 +113,9 @@ CREATE TABLE stats_persons (
   sex text NOT NULL,
   age_band text NOT NULL,
   n integer NOT NULL DEFAULT 0,
-  PRIMARY KEY (grain, period, unit, sex, age_band)
+  PRIMARY KEY (grain, unit, period, sex, age_band)
 );
-CREATE INDEX stats_persons_parent ON stats_persons (grain, period, parent);
+CREATE INDEX stats_persons_parent ON stats_persons (grain, parent, period);
 
 -- Citizen look-ups, from the audit log, by the officer's unit.
 CREATE TABLE stats_lookups (
@@ -123,6 +127,6 @@ CREATE TABLE stats_lookups (
   agency text NOT NULL,
   result text NOT NULL,
   n integer NOT NULL DEFAULT 0,
-  PRIMARY KEY (grain, period, unit, purpose, agency, result)
+  PRIMARY KEY (grain, unit, period, purpose, agency, result)
 );
-CREATE INDEX stats_lookups_parent ON stats_lookups (grain, period, parent);
+CREATE INDEX stats_lookups_parent ON stats_lookups (grain, parent, period);
