@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { createRandom } from '../exchange/prng.ts'
 import { loadAdapters } from '../adapters/load.ts'
 import { createApplicationStore, IDEMPOTENCY_TTL_DAYS, requestHash, type Application, type ApplicationStatus, type ApplicationStore, type NewApplication } from '../applications/store.ts'
 import type { CatalogueDocument, Channel, MobileRound, Service, Unit } from '../catalogue/document.ts'
@@ -81,15 +82,6 @@ const MNT = 8 * HOUR
 
 // --- randomness ---------------------------------------------------------------
 
-export function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = Math.imul(a ^ (a >>> 15), 1 | a)
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 class Draw {
   readonly rnd: () => number
@@ -915,7 +907,7 @@ export async function simulate (db: Database, options: SimulateOptions & { write
   const delivery = options.delivery ?? { attempts: 12, backoffBaseMs: 1000, backoffMaxMs: 600_000, lockDurationMs: 30_000, reconcileGraceMs: 60_000 }
   const batchSize = options.batchSize ?? 1000
   const writer = options.writer ?? 'bulk'
-  const d = new Draw(prng(options.seed))
+  const d = new Draw(createRandom('simulate', options.seed).next)
   const world = await buildWorld(options.document ?? buildSeedDocument(), d)
   const plans = planHistory(world, { ...options, now, delivery }, d)
   const conflict = () => new SimulationConflict(`this simulation (seed ${options.seed}, ${options.months} months to ${options.end}, ${options.applications} applications) is already in the database; use another --seed`)

@@ -20,7 +20,7 @@ const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli', 'stats.ts')
 const simulation = (seed: number) => ['simulate', '--applications', '300', '--months', '3', '--end', '2026-05', '--seed', String(seed)]
 const SIMULATION = simulation(42)
 // A seed whose history takes every kind of step (checked below).
-const EVERY_STEP = simulation(4)
+const EVERY_STEP = simulation(10)
 
 function ownDir (tt: Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'oss-stats-cli-'))

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { requestHash, type NewApplication } from '../../src/applications/store.ts'
+import { createRandom } from '../../src/exchange/prng.ts'
 import { buildTestApp } from '../helpers/app.ts'
 import { QUIET_ENV, rollupTables } from '../helpers/stats-history.ts'
 
@@ -10,15 +11,6 @@ import { QUIET_ENV, rollupTables } from '../helpers/stats-history.ts'
 // stopped mid-delivery) equal both a rebuild from the raw history and figures
 // computed naively from the raw tables here.
 
-function prng (seed: number) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = Math.imul(a ^ (a >>> 15), 1 | a)
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const SERVICES = ['insurance.insurance-book', 'insurance.old-age-pension', 'welfare.child-money']
 const UNITS = ['620151', '6201', '6204', '2101', '110101']
@@ -26,7 +18,7 @@ const CHANNELS = ['oss_counter', 'mobile_oss', 'online']
 const PEOPLE = ['УБ90051223', 'ТА05231517', 'ХО60012048', 'ЧБ85070735', 'АА10310442', 'БЕ75112061']
 
 async function history (app: FastifyInstance, seed: number, applications: number): Promise<void> {
-  const rnd = prng(seed)
+  const rnd = createRandom('rollup-property', seed).next
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!
   const store = app.applications.store
   const folds: Array<Promise<unknown>> = []
