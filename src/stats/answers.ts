@@ -4,6 +4,7 @@ import { indicatorByCode, label, type Indicator, type IndicatorCatalogue } from 
 import type { Dimension, Figure, Grain, Lang, StatsReport } from './model.ts'
 import { evaluate, isAdditive, type Cell, type StatsReader } from './query.ts'
 import { childrenOf, ownHidden, unitHidden, type ProtectionContext } from './protect.ts'
+import { mnAblative } from './report-html.ts'
 import { oneWay, suppressCells, SUPPRESSION_MARK, twoWay } from './suppress.ts'
 import { COUNTRY } from './units.ts'
 
@@ -374,6 +375,9 @@ export function createStatsAnswers (deps: Deps) {
       ]),
       ranking: rank === null ? null : { indicator: rank.indicator.code, name: rank.indicator.name, unit: rank.indicator.unit, rows: rank.rows.map((r) => ({ rank: r.rank, unit: r.unit, label: r.name, value: r.value })) },
       notes: [
+        en
+          ? `"${COMPLEMENT_MARK}" marks a count hidden so that a count under ${deps.threshold} next to it cannot be worked out by subtraction.`
+          : `"${COMPLEMENT_MARK}" гэсэн тоог хажуугийн ${mnAblative(deps.threshold)} цөөн тоог хасах замаар тооцоолж болохгүйн тулд нуусан.`,
         en
           ? 'Backlog and catalogue coverage are as of the day the report was made; every other figure is for the period.'
           : 'Хүлээгдэж буй өргөдөл болон каталогийн хамрах хүрээ нь тайлан гаргасан өдрийн байдлаар, бусад үзүүлэлт тайлант хугацааных.',
