@@ -270,6 +270,11 @@ export async function statsRoutes (app: FastifyInstance): Promise<void> {
     }
   })
 
+  // The public summary is the same for everyone until the roll-ups or the
+  // catalogue change: anonymous callers share one computation.
+  const publicAnswers = new Map<string, { body: string, type: string, filename?: string }>()
+  const PUBLIC_ANSWERS_KEPT = 256
+
   app.get('/v1/stats/public', {
     schema: {
       tags,
@@ -290,8 +295,12 @@ export async function statsRoutes (app: FastifyInstance): Promise<void> {
     if (!/^\d{4}(-\d{2})?$/.test(q.period)) {
       throw new ProblemError('VALIDATION_FAILED', 'the public summary is for a month (2026-11) or a year (2026)', { extensions: { errors: [{ in: 'querystring', pointer: '/period', detail: 'must be a month or a year' }] } })
     }
+    const format = formatOf(request, q, ['json', 'csv'])
+    const key = [await app.stats.rollup.position(), app.catalogue.current().digest, app.catalogue.today(), q.period, lang, format].join('|')
+    const known = publicAnswers.get(key)
+    if (known !== undefined) return send(request, reply, known.body, known.type, known.filename)
     const codes = ['applications.received', 'applications.persons_served', 'outcomes.approved', 'time.received_to_decided.p50'] as const
-    const tables = await answer(() => Promise.all(codes.map((indicator) => app.stats.answers.table({ indicator, period: q.period, unit: COUNTRY, by: ['unit'], lang, protect: true }))))
+    const tables = await answer(async () => Promise.all(codes.map((indicator) => app.stats.answers.table({ indicator, period: q.period, unit: COUNTRY, by: ['unit'], lang, protect: true }))))
     // An aimag with nothing to count has 0; with no decisions, no median (null).
     const none = (code: string): Figure => (code.startsWith('time.') ? null : 0)
     const units = new Map<string, { unit: string, name: string, values: Record<string, Figure> }>()
@@ -304,8 +313,12 @@ export async function statsRoutes (app: FastifyInstance): Promise<void> {
     }
     const rows = [...units.values()].sort((a, b) => a.unit.localeCompare(b.unit))
     const body = { period: tables[0]!.period, indicators: tables.map((t) => t.indicator), rows }
-    return formatOf(request, q, ['json', 'csv']) === 'csv'
-      ? send(request, reply, csv([['unit', 'name', ...codes], ...rows.map((r) => [r.unit, r.name, ...codes.map((c) => r.values[c])])]), 'text/csv; charset=utf-8', `oss-public-${q.period}.csv`)
-      : send(request, reply, JSON.stringify(body), 'application/json; charset=utf-8')
+    const made = format === 'csv'
+      ? { body: csv([['unit', 'name', ...codes], ...rows.map((r) => [r.unit, r.name, ...codes.map((c) => r.values[c])])]), type: 'text/csv; charset=utf-8', filename: `oss-public-${q.period}.csv` }
+      : { body: JSON.stringify(body), type: 'application/json; charset=utf-8' }
+    // Oldest first out: a Map keeps insertion order.
+    if (publicAnswers.size >= PUBLIC_ANSWERS_KEPT) publicAnswers.delete(publicAnswers.keys().next().value!)
+    publicAnswers.set(key, made)
+    return send(request, reply, made.body, made.type, made.filename)
   })
 }

@@ -364,6 +364,12 @@ export function createRollup (db: Database, options: RollupOptions) {
       })
     },
 
+    // Where the fold stands: the roll-ups change only when this does.
+    async position (): Promise<string> {
+      const { rows } = await db.query<{ p: string }>("SELECT event_xid::text || '/' || event_id || '/' || audit_seq || '/' || coalesce(folded_at::text, '') AS p FROM stats_cursor")
+      return rows[0]?.p ?? ''
+    },
+
     // When the roll-ups were last brought up to date (null: never).
     async foldedAt (): Promise<string | null> {
       const { rows } = await db.query<{ folded_at: Date | string | null }>('SELECT folded_at FROM stats_cursor')
