@@ -1,4 +1,7 @@
 import t from 'tap'
+import { consistencyReport } from '../../src/catalogue/consistency.ts'
+import { buildSeedDocument } from '../../src/catalogue/seed.ts'
+import { createSnapshot } from '../../src/catalogue/snapshot.ts'
 import { buildTestApp } from '../helpers/app.ts'
 import { historyKit, QUIET_ENV } from '../helpers/stats-history.ts'
 
@@ -43,6 +46,12 @@ t.test('indicators from a hand-worked history', async (tt) => {
     { status: 'queued', at: h(a5, 0.1) }, { status: 'delivering', at: h(a5, 0.5) }, { status: 'delivered', at: h(a5, 1) }, { status: 'approved', at: h(a5, 26) }] })
   // A6: yesterday; open, not yet overdue.
   await kit.add({ service: BOOK, unit: '6201', channel: 'oss_counter', regnum: P2, at: '2026-11-29T03:00:00.000Z' })
+  // Three taken by the mobile OSS of soum 6204 in March 2027, during its round; decided at once.
+  for (const day of ['03', '04', '05']) {
+    const at = `2027-03-${day}T02:00:00.000Z`
+    await kit.add({ service: BOOK, unit: '6204', channel: 'mobile_oss', regnum: P4, at, steps: [
+      { status: 'queued', at: h(at, 0.1) }, { status: 'delivering', at: h(at, 0.2) }, { status: 'delivered', at: h(at, 0.3) }, { status: 'approved', at: h(at, 1) }] })
+  }
   await kit.lookup({ at: '2026-10-07T03:00:00.000Z', unit: '6201', agency: 'GASI', purpose: 'pension_assessment', result: 'ok' })
   await kit.lookup({ at: '2026-10-08T03:00:00.000Z', unit: '6201', agency: 'GASI', purpose: 'pension_assessment', result: 'denied' })
   await kit.lookup({ at: '2026-11-08T03:00:00.000Z', unit: '2101', agency: 'GASI', purpose: 'pension_assessment', result: 'ok' })
@@ -102,6 +111,35 @@ t.test('indicators from a hand-worked history', async (tt) => {
   tt.equal((await value('lookups.total')).total, 2)
   tt.equal((await value('lookups.refused')).total, 1)
   tt.same(byKey((await value('lookups.total', '&by=result')).rows, 'result'), { ok: 1, denied: 1 })
+
+  // Deliveries: A2 after 0.5 h ([30m, 1h)), A4 after 0.3 h ([15m, 30m)), A1 after 2 h and A5 after 1 h
+  // (both [1h, 4h)). p50: rank 2 ends [30m, 1h): 3600 s; p90: rank 3.6 is 0.8 through [1h, 4h): 3600 + 0.8 * 10800 = 12240 s.
+  tt.equal((await value('delivery.queue_time.p50')).total, 3600)
+  tt.equal((await value('delivery.queue_time.p90')).total, 12240)
+  tt.equal((await value('time.received_to_delivered.p90')).total, 3.4, '12240 s in hours')
+
+  // March 2027: every rural soum with bags has one round; 6204's visits all its bags and took 3 applications.
+  const bagsOf6204 = buildSeedDocument().units.filter((u) => u.parent === '6204' && u.level === 'bag').length
+  tt.ok(bagsOf6204 > 0)
+  const mobile = async (indicator: string) => (await value(indicator, '&unit=6204', '2027-03')).total
+  tt.equal(await mobile('mobile.rounds_held'), 1)
+  tt.equal(await mobile('mobile.units_reached'), bagsOf6204)
+  tt.equal(await mobile('mobile.applications_per_round'), 3)
+  tt.equal(await mobile('applications.received'), 3)
+
+  // Coverage, from the catalogue's consistency report: Түргэн (8543) lacks the notary category,
+  // Тайшир (8225) the land officer's services; each soum's bags are complete.
+  const coverage = async (indicator: string, unit: string) => (await value(indicator, `&unit=${unit}`)).total as number
+  const share = (unit: string, gap: (f: { kind: string, unit: string | null }) => boolean) => {
+    const units = buildSeedDocument().units.filter((u) => u.code.startsWith(unit))
+    const report = consistencyReport(createSnapshot(1, 'seed', buildSeedDocument()), () => true, { unit })
+    const gaps = new Set(report.findings.filter(gap).map((f) => f.unit))
+    return Math.round(1000 * (units.length - units.filter((u) => gaps.has(u.code)).length) / units.length) / 10
+  }
+  tt.equal(await coverage('coverage.mandated_categories', '8543'), share('8543', (f) => f.kind === 'missing_mandated_category' || f.kind === 'no_service'))
+  tt.ok(await coverage('coverage.mandated_categories', '8543') < 100, 'Түргэн lacks a mandated category')
+  tt.equal(await coverage('coverage.standard_list', '8225'), share('8225', (f) => f.kind === 'missing_standard_service' || f.kind === 'no_service'))
+  tt.ok(await coverage('coverage.standard_list', '8225') < 100, 'Тайшир lacks part of its list')
 
   // Below the country, counts under the threshold (3 here) are suppressed.
   const aimags = await value('applications.received', '&by=unit')
