@@ -2,6 +2,7 @@ import t from 'tap'
 import { buildTestApp } from '../helpers/app.ts'
 import { eventually } from '../helpers/eventually.ts'
 import { adults, deliveryKit, spawnWorker, startWorkerProcess, workerEnv } from '../helpers/delivery.ts'
+import { foldedFigures, rawFigures, sorted } from '../helpers/stats-history.ts'
 
 // "202 means it will arrive", tried with real processes: delivery workers
 // killed -9 again and again in the middle of deliveries.
@@ -40,4 +41,13 @@ t.test('delivery workers killed -9 again and again mid-delivery: every applicati
     'SELECT max(round_attempts)::int AS max, sum(round_attempts)::int AS counted FROM applications WHERE id = ANY($1::uuid[])', [ids])
   tt.comment(`attempts cut short by the kills and counted: ${rows[0]!.counted} (at most ${rows[0]!.max} for one application)`)
   tt.ok(rows[0]!.max < 12, 'far from the attempt budget')
+  // The statistics, folded while the workers were killed, say the same as
+  // the raw history (once the workers stop, so decisions stop coming in).
+  for (const w of workers) {
+    w.child.kill('SIGTERM')
+    await w.exit
+  }
+  await ctx.app.stats.fold()
+  const [raw, folded] = await Promise.all([rawFigures(ctx.app), foldedFigures(ctx.app)])
+  for (const k of ['flow', 'delivery', 'open', 'persons'] as const) tt.same(sorted(folded[k]), sorted(raw[k]), `the roll-ups' ${k} equal the raw history`)
 })

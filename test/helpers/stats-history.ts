@@ -86,3 +86,51 @@ export async function rollupTables (app: FastifyInstance): Promise<Record<string
   }
   return out
 }
+
+// Figures computed straight from the raw tables, for the whole country.
+export async function rawFigures (app: FastifyInstance) {
+  const local = "to_char((e.at AT TIME ZONE 'UTC') + interval '8 hours', 'YYYY-MM-01')"
+  const flow = await app.db.query(`
+    WITH ev AS (SELECT *, lag(status) OVER (PARTITION BY application_id ORDER BY id) AS prev FROM application_events)
+    SELECT ${local} AS period, a.service, a.channel,
+      count(*) FILTER (WHERE e.status = 'received' AND e.detail IS NULL)::int AS received,
+      count(*) FILTER (WHERE e.status NOT IN ('decided', 'failed') AND e.prev IN ('decided', 'failed'))::int AS retried,
+      count(*) FILTER (WHERE e.status = 'delivered')::int AS delivered,
+      count(*) FILTER (WHERE e.status = 'decided')::int AS decided,
+      count(*) FILTER (WHERE e.status = 'decided' AND a.decision = 'approved')::int AS approved,
+      count(*) FILTER (WHERE e.status = 'decided' AND a.decision = 'rejected')::int AS rejected,
+      count(*) FILTER (WHERE e.status = 'failed')::int AS failed
+    FROM ev e JOIN applications a ON a.id = e.application_id WHERE a.package_id IS NULL GROUP BY 1, 2, 3`)
+  const delivery = await app.db.query(`
+    SELECT ${local} AS period, a.service,
+      count(*) FILTER (WHERE e.status = 'delivering')::int AS attempts,
+      count(*) FILTER (WHERE e.status = 'delivered')::int AS delivered,
+      count(*) FILTER (WHERE e.status = 'failed')::int AS dead_lettered
+    FROM application_events e JOIN applications a ON a.id = e.application_id WHERE a.adapter IS NOT NULL GROUP BY 1, 2`)
+  const open = await app.db.query("SELECT service, count(*)::int AS open FROM applications WHERE package_id IS NULL AND status NOT IN ('decided', 'failed') GROUP BY 1")
+  const persons = await app.db.query(`
+    SELECT ${local} AS period, count(DISTINCT a.applicant_regnum)::int AS n
+    FROM application_events e JOIN applications a ON a.id = e.application_id
+    WHERE a.package_id IS NULL AND e.status = 'received' AND e.detail IS NULL GROUP BY 1`)
+  // Groups with nothing to count have no roll-up row.
+  const some = (rows: Array<Record<string, unknown>>) => rows.filter((r) => Object.entries(r).some(([c, v]) => c !== 'period' && typeof v === 'number' && v !== 0))
+  return { flow: some(flow.rows), delivery: some(delivery.rows), open: open.rows, persons: persons.rows }
+}
+
+// The same figures from the roll-ups.
+export async function foldedFigures (app: FastifyInstance) {
+  const keep = (rows: Array<Record<string, unknown>>, zero: string[]) => rows.filter((r) => zero.some((k) => Number(r[k]) !== 0))
+  const flow = await app.db.query(`SELECT period::text, service, channel, received, retried, delivered, decided, approved, rejected, failed
+    FROM stats_flow WHERE grain = 'month' AND unit = '' AND service <> ''`)
+  const delivery = await app.db.query("SELECT period::text, service, attempts, delivered, dead_lettered FROM stats_delivery WHERE grain = 'month'")
+  const open = await app.db.query("SELECT service, sum(open)::int AS open FROM stats_backlog WHERE unit = '' GROUP BY 1 HAVING sum(open) <> 0")
+  const persons = await app.db.query("SELECT period::text, sum(n)::int AS n FROM stats_persons WHERE grain = 'month' AND unit = '' GROUP BY 1")
+  return {
+    flow: keep(flow.rows, ['received', 'retried', 'delivered', 'decided', 'approved', 'rejected', 'failed']),
+    delivery: keep(delivery.rows, ['attempts', 'delivered', 'dead_lettered']),
+    open: open.rows,
+    persons: persons.rows,
+  }
+}
+
+export const sorted = (rows: unknown[]) => rows.map((r) => JSON.stringify(r)).sort()
