@@ -208,16 +208,19 @@ export function createStatsReader (deps: Deps) {
 
     async backlog (sel) {
       const snap = deps.catalogue()
-      const { rows } = await db.query<{ unit: string, service: string, channel: string, cohort: string, open: number }>(
-        `SELECT unit, service, channel, cohort::text, open FROM stats_backlog WHERE ${unitFilter(sel, 1)} AND open <> 0`, [sel.unit])
+      // Received on `cohort`, due `days` later (the same day for 0): overdue
+      // after that day. Summed in the database, cohorts never leave it.
+      const services = snap.document.services
+      const detail = sel.detail === true
+      const { rows } = await db.query<{ unit: string, service: string, channel: string, open: number, overdue: number }>(
+        `SELECT b.unit, ${detail ? 'b.service, b.channel' : "'' AS service, '' AS channel"}, sum(b.open)::int AS open,
+           coalesce(sum(b.open) FILTER (WHERE b.cohort < $2::date - greatest(coalesce(s.days, 0), 0)), 0)::int AS overdue
+         FROM stats_backlog b LEFT JOIN unnest($3::text[], $4::int[]) AS s (service, days) ON s.service = b.service
+         WHERE ${unitFilter(sel, 1).replace(/^(\w+)/, 'b.$1')} AND b.open <> 0
+         GROUP BY b.unit${detail ? ', b.service, b.channel' : ''}`,
+        [sel.unit, sel.today, services.map((x) => x.code), services.map((x) => x.guide.processingDays)])
       const out = new Records()
-      const today = Date.parse(`${sel.today}T00:00:00Z`)
-      for (const r of rows) {
-        const days = snap.service(r.service)?.guide.processingDays ?? 0
-        // Received on `cohort`, due `days` later (same day for 0): overdue after that day.
-        const overdue = (today - Date.parse(`${r.cohort}T00:00:00Z`)) / 86400_000 > Math.max(days, 0) ? r.open : 0
-        out.add({ unit: r.unit, channel: r.channel, ...serviceDims(snap, r.service) }, { open: r.open, overdue })
-      }
+      for (const r of rows) out.add({ unit: r.unit, channel: r.channel, ...serviceDims(snap, r.service) }, { open: r.open, overdue: r.overdue })
       return out.list()
     },
 
