@@ -51,6 +51,8 @@ CREATE TABLE stats_flow (
   PRIMARY KEY (grain, unit, period, service, channel)
 );
 CREATE INDEX stats_flow_parent ON stats_flow (grain, parent, period);
+-- The units below a parent by their totals: a ranking reads tens of rows, not tens of thousands.
+CREATE INDEX stats_flow_parent_total ON stats_flow (grain, parent, period) WHERE service = '';
 
 -- Duration histograms: `bucket` indexes the fixed bounds in
 -- src/stats/buckets.ts. measure: delivered and decided (top-level
@@ -68,6 +70,7 @@ CREATE TABLE stats_durations (
   PRIMARY KEY (grain, unit, period, service, channel, measure, bucket)
 );
 CREATE INDEX stats_durations_parent ON stats_durations (grain, parent, period);
+CREATE INDEX stats_durations_parent_total ON stats_durations (grain, parent, period) WHERE service = '';
 
 -- Delivery health: every delivery to an agency, package parts included.
 CREATE TABLE stats_delivery (
