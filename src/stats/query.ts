@@ -126,7 +126,8 @@ function addInto (target: StatsRecord, m: Record<string, number>, h: Record<stri
 class Records {
   private readonly map = new Map<string, StatsRecord>()
   add (dims: RecordDims, m: Record<string, number>, h?: Record<string, number[]>): void {
-    const key = JSON.stringify(dims)
+    // Every record of one set has the same dimensions, in the same order.
+    const key = Object.values(dims).join('\u0001')
     let r = this.map.get(key)
     if (r === undefined) {
       r = { dims, m: {}, h: {} }
@@ -153,9 +154,18 @@ export function createStatsReader (deps: Deps) {
   const rowsOf = (sel: Selection) => (sel.detail === true ? "service <> ''" : "service = ''")
   const at = (period: unknown): RecordDims => (period === undefined || period === null ? {} : { period: String(period) })
 
+  // A service's category and agency, once per catalogue version: answers
+  // look them up for every roll-up row.
+  let servicesOf: { digest: string, dims: Map<string, Partial<Record<Dimension, string>>> } = { digest: '', dims: new Map() }
   function serviceDims (snap: Snapshot, service: string): Partial<Record<Dimension, string>> {
-    const s = snap.service(service)
-    return { service, category: s?.category ?? 'unknown', agency: s?.agency ?? 'unknown' }
+    if (servicesOf.digest !== snap.digest) servicesOf = { digest: snap.digest, dims: new Map() }
+    let dims = servicesOf.dims.get(service)
+    if (dims === undefined) {
+      const s = snap.service(service)
+      dims = { service, category: s?.category ?? 'unknown', agency: s?.agency ?? 'unknown' }
+      servicesOf.dims.set(service, dims)
+    }
+    return dims
   }
 
   const sources: Record<Source, (sel: Selection) => Promise<StatsRecord[]>> = {
