@@ -111,8 +111,20 @@ function send (request: FastifyRequest, reply: FastifyReply, body: string, type:
   return reply.type(type).send(body)
 }
 
+// 400 naming the query parameter at fault.
+function badQuery (pointer: string, message: string, detail: string): ProblemError {
+  return new ProblemError('VALIDATION_FAILED', message, { extensions: { errors: [{ in: 'querystring', pointer, detail }] } })
+}
+
+// JSON, or CSV when asked for (format or Accept).
+function sendJsonOrCsv (request: FastifyRequest, reply: FastifyReply, q: { format?: Format }, body: unknown, asCsv: () => string, filename: string): FastifyReply {
+  return formatOf(request, q, ['json', 'csv']) === 'csv'
+    ? send(request, reply, asCsv(), 'text/csv; charset=utf-8', filename)
+    : send(request, reply, JSON.stringify(body), 'application/json; charset=utf-8')
+}
+
 // The unit a reader may ask about, or 403.
-function scopeFor (principal: Principal | null, asked: string | undefined): string {
+function scopeFor (app: FastifyInstance, principal: Principal | null, asked: string | undefined): string {
   const own = principal?.role === 'analyst' || principal?.role === 'officer' ? principal.unit : COUNTRY
   if (principal?.role !== 'admin' && own === COUNTRY) throw new ProblemError('ROLE_FORBIDDEN', 'statistics are for admins, analysts and officers')
   const unit = asked ?? own
@@ -121,12 +133,13 @@ function scopeFor (principal: Principal | null, asked: string | undefined): stri
       ? `national figures are for admins; your token is for unit ${own} and the units below it`
       : `unit ${unit} is outside your scope: unit ${own} and the units below it`, { extensions: { errors: [{ in: 'querystring', pointer: '/unit', detail: `must be ${own} or a unit below it` }] } })
   }
+  known(app, unit)
   return unit
 }
 
 function known (app: FastifyInstance, unit: string): void {
   if (unit !== COUNTRY && app.catalogue.current().unit(unit) === undefined) {
-    throw new ProblemError('VALIDATION_FAILED', `there is no administrative unit ${unit} in the published catalogue`, { extensions: { errors: [{ in: 'querystring', pointer: '/unit', detail: 'not an administrative unit' }] } })
+    throw badQuery('/unit', `there is no administrative unit ${unit} in the published catalogue`, 'not an administrative unit')
   }
 }
 
@@ -170,13 +183,10 @@ export async function statsRoutes (app: FastifyInstance): Promise<void> {
     },
   }, async (request, reply) => {
     const q = request.query as { indicator: string, period: string, unit?: string, by?: string, lang?: Lang, format?: Format }
-    const scope = scopeFor(request.principal, q.unit)
-    known(app, scope)
+    const scope = scopeFor(app, request.principal, q.unit)
     const dims = q.by === undefined ? [] : [...new Set(q.by.split(',') as Dimension[])]
     const t = await answer(() => app.stats.answers.table({ indicator: q.indicator, period: q.period, unit: scope, by: dims, lang: languageOf(request, q), protect: false }))
-    return formatOf(request, q, ['json', 'csv']) === 'csv'
-      ? send(request, reply, tableCsv(t), 'text/csv; charset=utf-8', `${t.indicator.code}-${t.period.code}-${t.unit.code ?? 'MN'}.csv`)
-      : send(request, reply, JSON.stringify(t), 'application/json; charset=utf-8')
+    return sendJsonOrCsv(request, reply, q, t, () => tableCsv(t), `${t.indicator.code}-${t.period.code}-${t.unit.code ?? 'MN'}.csv`)
   })
 
   app.get('/v1/stats/series', {
@@ -195,19 +205,16 @@ export async function statsRoutes (app: FastifyInstance): Promise<void> {
     },
   }, async (request, reply) => {
     const q = request.query as { indicator: string, unit?: string, grain: Grain, from?: string, to?: string, lang?: Lang, format?: Format }
-    const scope = scopeFor(request.principal, q.unit)
-    known(app, scope)
+    const scope = scopeFor(app, request.principal, q.unit)
     const to = q.to ?? app.catalogue.today()
     const from = q.from ?? shiftMonths(periodOf('month', to).from, -11)
-    if (from > to) throw new ProblemError('VALIDATION_FAILED', '"from" is after "to"', { extensions: { errors: [{ in: 'querystring', pointer: '/from', detail: 'must not be after to' }] } })
+    if (from > to) throw badQuery('/from', '"from" is after "to"', 'must not be after to')
     // The calendar cannot place ISO weeks before the year 100 (nor is there anything to count then).
     for (const [name, value] of [['from', from], ['to', to]] as const) {
-      if (value < '1000') throw new ProblemError('VALIDATION_FAILED', `"${name}" is before the year 1000`, { extensions: { errors: [{ in: 'querystring', pointer: `/${name}`, detail: 'must be in the year 1000 or later' }] } })
+      if (value < '1000') throw badQuery(`/${name}`, `"${name}" is before the year 1000`, 'must be in the year 1000 or later')
     }
     const s = await answer(() => app.stats.answers.series({ indicator: q.indicator, unit: scope, grain: q.grain, from, to, lang: languageOf(request, q), protect: false }))
-    return formatOf(request, q, ['json', 'csv']) === 'csv'
-      ? send(request, reply, seriesCsv(s), 'text/csv; charset=utf-8', `${s.indicator.code}-${q.grain}.csv`)
-      : send(request, reply, JSON.stringify(s), 'application/json; charset=utf-8')
+    return sendJsonOrCsv(request, reply, q, s, () => seriesCsv(s), `${s.indicator.code}-${q.grain}.csv`)
   })
 
   app.get('/v1/stats/ranking', {
@@ -226,12 +233,9 @@ export async function statsRoutes (app: FastifyInstance): Promise<void> {
     },
   }, async (request, reply) => {
     const q = request.query as { indicator: string, period: string, unit?: string, lang?: Lang, format?: Format }
-    const scope = scopeFor(request.principal, q.unit)
-    known(app, scope)
+    const scope = scopeFor(app, request.principal, q.unit)
     const r = await answer(() => app.stats.answers.ranking({ indicator: q.indicator, period: q.period, unit: scope, lang: languageOf(request, q) }))
-    return formatOf(request, q, ['json', 'csv']) === 'csv'
-      ? send(request, reply, rankingCsv(r), 'text/csv; charset=utf-8', `ranking-${r.indicator.code}-${r.period.code}.csv`)
-      : send(request, reply, JSON.stringify(r), 'application/json; charset=utf-8')
+    return sendJsonOrCsv(request, reply, q, r, () => rankingCsv(r), `ranking-${r.indicator.code}-${r.period.code}.csv`)
   })
 
   app.get('/v1/stats/report', {
@@ -256,8 +260,7 @@ export async function statsRoutes (app: FastifyInstance): Promise<void> {
     },
   }, async (request, reply) => {
     const q = request.query as { period: string, unit?: string, lang?: Lang, format?: Format }
-    const scope = scopeFor(request.principal, q.unit)
-    known(app, scope)
+    const scope = scopeFor(app, request.principal, q.unit)
     const r = await answer(() => app.stats.answers.report({ period: q.period, unit: scope, lang: languageOf(request, q), protect: false }))
     const name = `oss-report-${r.unit.code ?? 'MN'}-${r.period.code}`
     // generatedAt changes every time; the ETag is of the figures (and the format).
@@ -293,7 +296,7 @@ export async function statsRoutes (app: FastifyInstance): Promise<void> {
     const q = request.query as { period: string, lang?: Lang, format?: Format }
     const lang = languageOf(request, q)
     if (!/^\d{4}(-\d{2})?$/.test(q.period)) {
-      throw new ProblemError('VALIDATION_FAILED', 'the public summary is for a month (2026-11) or a year (2026)', { extensions: { errors: [{ in: 'querystring', pointer: '/period', detail: 'must be a month or a year' }] } })
+      throw badQuery('/period', 'the public summary is for a month (2026-11) or a year (2026)', 'must be a month or a year')
     }
     const format = formatOf(request, q, ['json', 'csv'])
     const key = [await app.stats.rollup.position(), app.catalogue.current().digest, app.catalogue.today(), q.period, lang, format].join('|')
