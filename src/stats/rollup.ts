@@ -4,7 +4,7 @@ import { parseRegnum } from '../domain/regnum.ts'
 import { bucketOf } from './buckets.ts'
 import { monthStart, mongolianDate, yearStart } from './calendar.ts'
 import type { AGE_BANDS } from './model.ts'
-import { ancestry } from './units.ts'
+import { ancestry, within } from './units.ts'
 
 // The fold: application events and audit records into the roll-up tables of
 // migration 0011, a batch per transaction, the cursor moved in the same
@@ -154,7 +154,8 @@ export function createRollup (db: Database, options: RollupOptions) {
     const delivery = new Sums<number[]>(3)
     const backlog = new Sums<number[]>(1)
     const lookups = new Sums<number[]>(1)
-    const seen = new Map<string, { grain: string, period: string, unit: string, parent: string | null, person: string, sex: string, ageBand: string }>()
+    // Per person and period, the units where the batch saw them apply, in order.
+    const seen = new Map<string, { grain: string, period: string, person: string, arrivals: Array<{ unit: string, sex: string, ageBand: string }> }>()
 
     for (const e of events) {
       const date = mongolianDate(new Date(e.at))
@@ -195,11 +196,12 @@ export function createRollup (db: Database, options: RollupOptions) {
           if (e.first && e.regnum !== null) {
             const profile = personProfile(e.regnum, date)
             const person = personKey(e.regnum)
+            const arrival = { unit: e.unit, sex: profile?.sex ?? 'unknown', ageBand: profile?.ageBand ?? 'unknown' }
             for (const [grain, period] of [['month', monthStart(date)], ['year', yearStart(date)]] as const) {
-              for (const a of ancestry(e.unit)) {
-                const k = `${grain}|${period}|${a.unit}|${person}`
-                if (!seen.has(k)) seen.set(k, { grain, period, unit: a.unit, parent: a.parent, person, sex: profile?.sex ?? 'unknown', ageBand: profile?.ageBand ?? 'unknown' })
-              }
+              const k = `${grain}|${period}|${person}`
+              const entry = seen.get(k)
+              if (entry === undefined) seen.set(k, { grain, period, person, arrivals: [arrival] })
+              else entry.arrivals.push(arrival)
             }
           }
           break
@@ -267,16 +269,34 @@ export function createRollup (db: Database, options: RollupOptions) {
       }
     }
     if (seen.size > 0) {
-      const rows = [...seen.values()]
-      const { rows: fresh } = await tx.query<{ grain: string, period: string, unit: string, person: string }>(
-        `INSERT INTO stats_persons_seen (grain, period, unit, person)
-         SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::uuid[]) ON CONFLICT DO NOTHING
-         RETURNING grain, period::text, unit, person::text`,
-        [rows.map((r) => r.grain), rows.map((r) => r.period), rows.map((r) => r.unit), rows.map((r) => r.person)])
+      const keys = [...seen.values()]
+      const { rows: known } = await tx.query<{ grain: string, period: string, person: string, units: string[] }>(
+        `SELECT s.grain, s.period::text, s.person::text, s.units FROM unnest($1::text[], $2::date[], $3::uuid[]) AS k (grain, period, person)
+         JOIN stats_persons_seen s USING (grain, period, person)`,
+        [keys.map((r) => r.grain), keys.map((r) => r.period), keys.map((r) => r.person)])
+      const before = new Map(known.map((r) => [`${r.grain}|${r.period}|${r.person}`, r.units]))
       const persons = new Sums<number[]>(1)
-      for (const f of fresh) {
-        const r = seen.get(`${f.grain}|${f.period}|${f.unit}|${f.person}`)!
-        persons.add([r.grain, r.period, r.unit, r.parent, r.sex, r.ageBand], 0)
+      const changed: Array<{ grain: string, period: string, person: string, units: string[] }> = []
+      for (const [k, entry] of seen) {
+        const units = [...(before.get(k) ?? [])]
+        const length = units.length
+        for (const a of entry.arrivals) {
+          if (units.includes(a.unit)) continue
+          // New to every unit above where none of the person's earlier units lies.
+          for (const up of ancestry(a.unit)) {
+            if (!units.some((u) => within(u, up.unit))) persons.add([entry.grain, entry.period, up.unit, up.parent, a.sex, a.ageBand], 0)
+          }
+          units.push(a.unit)
+        }
+        if (units.length > length) changed.push({ grain: entry.grain, period: entry.period, person: entry.person, units: units.sort() })
+      }
+      if (changed.length > 0) {
+        // Unit codes are digits: a comma-joined list passes as one text per row.
+        await tx.query(
+          `INSERT INTO stats_persons_seen (grain, period, person, units)
+           SELECT grain, period, person, string_to_array(units, ',') FROM unnest($1::text[], $2::date[], $3::uuid[], $4::text[]) AS c (grain, period, person, units)
+           ON CONFLICT (grain, period, person) DO UPDATE SET units = EXCLUDED.units`,
+          [changed.map((r) => r.grain), changed.map((r) => r.period), changed.map((r) => r.person), changed.map((r) => r.units.join(','))])
       }
       if (persons.rows.size > 0) {
         await tx.query(
