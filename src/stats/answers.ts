@@ -43,8 +43,6 @@ export interface RankingAnswer {
   rows: Array<{ rank: number | null, unit: string, name: string, value: Figure }>
 }
 
-const BY_SERVICE: ReadonlySet<Dimension> = new Set(['service', 'category', 'agency', 'channel'])
-
 // Marks a count hidden so that a small one next to it cannot be worked out.
 export const COMPLEMENT_MARK = 'x'
 
@@ -215,8 +213,8 @@ export function createStatsAnswers (deps: Deps) {
     if (on && additive && period.grain === 'week') {
       throw new StatsRequestError('/period', `below the whole country, ${ind.code} is published by day, month and year, not by ISO week (a week straddles months, whose tables keep small counts from being worked out)`)
     }
-    // Rows by service and channel only when the breakdown needs them.
-    const base = { period, unit: q.unit, today: deps.today(), detail: q.by.some((d) => BY_SERVICE.has(d)) }
+    // Rows by service and channel (by purpose, for look-ups) only when the breakdown needs them.
+    const base = { period, unit: q.unit, today: deps.today(), detail: q.by.some((d) => d !== 'unit') }
     const reader = ctx.reader
     const [records, totalRecords] = await Promise.all([
       reader.records(ind.code, { ...base, children }),

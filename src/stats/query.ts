@@ -255,11 +255,20 @@ export function createStatsReader (deps: Deps) {
     },
 
     async lookups (sel) {
+      const args = [grainRows(sel.period).grain, sel.period.from, sel.period.to, sel.unit]
+      const where = `grain = $1 AND period >= $2 AND period < $3 AND ${unitFilter(sel, 4)}`
+      const out = new Records()
+      if (sel.detail !== true) {
+        // The unit's totals: a unit's look-ups by purpose, agency and result are many rows.
+        const { rows } = await db.query<{ period?: string, unit: string, n: number, refused: number }>(
+          `SELECT ${split(sel)} unit, sum(n)::int AS n, coalesce(sum(n) FILTER (WHERE result = 'denied'), 0)::int AS refused FROM stats_lookups
+           WHERE ${where} GROUP BY ${splitGroup(sel)} unit`, args)
+        for (const r of rows) out.add({ ...at(r.period), unit: r.unit }, { n: r.n, refused: r.refused })
+        return out.list()
+      }
       const { rows } = await db.query<{ period?: string, unit: string, purpose: string, agency: string, result: string, n: number }>(
         `SELECT ${split(sel)} unit, purpose, agency, result, sum(n)::int AS n FROM stats_lookups
-         WHERE grain = $1 AND period >= $2 AND period < $3 AND ${unitFilter(sel, 4)} GROUP BY ${splitGroup(sel)} unit, purpose, agency, result`,
-        [grainRows(sel.period).grain, sel.period.from, sel.period.to, sel.unit])
-      const out = new Records()
+         WHERE ${where} GROUP BY ${splitGroup(sel)} unit, purpose, agency, result`, args)
       for (const r of rows) out.add({ ...at(r.period), unit: r.unit, purpose: r.purpose, agency: r.agency, result: r.result }, { n: r.n, refused: r.result === 'denied' ? r.n : 0 })
       return out.list()
     },
