@@ -3,10 +3,10 @@ import { parsePeriod, periodOf, shiftMonths, type Period } from './calendar.ts'
 import { indicatorByCode, label, type Indicator, type IndicatorCatalogue } from './indicators.ts'
 import type { Dimension, Figure, Grain, Lang, StatsReport } from './model.ts'
 import { evaluate, isAdditive, type Cell, type StatsReader } from './query.ts'
-import { childrenOf, ownHidden, unitHidden, type ProtectionContext } from './protect.ts'
+import { childrenOf, cubeOf, OWN, PARENT, unitHidden, type ProtectionContext } from './protect.ts'
 import { mnAblative } from './report-html.ts'
-import { oneWay, suppressCells, SUPPRESSION_MARK, twoWay } from './suppress.ts'
-import { COUNTRY } from './units.ts'
+import { oneWay, suppressCells, SUPPRESSION_MARK } from './suppress.ts'
+import { COUNTRY, parentOf } from './units.ts'
 
 // Answers as they leave the gateway: labelled, rounded, and with small
 // counts suppressed wherever the rules ask for it.
@@ -123,63 +123,40 @@ export function createStatsAnswers (deps: Deps) {
     }
   }
 
-  // Figures of a breakdown by dimensions other than unit, and its total,
-  // suppressed when `on`. A count's total is hidden when its canonical table
-  // says so (protect.ts); the breakdown's complements are chosen around it.
-  function protect (ind: Indicator, cells: Cell[], total: Cell, by: Dimension[], on: boolean, totalHidden: boolean): { values: Figure[], total: Figure, extra: Cell[] } {
+  // A figure alone, or a breakdown left unprotected or of a derived figure
+  // (a rate is hidden when a count it is made of is small).
+  function protect (ind: Indicator, cells: Cell[], total: Cell, on: boolean, totalHidden: boolean): { values: Figure[], total: Figure, extra: Cell[] } {
     const plain = { values: cells.map((c) => round(ind, c.value)), total: round(ind, total.value), extra: [] as Cell[] }
     if (!on || !ind.suppressed) return plain
     if (!isAdditive(ind.code)) {
       const one = (c: Cell) => (c.parts.some(small) ? mark : round(ind, c.value))
       return { values: cells.map(one), total: one(total), extra: [] }
     }
+    // A count alone: hidden when small, or when its canonical table says so.
     const known = total.value ?? 0
-    const counts = cells.map((c) => c.value ?? 0)
-    if (by.length < 2 || cells.length === 0) {
-      const problem = oneWay(counts, Math.max(known, counts.reduce((a, b) => a + b, 0)))
-      const flags = suppressCells({ ...problem, forced: totalHidden ? [counts.length] : [] }, deps.threshold)
-      return { values: counts.map((n, i) => (flags[i] === true ? hidden(n) : n)), total: totalHidden || flags[counts.length] === true ? hidden(known) : known, extra: [] }
-    }
-    // Two dimensions: every combination, absent ones as zeros, so the
-    // complements can be chosen among them too.
-    const [a, b] = by as [Dimension, Dimension]
-    const rows = [...new Set(cells.map((c) => c.key[a]!))].sort()
-    const cols = [...new Set(cells.map((c) => c.key[b]!))].sort()
-    const matrix = rows.map((r) => cols.map((c) => cells.find((x) => x.key[a] === r && x.key[b] === c)?.value ?? 0))
-    const t = twoWay(matrix)
-    const flags = suppressCells({ ...t.problem, forced: totalHidden ? [t.grand] : [] }, deps.threshold)
-    const values = cells.map((c) => (flags[t.cell(rows.indexOf(c.key[a]!), cols.indexOf(c.key[b]!))] === true ? hidden(c.value ?? 0) : c.value))
-    const extra: Cell[] = []
-    rows.forEach((r, i) => cols.forEach((c, j) => {
-      if (matrix[i]![j] === 0 && flags[t.cell(i, j)] === true) extra.push({ key: { [a]: r, [b]: c }, value: 0, parts: [0] })
-    }))
-    return { values, total: flags[t.grand] === true ? hidden(known) : known, extra }
+    const flags = suppressCells({ ...oneWay([], known), forced: totalHidden ? [0] : [] }, deps.threshold)
+    return { values: [], total: flags[0] === true ? hidden(known) : known, extra: [] }
   }
 
-  // By unit and another dimension: the units below and the unit's own share
-  // as rows, each row's total hidden as its canonical table says.
-  async function protectByUnit (ind: Indicator, ctx: ProtectionContext, q: { unit: string }, period: Period, other: Dimension, cells: Cell[], ownCells: Cell[], totalHidden: boolean): Promise<{ values: Figure[], extra: Cell[] }> {
-    const stock = ind.kind === 'stock'
-    const kids = await childrenOf(ctx, ind.code, stock, q.unit, period)
-    const ownFlag = await ownHidden(ctx, ind.code, stock, q.unit, period)
-    const rows = [...new Set([...kids.map((k) => k.unit), ...cells.map((c) => c.key.unit!)])].sort()
-    const cols = [...new Set([...cells, ...ownCells].map((c) => c.key[other]!))].sort()
-    if (cols.length === 0) return { values: [], extra: [] }
-    const below = (v: string) => cells.filter((c) => c.key[other] === v).reduce((a, c) => a + (c.value ?? 0), 0)
-    const own = cols.map((v) => Math.max(0, (ownCells.find((c) => c.key[other] === v)?.value ?? 0) - below(v)))
-    const matrix = [...rows.map((r) => cols.map((v) => cells.find((c) => c.key.unit === r && c.key[other] === v)?.value ?? 0)), own]
-    const t = twoWay(matrix)
-    const forced = [
-      ...rows.flatMap((r, i) => (kids.find((k) => k.unit === r)?.hidden === true ? [t.rowTotal(i)] : [])),
-      ...(ownFlag ? [t.rowTotal(rows.length)] : []),
-      ...(totalHidden ? [t.grand] : []),
-    ]
-    const flags = suppressCells({ ...t.problem, forced }, deps.threshold)
-    const values = cells.map((c) => (flags[t.cell(rows.indexOf(c.key.unit!), cols.indexOf(c.key[other]!))] === true ? hidden(c.value ?? 0) : c.value))
+  // A breakdown by other dimensions (of the unit, or of the units below it)
+  // as its cube has it (protect.ts): the same flags in every answer that
+  // shows a cell. Hidden zeros are listed too: a reader cannot tell them apart.
+  async function protectByCube (ind: Indicator, ctx: ProtectionContext, q: { unit: string, by: Dimension[] }, period: Period, cells: Cell[], children: boolean): Promise<{ values: Figure[], extra: Cell[] }> {
+    const dims = q.by.filter((d) => d !== 'unit')
+    const cube = await cubeOf(ctx, ind.code, ind.kind === 'stock', dims, children || q.unit === COUNTRY ? q.unit : parentOf(q.unit)!, period)
+    const rowOf = (c: Cell) => (children ? c.key.unit! : q.unit === COUNTRY ? PARENT : q.unit)
+    const coordsOf = (c: Cell) => dims.map((d) => c.key[d] ?? 'unknown')
+    const values = cells.map((c) => (cube.hidden(rowOf(c), coordsOf(c)) ? hidden(c.value ?? 0) : c.value))
+    const shown = new Set(cells.map((c) => `${rowOf(c)}|${coordsOf(c).join('|')}`))
     const extra: Cell[] = []
-    rows.forEach((r, i) => cols.forEach((v, j) => {
-      if (matrix[i]![j] === 0 && flags[t.cell(i, j)] === true) extra.push({ key: { unit: r, [other]: v }, value: 0, parts: [0] })
-    }))
+    const rows = children ? cube.rows.filter((r) => r !== OWN) : [rowOf({ key: {}, value: 0, parts: [] })]
+    const combos = dims.reduce<string[][]>((acc, _, k) => acc.flatMap((c) => cube.values[k]!.map((v) => [...c, v])), [[]])
+    for (const r of rows) {
+      for (const coords of combos) {
+        if (shown.has(`${r}|${coords.join('|')}`) || !cube.hidden(r, coords)) continue
+        extra.push({ key: { ...(children ? { unit: r } : {}), ...Object.fromEntries(dims.map((d, k) => [d, coords[k]!])) }, value: 0, parts: [0] })
+      }
+    }
     return { values, extra }
   }
 
@@ -194,7 +171,7 @@ export function createStatsAnswers (deps: Deps) {
   }
 
   // What one answer (or one report) reads and decides once.
-  const context = (): ProtectionContext => ({ reader: deps.reader.memo(), today: deps.today(), threshold: deps.threshold, tables: new Map() })
+  const context = (): ProtectionContext => ({ reader: deps.reader.memo(), today: deps.today(), threshold: deps.threshold, tables: new Map(), cubes: new Map() })
 
   async function table (q: { indicator: string, period: string, unit: string, by: Dimension[], lang: Lang, protect: boolean }, ctx: ProtectionContext = context()): Promise<TableAnswer> {
     const ind = indicator(q.indicator)
@@ -212,6 +189,9 @@ export function createStatsAnswers (deps: Deps) {
     const stock = ind.kind === 'stock'
     if (on && additive && period.grain === 'week') {
       throw new StatsRequestError('/period', `below the whole country, ${ind.code} is published by day, month and year, not by ISO week (a week straddles months, whose tables keep small counts from being worked out)`)
+    }
+    if (on && additive && period.grain === 'day' && q.by.some((d) => d !== 'unit')) {
+      throw new StatsRequestError('/period', `below the whole country, ${ind.code} by ${q.by.filter((d) => d !== 'unit').join(' and ')} is published by month and year, not by day (the months' tables keep small counts from being worked out)`)
     }
     // Rows by service and channel (by purpose, for look-ups) only when the breakdown needs them.
     const base = { period, unit: q.unit, today: deps.today(), detail: q.by.some((d) => d !== 'unit') }
@@ -238,13 +218,11 @@ export function createStatsAnswers (deps: Deps) {
         extra: [],
       }
       cells.push(...extra)
-    } else if (on && additive && children) {
-      const other = q.by.find((d) => d !== 'unit')!
-      const ownCells = evaluate(ind.code, totalRecords ?? [], [other]).cells
-      const byUnit = await protectByUnit(ind, ctx, q, period, other, cells, ownCells, totalHidden)
-      p = { values: byUnit.values, total: totalHidden ? hidden(own.value ?? 0) : own.value, extra: byUnit.extra }
+    } else if (on && additive && q.by.length > 0) {
+      const byCube = await protectByCube(ind, ctx, q, period, cells, children)
+      p = { values: byCube.values, total: totalHidden ? hidden(own.value ?? 0) : own.value, extra: byCube.extra }
     } else {
-      p = protect(ind, cells, own, q.by, on, totalHidden)
+      p = protect(ind, cells, own, on, totalHidden)
     }
     const rows = [...cells.map((c, i) => ({ c, value: p.values[i]! })), ...p.extra.map((c) => ({ c, value: COMPLEMENT_MARK as Figure }))]
       .map(({ c, value }) => ({

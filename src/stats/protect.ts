@@ -4,6 +4,7 @@ import { suppressCells, type SuppressionProblem } from './suppress.ts'
 import { COUNTRY, parentOf } from './units.ts'
 
 // Which counts stay hidden, decided once for every answer that shows them.
+// The country's own figures are published as they are.
 // A count below the threshold is hidden, and so are the counts that would
 // give it away by subtraction. Deciding that per answer is not enough: a
 // count hidden as a complement in its parent's breakdown, and shown when
@@ -41,7 +42,14 @@ export interface ProtectionContext {
   threshold: number
   // Tables already worked out for this answer.
   tables: Map<string, Promise<CanonicalTable>>
+  cubes: Map<string, Promise<Map<string, Cube>>>
 }
+
+// The rows of a parent's table: its units, and its own share (applications
+// taken at the parent's own office). Every application is taken at a unit, so
+// the country has no share of its own: a row of zeros everyone knows, no
+// cover for anything.
+const rowsBelow = (parent: string, units: string[]): string[] => (parent === COUNTRY ? units : [...units, OWN])
 
 const dayBefore = (date: string) => new Date(Date.parse(`${date}T00:00:00Z`) - 86400_000).toISOString().slice(0, 10)
 
@@ -56,8 +64,9 @@ function total (indicator: string, records: StatsRecord[]): number {
 }
 
 // Lays out rows x columns with their totals, solves, and reads the flags.
+// `fixed` names the totals decided in another table (see suppress.ts).
 function solve (rows: string[], columns: string[], value: (r: string, c: string) => number, rowTotal: (r: string) => number, columnTotal: (c: string) => number, grand: number,
-  forced: { rows: Set<string>, columns: Set<string>, grand: boolean }, threshold: number): CanonicalTable {
+  forced: { rows: Set<string>, columns: Set<string>, grand: boolean }, fixed: { rows: boolean, columns: boolean, grand: boolean }, threshold: number): CanonicalTable {
   const nr = rows.length
   const nc = columns.length
   const cell = (r: number, c: number) => r * nc + c
@@ -79,6 +88,11 @@ function solve (rows: string[], columns: string[], value: (r: string, c: string)
       ...rows.flatMap((r, i) => (forced.rows.has(r) ? [rowAt(i)] : [])),
       ...columns.flatMap((c, i) => (forced.columns.has(c) ? [colAt(i)] : [])),
       ...(forced.grand ? [grandAt] : []),
+    ],
+    fixed: [
+      ...(fixed.rows ? rows.map((_, r) => rowAt(r)) : []),
+      ...(fixed.columns ? columns.map((_, c) => colAt(c)) : []),
+      ...(fixed.grand ? [grandAt] : []),
     ],
   }
   const flags = suppressCells(problem, threshold)
@@ -128,8 +142,10 @@ function monthsTable (ctx: ProtectionContext, indicator: string, parent: string,
     const parentYear = total(indicator, ownY)
     const ownYear = Math.max(0, parentYear - units.reduce((a, u) => a + (byYear.get(u) ?? 0), 0))
     const above = await aboveForMonths(ctx, indicator, parent, columns, year)
-    return solve([...units, OWN], columns, (r, c) => (r === OWN ? own(c) : kid(r, c)), (r) => (r === OWN ? ownYear : byYear.get(r) ?? 0),
-      (c) => parentMonth.get(first(c)) ?? 0, parentYear, { rows: new Set(), ...above }, ctx.threshold)
+    // The parent's months and year are its parent's table's to decide (the
+    // country's are published as they are).
+    return solve(rowsBelow(parent, units), columns, (r, c) => (r === OWN ? own(c) : kid(r, c)), (r) => (r === OWN ? ownYear : byYear.get(r) ?? 0),
+      (c) => parentMonth.get(first(c)) ?? 0, parentYear, { rows: new Set(), ...above }, { rows: false, columns: true, grand: true }, ctx.threshold)
   })
 }
 
@@ -162,12 +178,14 @@ function daysTable (ctx: ProtectionContext, indicator: string, parent: string, m
     const ownMonth = Math.max(0, parentMonth - units.reduce((a, u) => a + (byMonth.get(u) ?? 0), 0))
     // The month table has the say on each unit's month and on the parent's.
     const months = await monthsTable(ctx, indicator, parent, month.slice(0, 4))
-    const rows = new Set([...units, OWN].filter((u) => months.hidden(u, month)))
+    const rows = new Set(rowsBelow(parent, units).filter((u) => months.hidden(u, month)))
     const up = parent === COUNTRY ? null : await daysTable(ctx, indicator, parentOf(parent)!, month)
     const parentHidden = parent === COUNTRY ? false : (await monthsTable(ctx, indicator, parentOf(parent)!, month.slice(0, 4))).hidden(parent, month)
-    return solve([...units, OWN], columns, (r, c) => (r === OWN ? own(c) : kid(r, c)), (r) => (r === OWN ? ownMonth : byMonth.get(r) ?? 0),
+    // Months are the month tables' to decide, the parent's days its parent's.
+    return solve(rowsBelow(parent, units), columns, (r, c) => (r === OWN ? own(c) : kid(r, c)), (r) => (r === OWN ? ownMonth : byMonth.get(r) ?? 0),
       (c) => parentDay.get(c) ?? 0, parentMonth,
-      { rows, columns: new Set(columns.filter((d) => up?.hidden(parent, d) === true)), grand: parentHidden }, ctx.threshold)
+      { rows, columns: new Set(columns.filter((d) => up?.hidden(parent, d) === true)), grand: parentHidden },
+      { rows: true, columns: true, grand: true }, ctx.threshold)
   })
 }
 
@@ -184,8 +202,8 @@ function stockTable (ctx: ProtectionContext, indicator: string, parent: string):
     const parentTotal = total(indicator, own)
     const ownShare = Math.max(0, parentTotal - units.reduce((a, u) => a + (byUnit.get(u) ?? 0), 0))
     const grand = parent === COUNTRY ? false : (await stockTable(ctx, indicator, parentOf(parent)!)).hidden(parent, '')
-    return solve([...units, OWN], [''], (r) => (r === OWN ? ownShare : byUnit.get(r) ?? 0), (r) => (r === OWN ? ownShare : byUnit.get(r) ?? 0),
-      () => parentTotal, parentTotal, { rows: new Set(), columns: new Set(), grand }, ctx.threshold)
+    return solve(rowsBelow(parent, units), [''], (r) => (r === OWN ? ownShare : byUnit.get(r) ?? 0), (r) => (r === OWN ? ownShare : byUnit.get(r) ?? 0),
+      () => parentTotal, parentTotal, { rows: new Set(), columns: new Set(grand ? [''] : []), grand }, { rows: false, columns: true, grand: true }, ctx.threshold)
   })
 }
 
@@ -217,8 +235,239 @@ export async function childrenOf (ctx: ProtectionContext, indicator: string, sto
   }))
 }
 
-// The parent's own share for `period` (in no unit below it): never shown, hidden or not.
-export async function ownHidden (ctx: ProtectionContext, indicator: string, stock: boolean, unit: string, period: Period): Promise<boolean> {
-  const { table, column } = await placeOf(ctx, indicator, stock, unit, period)
-  return column === null ? table.rowHidden(OWN) : table.hidden(OWN, column)
+// ---- breakdowns by other dimensions ----------------------------------------
+//
+// A unit's figures by channel (or service, sex, ... ; one or two dimensions)
+// are published three ways: as the unit's own breakdown, as its row in its
+// parent's table by unit and channel, and summed over the year's months. So
+// each is judged once, in a cube: the units below a parent (and the
+// parent's own share) by the dimensions' values, with every margin. The
+// margins come from the tables that decide them (the unit tables above for
+// the units' totals, the cube of the parent's parent for the parent's own
+// breakdown, the one-dimension cubes for a two-dimension cube's edges) and
+// are never taken as complements here. A month's cube and its year's are
+// solved together: a cell hidden in any month is hidden in the year (the
+// months could not be subtracted from a visible year), and a year cell
+// hidden to protect another gets a month hidden with it.
+
+export const PARENT = '@parent'
+// A dimension's total in a cube's coordinates.
+const ALL = '*'
+
+export interface Cube {
+  // The units below the parent, then OWN.
+  rows: string[]
+  // Each dimension's values.
+  values: string[][]
+  // `row` may be PARENT; `coords` has one value per dimension (or ALL).
+  value (row: string, coords: readonly string[]): number
+  hidden (row: string, coords: readonly string[]): boolean
+}
+
+type Dim = Parameters<typeof evaluate>[2][number]
+type State = { fixed: true, hidden: boolean } | { fixed: false }
+
+// Cells of one period (a month, the year, or now for stocks), laid out as a
+// mixed-radix hypercube: the row axis (rows, then PARENT) and one axis per
+// dimension (values, then ALL).
+interface Layer {
+  counts: number[]
+  // Per cell: decided elsewhere or free.
+  states: State[]
+}
+
+function cubeShape (rows: readonly string[], values: readonly string[][]) {
+  const sizes = [rows.length + 1, ...values.map((v) => v.length + 1)]
+  const strides: number[] = []
+  let n = 1
+  for (let k = sizes.length - 1; k >= 0; k--) {
+    strides[k] = n
+    n *= sizes[k]!
+  }
+  const rowIndex = new Map(rows.map((r, i) => [r, i]))
+  const valueIndex = values.map((vs) => new Map(vs.map((v, i) => [v, i])))
+  const index = (row: string, coords: readonly string[]): number | undefined => {
+    const r = row === PARENT ? rows.length : rowIndex.get(row)
+    if (r === undefined) return undefined
+    let at = r * strides[0]!
+    for (let k = 0; k < coords.length; k++) {
+      const v = coords[k] === ALL ? values[k]!.length : valueIndex[k]!.get(coords[k]!)
+      if (v === undefined) return undefined
+      at += v * strides[k + 1]!
+    }
+    return at
+  }
+  const coordsOf = (cell: number): number[] => sizes.map((size, k) => Math.floor(cell / strides[k]!) % size)
+  // Each line along an axis: its members, and the total at the axis's end.
+  const groups: number[][] = []
+  const totals: number[] = []
+  for (let k = 0; k < sizes.length; k++) {
+    for (let cell = 0; cell < n; cell++) {
+      if (coordsOf(cell)[k] !== 0) continue
+      groups.push(Array.from({ length: sizes[k]! - 1 }, (_, i) => cell + i * strides[k]!))
+      totals.push(cell + (sizes[k]! - 1) * strides[k]!)
+    }
+  }
+  return { n, sizes, index, coordsOf, groups, totals }
+}
+
+function solveLayer (shape: ReturnType<typeof cubeShape>, layer: Layer, extra: ReadonlySet<number>, threshold: number): boolean[] {
+  const forced: number[] = []
+  const fixed: number[] = []
+  layer.states.forEach((st, i) => {
+    if (st.fixed) {
+      fixed.push(i)
+      if (st.hidden) forced.push(i)
+    }
+  })
+  for (const i of extra) forced.push(i)
+  return suppressCells({ counts: layer.counts, groups: shape.groups, totals: shape.totals, forced, fixed }, threshold)
+}
+
+// The cubes of `dims` below `parent`: per month and for the year `span`, or
+// for now (`span` '') for stocks.
+export function cubes (ctx: ProtectionContext, indicator: string, stock: boolean, dims: Dim[], parent: string, span: string): Promise<Map<string, Cube>> {
+  return memoCubes(ctx, `cube|${indicator}|${dims.join(',')}|${parent}|${span}`, async () => {
+    const sel = (children: boolean, period: Period, split: boolean) => ({ period, unit: parent, children, today: ctx.today, split, detail: true })
+    let layers: Array<{ code: string, kids: StatsRecord[], own: StatsRecord[] }>
+    if (stock) {
+      const now = periodOf('day', ctx.today)
+      const [kids, own] = await Promise.all([ctx.reader.records(indicator, sel(true, now, false)), ctx.reader.records(indicator, sel(false, now, false))])
+      layers = [{ code: '', kids, own }]
+    } else {
+      const whole = parsePeriod(span)!
+      const months: Period = { ...whole, grain: 'month' }
+      const [kidsM, ownM, kidsY, ownY] = await Promise.all([
+        ctx.reader.records(indicator, sel(true, months, true)),
+        ctx.reader.records(indicator, sel(false, months, true)),
+        ctx.reader.records(indicator, sel(true, whole, false)),
+        ctx.reader.records(indicator, sel(false, whole, false)),
+      ])
+      const codes = periodsBetween('month', whole.from, dayBefore(whole.to), 12).map((p) => p.code)
+      layers = [
+        ...codes.map((code) => ({ code, kids: kidsM.filter((r) => r.dims.period === `${code}-01`), own: ownM.filter((r) => r.dims.period === `${code}-01`) })),
+        { code: span, kids: kidsY, own: ownY },
+      ]
+    }
+    const all = layers.flatMap((l) => [...l.kids, ...l.own])
+    const rows = [...new Set(layers.flatMap((l) => l.kids.map((r) => r.dims.unit ?? '')))].sort()
+    if (parent !== COUNTRY) rows.push(OWN)
+    const values = dims.map((d) => [...new Set(all.map((r) => r.dims[d] ?? 'unknown'))].sort())
+    const shape = cubeShape(rows, values)
+
+    // What the other tables decided, per layer.
+    const unitTable = stock ? await stockTable(ctx, indicator, parent) : await monthsTable(ctx, indicator, parent, span)
+    const parentTotal = async (code: string): Promise<boolean> => {
+      if (parent === COUNTRY) return false
+      return unitHidden(ctx, indicator, stock, parent, stock ? periodOf('day', ctx.today) : parsePeriod(code)!)
+    }
+    const above = parent === COUNTRY ? null : await cubes(ctx, indicator, stock, dims, parentOf(parent)!, span)
+    const edges = dims.length === 2 ? await Promise.all(dims.map((d) => cubes(ctx, indicator, stock, [d], parent, span))) : null
+
+    const built = await Promise.all(layers.map(async (l): Promise<Layer> => {
+      const byUnit = new Map<string, number>()
+      const ofParent = new Map<string, number>()
+      // Every pattern of dimensions kept or summed (ALL).
+      for (let mask = 0; mask < 1 << dims.length; mask++) {
+        const kept = dims.filter((_, k) => (mask & (1 << k)) !== 0)
+        const key = (r: StatsRecord['dims']) => dims.map((d, k) => ((mask & (1 << k)) !== 0 ? r[d] ?? 'unknown' : ALL)).join('|')
+        for (const c of evaluate(indicator, l.kids, ['unit', ...kept]).cells) byUnit.set(`${c.key.unit}|${key(c.key)}`, c.value ?? 0)
+        const own = kept.length === 0 ? [{ key: {}, value: evaluate(indicator, l.own, []).total.value }] : evaluate(indicator, l.own, kept).cells
+        for (const c of own) ofParent.set(key(c.key), c.value ?? 0)
+      }
+      const parentHidden = await parentTotal(l.code)
+      const counts: number[] = new Array(shape.n).fill(0)
+      const states: State[] = new Array(shape.n)
+      for (let cell = 0; cell < shape.n; cell++) {
+        const at = shape.coordsOf(cell)
+        const r = at[0]!
+        const row = r === rows.length ? PARENT : rows[r]!
+        const coords = dims.map((_, k) => (at[k + 1] === values[k]!.length ? ALL : values[k]![at[k + 1]!]!))
+        const key = coords.join('|')
+        if (row === PARENT) counts[cell] = ofParent.get(key) ?? 0
+        else if (row !== OWN) counts[cell] = byUnit.get(`${row}|${key}`) ?? 0
+        else counts[cell] = Math.max(0, (ofParent.get(key) ?? 0) - rows.slice(0, -1).reduce((a, u) => a + (byUnit.get(`${u}|${key}`) ?? 0), 0))
+        const summed = coords.filter((c) => c === ALL).length
+        if (summed === dims.length) {
+          // A unit's total, or the parent's: the unit tables'.
+          const hidden = row === PARENT ? parentHidden : stock ? unitTable.hidden(row, '') : l.code === span ? unitTable.rowHidden(row) : unitTable.hidden(row, l.code)
+          states[cell] = { fixed: true, hidden }
+        } else if (summed > 0) {
+          // An edge of a two-dimension cube: a one-dimension cube's cell.
+          const k = coords.findIndex((c) => c !== ALL)
+          states[cell] = { fixed: true, hidden: edges![k]!.get(l.code)!.hidden(row, [coords[k]!]) }
+        } else if (row === PARENT) {
+          // The parent's own breakdown: its parent's cube's, or the country's, published as it is.
+          states[cell] = { fixed: true, hidden: above === null ? false : above.get(l.code)!.hidden(parent, coords) }
+        } else {
+          states[cell] = { fixed: false }
+        }
+      }
+      return { counts, states }
+    }))
+
+    // Months and year together (see above); stocks have one layer.
+    const monthsN = layers.length - 1
+    const extra = layers.map(() => new Set<number>())
+    let flags: boolean[][] = []
+    for (;;) {
+      if (stock) {
+        flags = [solveLayer(shape, built[0]!, extra[0]!, ctx.threshold)]
+        break
+      }
+      flags = built.slice(0, monthsN).map((l, i) => solveLayer(shape, l, extra[i]!, ctx.threshold))
+      const year = built[monthsN]!
+      const inAnyMonth = new Set<number>()
+      for (const f of flags) f.forEach((h, i) => { if (h && !year.states[i]!.fixed) inAnyMonth.add(i) })
+      const yearFlags = solveLayer(shape, year, inAnyMonth, ctx.threshold)
+      flags.push(yearFlags)
+      let added = false
+      yearFlags.forEach((h, i) => {
+        if (!h || inAnyMonth.has(i) || year.states[i]!.fixed || year.counts[i] === 0) return
+        // Hidden in the year and in no month: the months would add up to it.
+        let best = -1
+        built.slice(0, monthsN).forEach((l, m) => {
+          if (l.counts[i]! > 0 && (best < 0 || l.counts[i]! < built[best]!.counts[i]!)) best = m
+        })
+        if (best >= 0) {
+          extra[best]!.add(i)
+          added = true
+        }
+      })
+      if (!added) break
+    }
+    const out = new Map<string, Cube>()
+    layers.forEach((l, i) => {
+      out.set(l.code, {
+        rows,
+        values,
+        value: (row, coords) => {
+          const at = shape.index(row, coords)
+          return at === undefined ? 0 : built[i]!.counts[at]!
+        },
+        hidden: (row, coords) => {
+          const at = shape.index(row, coords)
+          return at !== undefined && flags[i]![at] === true
+        },
+      })
+    })
+    return out
+  })
+}
+
+function memoCubes (ctx: ProtectionContext, key: string, make: () => Promise<Map<string, Cube>>): Promise<Map<string, Cube>> {
+  let found = ctx.cubes.get(key)
+  if (found === undefined) {
+    found = make()
+    ctx.cubes.set(key, found)
+  }
+  return found
+}
+
+// The cube (and its layer) that judges a breakdown by `dims` of `parent`'s
+// units, for `period`: a month or a year, or now for stocks.
+export async function cubeOf (ctx: ProtectionContext, indicator: string, stock: boolean, dims: Dim[], parent: string, period: Period): Promise<Cube> {
+  if (stock) return (await cubes(ctx, indicator, true, dims, parent, '')).get('')!
+  if (period.grain !== 'month' && period.grain !== 'year') throw new RangeError(`no cube for ${period.grain}s`)
+  return (await cubes(ctx, indicator, false, dims, parent, period.code.slice(0, 4))).get(period.code)!
 }

@@ -24,6 +24,10 @@ export interface SuppressionProblem {
   // Cells that must be suppressed whatever their count (e.g. already
   // suppressed in another answer).
   forced?: readonly number[]
+  // Cells whose state was decided in another table (hidden when also
+  // forced, shown otherwise): never taken as a complement here, so that
+  // every answer showing them agrees.
+  fixed?: readonly number[]
   // Optional, parallel to `groups`: the cell that publishes the group's sum in
   // this answer (null: the sum is known from elsewhere). It ties the total to
   // its members: a hidden total is then not a known sum, and it could be
@@ -54,23 +58,25 @@ export function suppressCells (problem: SuppressionProblem, threshold: number): 
   const { counts } = problem
   const relations = validate(problem)
   const hidden = counts.map((c) => c > 0 && c < t)
+  const fixed = new Set(problem.fixed ?? [])
+  for (const i of fixed) hidden[i] = false
   for (const i of problem.forced ?? []) hidden[i] = true
   // Every pass suppresses a new cell or stops, so this ends after at most counts.length passes.
   for (;;) {
-    settle(counts, relations, hidden, t)
-    const extra = auditPartner(counts, relations, hidden)
+    settle(counts, relations, hidden, t, fixed)
+    const extra = auditPartner(counts, relations, hidden, fixed)
     if (extra === null) return hidden
     hidden[extra] = true
   }
 }
 
 // Complementary suppression, group by group, until no group exposes anything.
-function settle (counts: readonly number[], relations: readonly Relation[], hidden: boolean[], t: number): void {
+function settle (counts: readonly number[], relations: readonly Relation[], hidden: boolean[], t: number, fixed: ReadonlySet<number>): void {
   let changed = true
   while (changed) {
     changed = false
     for (const rel of relations) {
-      const extra = groupPartner(counts, rel, hidden, t)
+      const extra = groupPartner(counts, rel, hidden, t, fixed)
       if (extra !== null) {
         hidden[extra] = true
         changed = true
@@ -81,7 +87,7 @@ function settle (counts: readonly number[], relations: readonly Relation[], hidd
 
 // The cell this group needs suppressed next, or null when it is safe (or
 // wholly suppressed already, when there is nothing left to add).
-function groupPartner (counts: readonly number[], rel: Relation, hidden: readonly boolean[], t: number): number | null {
+function groupPartner (counts: readonly number[], rel: Relation, hidden: readonly boolean[], t: number, fixed: ReadonlySet<number>): number | null {
   let n = 0
   let sum = 0
   for (const m of rel.members) {
@@ -98,20 +104,20 @@ function groupPartner (counts: readonly number[], rel: Relation, hidden: readonl
   // A hidden total with every member visible is just their sum.
   const bareTotal = totalHidden && n === 0
   if (!lone && !smallSum && !bareTotal) return null
-  const pick = smallestVisible(counts, rel.members, hidden)
+  const pick = smallestVisible(counts, rel.members, hidden, fixed)
   if (pick !== null) return pick
   // A one-member group: the member is its own total, so hide the total too.
-  if (lone && rel.total !== null && !totalHidden) return rel.total
+  if (lone && rel.total !== null && !totalHidden && !fixed.has(rel.total)) return rel.total
   return null
 }
 
 // Smallest visible non-zero count (hiding a zero adds no uncertainty to the
 // sum), else a visible zero; ties go to the lowest index so the outcome is
 // deterministic.
-function smallestVisible (counts: readonly number[], cells: Iterable<number>, hidden: readonly boolean[]): number | null {
+function smallestVisible (counts: readonly number[], cells: Iterable<number>, hidden: readonly boolean[], fixed: ReadonlySet<number>): number | null {
   let best: number | null = null
   for (const i of cells) {
-    if (hidden[i] === true) continue
+    if (hidden[i] === true || fixed.has(i)) continue
     if (best === null || better(counts, i, best)) best = i
   }
   return best
@@ -126,7 +132,7 @@ function better (counts: readonly number[], a: number, b: number): boolean {
 
 // The complement for the first hidden non-zero count that the published sums
 // determine exactly, or null when none is determined (or none can be helped).
-function auditPartner (counts: readonly number[], relations: readonly Relation[], hidden: readonly boolean[]): number | null {
+function auditPartner (counts: readonly number[], relations: readonly Relation[], hidden: readonly boolean[], fixed: ReadonlySet<number>): number | null {
   for (const cell of determinedCells(relations, hidden)) {
     if (counts[cell] === 0) continue
     const around = new Set<number>()
@@ -135,7 +141,7 @@ function auditPartner (counts: readonly number[], relations: readonly Relation[]
       for (const m of rel.members) around.add(m)
       if (rel.total !== null) around.add(rel.total)
     }
-    const pick = smallestVisible(counts, [...around].sort((a, b) => a - b), hidden)
+    const pick = smallestVisible(counts, [...around].sort((a, b) => a - b), hidden, fixed)
     if (pick !== null) return pick
   }
   return null
@@ -225,6 +231,7 @@ function validate (problem: SuppressionProblem): Relation[] {
     return i
   }
   for (const i of forced ?? []) cell(i, 'forced')
+  for (const i of problem.fixed ?? []) cell(i, 'fixed')
   if (totals !== undefined && totals.length !== groups.length) throw new RangeError('totals must have one entry per group')
   return groups.map((members, g) => {
     const seen = new Set<number>()

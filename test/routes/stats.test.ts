@@ -48,6 +48,11 @@ const BATCHES: Batch[] = [
   { unit: '2104', month: '2026-10', n: 7, approved: 2, shared: true },
   // The capital and aimag 65 (Arkhangai, 3: small even as an aimag).
   { unit: '1101', month: '2026-10', n: 6 },
+  // The capital in the other months, so that no national count is small
+  // (national figures are published as they are).
+  { unit: '1101', month: '2026-09', n: 15 },
+  { unit: '1101', month: '2026-07', n: 15 },
+  { unit: '1101', month: '2025-12', n: 15 },
   { unit: '6501', month: '2026-10', n: 3 },
 ]
 
@@ -223,7 +228,10 @@ t.test('statistics API', async (t) => {
     const aimags = await ok<Table>(tt, values('&by=unit'), admin)
     tt.same(aimags.rows.map((r) => r.key.unit).sort(), ['11', '21', '62', '65'])
     tt.equal(aimags.suppressed, true, 'broken down by unit, the national answer is protected')
-    tt.equal((await ok<Table>(tt, values('&unit=21'), admin)).total, 9)
+    // Below the country, even an admin reads a unit's total as the country's table has it.
+    const d21 = aimags.rows.find((r) => r.key.unit === '21')!.value
+    tt.ok(d21 === 9 || d21 === 'x', `21 (9) is shown or hidden as a complement, not ${d21}`)
+    tt.equal((await ok<Table>(tt, values('&unit=21'), admin)).total, d21, 'asked for alone, 21 reads as in the table by aimag')
     await problem(tt, values('&unit=99'), 400, 'VALIDATION_FAILED', admin, '/unit')
   })
 
@@ -343,6 +351,74 @@ t.test('statistics API', async (t) => {
       months.push({ key: { month }, labels: {}, value: (await ok<Table>(tt, `/v1/stats/values?indicator=applications.received&period=${month}&unit=6213`, analyst)).total })
     }
     noSubtraction(tt, 'months of 6213, each asked for alone', year, months, 'month', (m) => truth('6213', m), todo)
+  })
+
+  // The attacker: every count published for each unit and period, alone and
+  // broken down by unit, by channel and by both, becomes a linear equation
+  // over the true counts of (unit where received, channel, month). No count
+  // under the threshold that an answer hides may follow from them all.
+  await t.test('no combination of answers gives a small count away', async (tt) => {
+    const atoms = new Map<string, number>()
+    for (const b of BATCHES) {
+      for (let j = 0; j < b.n; j++) {
+        const key = `${b.unit}|${b.channel ?? (['oss_counter', 'mobile_oss', 'online'] as const)[j % 3]}|${b.month}`
+        atoms.set(key, (atoms.get(key) ?? 0) + 1)
+      }
+    }
+    const keys = [...atoms.keys()].map((k) => k.split('|') as [string, string, string])
+    const vectorOf = (unit: string, channel: string | undefined, period: string) =>
+      keys.map(([u, c, m]) => (u.startsWith(unit) && (channel === undefined || c === channel) && m.startsWith(period) ? 1 : 0))
+    const truthOf = (v: number[]) => v.reduce((a, x, i) => a + x * atoms.get(keys[i]!.join('|'))!, 0)
+    const equations: number[][] = []
+    const hidden: Array<{ what: string, vector: number[], truth: number }> = []
+    const units = ['', '11', '1101', '21', '2101', '2104', '62', '6201', '620151', '6204', '6207', '6210', '6213', '65', '6501']
+    const periods = ['2025-12', '2026-07', '2026-09', '2026-10', '2025', '2026']
+    let answers = 0
+    for (const unit of units) {
+      for (const period of periods) {
+        for (const by of ['', 'channel', 'unit', 'unit,channel']) {
+          const url = `/v1/stats/values?indicator=applications.received&period=${period}${unit === '' ? '' : `&unit=${unit}`}${by === '' ? '' : `&by=${by}`}`
+          const body = await ok<Table>(tt, url, admin)
+          answers++
+          const cells = [{ what: `${url} total`, vector: vectorOf(unit, undefined, period), value: body.total },
+            ...body.rows.map((r) => ({ what: `${url} ${JSON.stringify(r.key)}`, vector: vectorOf(r.key.unit ?? unit, r.key.channel, period), value: r.value }))]
+          for (const c of cells) {
+            const truth = truthOf(c.vector)
+            if (typeof c.value === 'number') {
+              if (c.value !== truth) tt.fail(`${c.what}: ${c.value}, the history says ${truth}`)
+              if (c.vector.some((x) => x !== 0)) equations.push(c.vector)
+            } else {
+              hidden.push({ what: c.what, vector: c.vector, truth })
+            }
+          }
+        }
+      }
+    }
+    // Row space by fraction-free elimination: a hidden count follows from the
+    // published ones exactly when its vector reduces to zero.
+    const basis: Array<{ row: bigint[], col: number }> = []
+    const reduce = (v: number[]): bigint[] => {
+      let row = v.map(BigInt)
+      for (const b of basis) {
+        const f = row[b.col]!
+        if (f === 0n) continue
+        const g = b.row[b.col]!
+        row = row.map((x, k) => x * g - b.row[k]! * f)
+      }
+      return row
+    }
+    for (const e of equations) {
+      const row = reduce(e)
+      const col = row.findIndex((x) => x !== 0n)
+      if (col >= 0) basis.push({ row, col })
+    }
+    const small = hidden.filter((h) => h.truth > 0 && h.truth < THRESHOLD)
+    tt.ok(small.length >= 20, `the answers hide small counts (${small.length} of ${hidden.length} hidden, ${answers} answers, ${equations.length} equations over ${keys.length} true counts, rank ${basis.length})`)
+    for (const h of small) {
+      if (reduce(h.vector).every((x) => x === 0n)) tt.fail(`${h.what} (${h.truth}) follows from the published counts`)
+    }
+    // The attacker is not blind: a count shown somewhere does follow.
+    tt.ok(reduce(vectorOf('6213', undefined, '2026-10')).every((x) => x === 0n), 'a published count is in the row space')
   })
 
   await t.test('the public summary', async (tt) => {
@@ -509,6 +585,11 @@ t.test('statistics API', async (t) => {
     // Below the country, weeks straddle the month tables that decide what is hidden.
     await problem(tt, '/v1/stats/series?indicator=applications.received&unit=62&grain=week', 422, 'STATS_NOT_AVAILABLE', admin, '/grain')
     await problem(tt, '/v1/stats/values?indicator=applications.received&unit=62&period=2026-W41', 422, 'STATS_NOT_AVAILABLE', admin, '/period')
+    // Below the country, a day's breakdown by channel (or service, sex ...) has no table joining it to its month.
+    await problem(tt, '/v1/stats/values?indicator=applications.received&unit=62&period=2026-10-05&by=channel', 422, 'STATS_NOT_AVAILABLE', analyst, '/period')
+    await problem(tt, '/v1/stats/values?indicator=applications.received&unit=62&period=2026-10-05&by=unit,service', 422, 'STATS_NOT_AVAILABLE', analyst, '/period')
+    tt.equal((await ok<Table>(tt, '/v1/stats/values?indicator=applications.received&unit=62&period=2026-10-05&by=unit', analyst)).by[0], 'unit', 'by unit alone, a day is answered')
+    tt.equal((await ok<Table>(tt, '/v1/stats/values?indicator=applications.received&period=2026-10-05&by=channel', admin)).suppressed, false, 'the country by channel on a day is answered as it is')
     await problem(tt, '/v1/stats/series?indicator=backlog.open', 422, 'STATS_NOT_AVAILABLE', admin, '/indicator')
     await problem(tt, '/v1/stats/series?indicator=applications.received&grain=fortnight', 400, 'VALIDATION_FAILED', admin, '/grain')
     await problem(tt, '/v1/stats/values?indicator=applications.received&period=2026-10&colour=red', 400, 'VALIDATION_FAILED', admin, '/colour')

@@ -93,6 +93,20 @@ t.test('bare groups', async (tt) => {
   tt.throws(() => suppressCells({ counts: [1, 2], groups: [], forced: [5] }, 5), RangeError)
 })
 
+t.test('fixed cells are decided elsewhere', async (tt) => {
+  // 3 + 10 + 20 = 33, the total published: without `fixed` the 10 is the
+  // complement; fixed (shown in another answer), the 20 is taken instead.
+  const problem = { counts: [3, 10, 20, 33], groups: [[0, 1, 2]], totals: [3] }
+  tt.same(hiddenOf(problem), [0, 1])
+  tt.same(hiddenOf({ ...problem, fixed: [1] }), [0, 2])
+  // A fixed cell keeps its state: shown even when small, hidden when also forced.
+  tt.same(hiddenOf({ counts: [2, 6, 7, 15], groups: [[0, 1, 2]], totals: [3], fixed: [0] }), [])
+  tt.same(hiddenOf({ counts: [6, 7, 8, 21], groups: [[0, 1, 2]], totals: [3], forced: [0], fixed: [0, 3] }), [0, 1])
+  // Nothing left to take: the group stays as it is rather than touch a fixed cell.
+  tt.same(hiddenOf({ counts: [3, 10, 13], groups: [[0, 1]], totals: [2], fixed: [1, 2] }), [0])
+  tt.throws(() => suppressCells({ counts: [1, 2], groups: [], fixed: [2] }, 5), RangeError)
+})
+
 t.test('two-way, hand-worked', async (tt) => {
   //  3 10 20 | 33
   // 10 12 30 | 52
