@@ -421,6 +421,47 @@ t.test('statistics API', async (t) => {
     tt.ok(reduce(vectorOf('6213', undefined, '2026-10')).every((x) => x === 0n), 'a published count is in the row space')
   })
 
+  // A unit's cell by sex, age band or service is shown or hidden alike in
+  // its own breakdown and in its parent's table by unit; a two-dimension
+  // breakdown's hidden cells cannot be worked out from the one-dimension
+  // breakdowns it adds up to.
+  await t.test('one flag per cell across answers, whatever the dimension', async (tt) => {
+    const url = (indicator: string, unit: string, by: string) => `/v1/stats/values?indicator=${indicator}&period=2026-10${unit === '' ? '' : `&unit=${unit}`}&by=${by}`
+    let compared = 0
+    for (const [indicator, dim] of [['applications.persons_served', 'sex'], ['applications.persons_served', 'age_band'], ['applications.received', 'service'], ['applications.received', 'category']] as const) {
+      for (const parent of ['', '62', '6201']) {
+        const table = await ok<Table>(tt, url(indicator, parent, `unit,${dim}`), admin)
+        const units = [...new Set(table.rows.map((r) => r.key.unit!))]
+        for (const unit of units) {
+          const own = await ok<Table>(tt, url(indicator, unit, dim), admin)
+          const mine = table.rows.filter((r) => r.key.unit === unit)
+          for (const r of own.rows) {
+            const there = mine.find((m) => m.key[dim] === r.key[dim])
+            const here = typeof r.value === 'string' ? 'hidden' : 'shown'
+            const other = there === undefined ? (r.value === 0 ? 'shown' : 'absent') : typeof there.value === 'string' ? 'hidden' : 'shown'
+            tt.equal(here, other, `${indicator} ${unit} ${dim}=${r.key[dim]}: ${JSON.stringify(r.value)} alone, ${JSON.stringify(there?.value)} in ${parent || 'the country'} by unit and ${dim}`)
+            compared++
+          }
+        }
+      }
+    }
+    tt.ok(compared >= 30, `${compared} cells compared`)
+    for (const unit of ['62', '6213']) {
+      const both = await ok<Table>(tt, url('applications.persons_served', unit, 'sex,age_band'), analyst)
+      for (const dim of ['sex', 'age_band'] as const) {
+        const margin = await ok<Table>(tt, url('applications.persons_served', unit, dim), analyst)
+        for (const m of margin.rows) {
+          if (typeof m.value !== 'number') continue
+          const line = both.rows.filter((r) => r.key[dim] === m.key[dim])
+          const hiddenCells = line.filter((r) => typeof r.value === 'string')
+          const left = m.value - line.reduce((a, r) => a + (typeof r.value === 'number' ? r.value : 0), 0)
+          tt.not(hiddenCells.length, 1, `${unit} persons ${dim}=${m.key[dim]} (${m.value}): no lone hidden cell in its line`)
+          tt.notOk(isSmall(left), `${unit} persons ${dim}=${m.key[dim]}: ${m.value} - visible = ${left} is not a small count`)
+        }
+      }
+    }
+  })
+
   await t.test('the public summary', async (tt) => {
     const res = await get('/v1/stats/public?period=2026-10')
     tt.equal(res.statusCode, 200, res.body.slice(0, 400))
