@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import applicationSchema from '../../schemas/application.json' with { type: 'json' }
 import { checkApplication, type ApplicationBody } from '../applications/intake.ts'
 import { reasonTexts, statusLabels, type Lang } from '../applications/labels.ts'
+import { languageOf } from './language.ts'
 import { requestHash, type Application } from '../applications/store.ts'
 import { withinScope } from '../catalogue/scope.ts'
 import type { CitizenPrincipal, OfficerPrincipal, Principal } from '../auth/principal.ts'
@@ -42,18 +43,8 @@ function localView (a: Application, lang: Lang) {
 // Mongolian, where no language was asked for (lists, the 202 of intake).
 const view = (a: Application) => localView(a, 'mn')
 
-// As the public catalogue does: ?lang, then Accept-Language, then Mongolian.
+// ?lang, then Accept-Language, then Mongolian (language.ts).
 const langParam = { type: 'string', enum: ['mn', 'en'] }
-function languageOf (request: FastifyRequest): Lang {
-  const q = (request.query as { lang?: Lang } | undefined)?.lang
-  if (q !== undefined) return q
-  for (const part of (request.headers['accept-language'] ?? '').split(',')) {
-    const tag = part.trim().slice(0, 2).toLowerCase()
-    if (tag === 'mn' || tag === 'en') return tag
-  }
-  return 'mn'
-}
-
 // Who may read an application: the citizen who applied, officers of its unit
 // or of a unit above it (an OSS serves the units below it), admins. Anyone
 // else learns nothing, not even that it exists.
@@ -245,7 +236,7 @@ export async function applicationRoutes (app: FastifyInstance): Promise<void> {
     const { id } = request.params as { id: string }
     const found = await store.get(id)
     if (found === null || !mayRead(request.principal!, found)) throw new ProblemError('NOT_FOUND', `no application ${id}`)
-    const lang = languageOf(request)
+    const lang = languageOf(request, (request.query as { lang?: Lang } | undefined)?.lang)
     const parts = found.adapter === null ? { parts: (await store.parts(id)).map((p) => localView(p, lang)) } : {}
     const history = (await store.history(id)).map((h) => ({ ...h, statusLabels: statusLabels(h.status) }))
     reply.header('vary', 'Accept-Language').header('content-language', lang)
@@ -258,7 +249,7 @@ export async function applicationRoutes (app: FastifyInstance): Promise<void> {
   }, async (request: FastifyRequest, reply) => {
     const q = request.query as { status?: string, limit: number }
     const list = await store.list({ applicant: (request.principal as CitizenPrincipal).regnum, topLevel: true, limit: q.limit, ...(q.status === undefined ? {} : { status: q.status }) })
-    const lang = languageOf(request)
+    const lang = languageOf(request, (request.query as { lang?: Lang } | undefined)?.lang)
     reply.header('vary', 'Accept-Language').header('content-language', lang)
     return { applications: list.map((a) => localView(a, lang)), lang }
   })

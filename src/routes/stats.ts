@@ -6,6 +6,7 @@ import { StatsRequestError, type RankingAnswer, type SeriesAnswer, type TableAns
 import { PERIOD_PATTERN, periodOf, shiftMonths } from '../stats/calendar.ts'
 import { INDICATOR_CODES } from '../stats/indicators.ts'
 import type { Dimension, Figure, Grain, Lang, StatsReport } from '../stats/model.ts'
+import { languageOf } from './language.ts'
 import { renderReportHtml } from '../stats/report-html.ts'
 import { COUNTRY, within } from '../stats/units.ts'
 
@@ -49,15 +50,6 @@ const tableSchema = {
   },
 }
 
-function languageOf (request: FastifyRequest, q: { lang?: Lang }): Lang {
-  if (q.lang !== undefined) return q.lang
-  for (const part of (request.headers['accept-language'] ?? '').split(',')) {
-    const tag = part.trim().slice(0, 2).toLowerCase()
-    if (tag === 'mn' || tag === 'en') return tag
-  }
-  return 'mn'
-}
-
 type Format = 'json' | 'csv' | 'html'
 
 function formatOf (request: FastifyRequest, q: { format?: Format }, allowed: Format[]): Format {
@@ -76,8 +68,9 @@ function csvCell (value: Figure | undefined): string {
 const csv = (rows: Array<Array<Figure | undefined>>) => rows.map((r) => r.map(csvCell).join(',')).join('\r\n') + '\r\n'
 
 function tableCsv (t: TableAnswer): string {
+  // By unit, `unit` names each row's unit and `parent` the unit asked for.
   return csv([
-    [...t.by.flatMap((d) => [d, `${d}_label`]), 'indicator', 'period', 'unit', 'value'],
+    [...t.by.flatMap((d) => [d, `${d}_label`]), 'indicator', 'period', t.by.includes('unit') ? 'parent' : 'unit', 'value'],
     ...t.rows.map((r) => [...t.by.flatMap((d) => [r.key[d], r.labels[d]]), t.indicator.code, t.period.code, t.unit.code ?? '', r.value]),
     [...t.by.flatMap(() => ['', '']), t.indicator.code, t.period.code, t.unit.code ?? '', t.total],
   ])
@@ -185,7 +178,7 @@ export async function statsRoutes (app: FastifyInstance): Promise<void> {
     const q = request.query as { indicator: string, period: string, unit?: string, by?: string, lang?: Lang, format?: Format }
     const scope = scopeFor(app, request.principal, q.unit)
     const dims = q.by === undefined ? [] : [...new Set(q.by.split(',') as Dimension[])]
-    const t = await answer(() => app.stats.answers.table({ indicator: q.indicator, period: q.period, unit: scope, by: dims, lang: languageOf(request, q), protect: false }))
+    const t = await answer(() => app.stats.answers.table({ indicator: q.indicator, period: q.period, unit: scope, by: dims, lang: languageOf(request, q.lang), protect: false }))
     return sendJsonOrCsv(request, reply, q, t, () => tableCsv(t), `${t.indicator.code}-${t.period.code}-${t.unit.code ?? 'MN'}.csv`)
   })
 
@@ -213,7 +206,7 @@ export async function statsRoutes (app: FastifyInstance): Promise<void> {
     for (const [name, value] of [['from', from], ['to', to]] as const) {
       if (value < '1000') throw badQuery(`/${name}`, `"${name}" is before the year 1000`, 'must be in the year 1000 or later')
     }
-    const s = await answer(() => app.stats.answers.series({ indicator: q.indicator, unit: scope, grain: q.grain, from, to, lang: languageOf(request, q), protect: false }))
+    const s = await answer(() => app.stats.answers.series({ indicator: q.indicator, unit: scope, grain: q.grain, from, to, lang: languageOf(request, q.lang), protect: false }))
     return sendJsonOrCsv(request, reply, q, s, () => seriesCsv(s), `${s.indicator.code}-${q.grain}.csv`)
   })
 
@@ -234,7 +227,7 @@ export async function statsRoutes (app: FastifyInstance): Promise<void> {
   }, async (request, reply) => {
     const q = request.query as { indicator: string, period: string, unit?: string, lang?: Lang, format?: Format }
     const scope = scopeFor(app, request.principal, q.unit)
-    const r = await answer(() => app.stats.answers.ranking({ indicator: q.indicator, period: q.period, unit: scope, lang: languageOf(request, q) }))
+    const r = await answer(() => app.stats.answers.ranking({ indicator: q.indicator, period: q.period, unit: scope, lang: languageOf(request, q.lang) }))
     return sendJsonOrCsv(request, reply, q, r, () => rankingCsv(r), `ranking-${r.indicator.code}-${r.period.code}.csv`)
   })
 
@@ -261,7 +254,7 @@ export async function statsRoutes (app: FastifyInstance): Promise<void> {
   }, async (request, reply) => {
     const q = request.query as { period: string, unit?: string, lang?: Lang, format?: Format }
     const scope = scopeFor(app, request.principal, q.unit)
-    const r = await answer(() => app.stats.answers.report({ period: q.period, unit: scope, lang: languageOf(request, q), protect: false }))
+    const r = await answer(() => app.stats.answers.report({ period: q.period, unit: scope, lang: languageOf(request, q.lang), protect: false }))
     const name = `oss-report-${r.unit.code ?? 'MN'}-${r.period.code}`
     // generatedAt changes every time; the ETag is of the figures (and the format).
     const format = formatOf(request, q, ['json', 'csv', 'html'])
@@ -294,7 +287,7 @@ export async function statsRoutes (app: FastifyInstance): Promise<void> {
     },
   }, async (request, reply) => {
     const q = request.query as { period: string, lang?: Lang, format?: Format }
-    const lang = languageOf(request, q)
+    const lang = languageOf(request, q.lang)
     if (!/^\d{4}(-\d{2})?$/.test(q.period)) {
       throw badQuery('/period', 'the public summary is for a month (2026-11) or a year (2026)', 'must be a month or a year')
     }

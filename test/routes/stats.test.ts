@@ -515,6 +515,9 @@ t.test('statistics API', async (t) => {
       tt.equal(lines.length, 1 + 3 + 1, 'three channels and the total')
       tt.equal(lines.at(-1), ',,applications.received,2026-10,62,44')
     }
+    const byUnitCsv = (await get(values('&unit=62&by=unit&format=csv'), analyst)).body.trimEnd().split('\r\n')
+    tt.equal(byUnitCsv[0], 'unit,unit_label,indicator,period,parent,value', 'by unit: each row\'s unit, and the parent asked for')
+    tt.match(byUnitCsv[1], /^6201,Арвайхээр,applications\.received,2026-10,62,12$/)
     const json = await get(values('&unit=62&by=channel'), analyst, { accept: 'application/json' })
     tt.match(json.headers['content-type'], /^application\/json/)
 
@@ -551,6 +554,7 @@ t.test('statistics API', async (t) => {
     tt.equal(byAccept.unit.name, 'Övörkhangai', 'Accept-Language when no lang')
     tt.equal((await ok<Table>(tt, values('&unit=62&by=unit&lang=mn'), analyst, { 'accept-language': 'en' })).unit.name, 'Өвөрхангай', 'lang before Accept-Language')
     tt.equal((await ok<Table>(tt, values('&unit=62'), analyst, { 'accept-language': 'fr' })).unit.name, 'Өвөрхангай', 'Mongolian otherwise')
+    tt.equal((await ok<Table>(tt, values('&unit=62'), analyst, { 'accept-language': 'mn;q=0.5, en;q=0.8' })).unit.name, 'Övörkhangai', 'the higher q-value wins (test/routes/language.test.ts)')
     const channels = await ok<Table>(tt, values('&unit=62&by=channel&lang=en'), analyst)
     tt.equal(channels.rows.find((r) => r.key.channel === 'online')?.labels.channel, 'Online')
     const vary = (await get(values(''), analyst)).headers.vary as string

@@ -3,6 +3,7 @@ import publicSchemas from '../../../schemas/catalogue-public.json' with { type: 
 import { nextRoundWith, offeredThrough } from '../../catalogue/offering.ts'
 import { localize, type Snapshot } from '../../catalogue/snapshot.ts'
 import type { Channel, Lang, Level, Service, Unit } from '../../catalogue/document.ts'
+import { languageOf } from '../language.ts'
 import { digest } from '../../catalogue/document.ts'
 import { ProblemError } from '../../errors/problem-error.ts'
 
@@ -20,16 +21,6 @@ const dateParam = { type: 'string', format: 'date', description: 'The day asked 
 const paging = {
   page: { type: 'integer', minimum: 1, maximum: 100000, default: 1 },
   pageSize: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
-}
-
-function languageOf (request: FastifyRequest): Lang {
-  const q = (request.query as { lang?: Lang }).lang
-  if (q !== undefined) return q
-  for (const part of (request.headers['accept-language'] ?? '').split(',')) {
-    const tag = part.trim().slice(0, 2).toLowerCase()
-    if (tag === 'mn' || tag === 'en') return tag
-  }
-  return 'mn'
 }
 
 function unitView (u: Unit, lang: Lang) {
@@ -120,7 +111,7 @@ export async function publicCatalogueRoutes (app: FastifyInstance): Promise<void
   // Serves from the memo when it can; 304 when the client has this ETag.
   function cached (request: FastifyRequest, reply: FastifyReply, build: (snap: Snapshot, lang: Lang) => unknown): string | FastifyReply {
     const snap = app.catalogue.current()
-    const lang = languageOf(request)
+    const lang = languageOf(request, (request.query as { lang?: Lang }).lang)
     // Today is part of the key: answers about "now" (mobile rounds) change with the day.
     const key = `${snap.version}|${lang}|${app.catalogue.today()}|${request.url}`
     let hit = cache.get(key)
