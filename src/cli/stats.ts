@@ -167,6 +167,7 @@ export async function runStats (argv: string[], env: Record<string, string | und
     if (progress) process.stderr.write('\r\x1b[K')
     const foldStarted = performance.now()
     const folded = await rollup.catchUp()
+    await rollup.analyze()
     const foldMs = performance.now() - foldStarted
     const pct = (n: number) => `${(100 * n / Math.max(1, result.applications)).toFixed(1)}%`
     const first = result.months[0]!

@@ -25,6 +25,9 @@ export interface StatsService {
 // How long the fold's horizon may stand still (a long transaction somewhere
 // on the server) before committed events above it are folded early.
 const FOLD_AHEAD_AFTER_MS = 10_000
+// The embedded store has no autovacuum: the fold refreshes the planner's
+// statistics of the roll-ups itself, this often (PostgreSQL's does it).
+const EMBEDDED_ANALYZE_EVERY_EVENTS = 20_000
 
 export interface StatsPluginOptions {
   foldIntervalMs: number
@@ -33,7 +36,11 @@ export interface StatsPluginOptions {
 }
 
 export function createStatsService (app: FastifyInstance, options: StatsPluginOptions): StatsService {
-  const rollup = createRollup(app.db, { batchSize: options.foldBatch, aheadAfterMs: Math.max(FOLD_AHEAD_AFTER_MS, 5 * options.foldIntervalMs) })
+  const rollup = createRollup(app.db, {
+    batchSize: options.foldBatch,
+    aheadAfterMs: Math.max(FOLD_AHEAD_AFTER_MS, 5 * options.foldIntervalMs),
+    analyzeEveryEvents: app.db.kind === 'embedded' ? EMBEDDED_ANALYZE_EVERY_EVENTS : 0,
+  })
   const indicators = loadIndicators()
   const answers = createStatsAnswers({
     reader: createStatsReader({ db: app.db, catalogue: () => app.catalogue.current() }),

@@ -108,6 +108,9 @@ export interface RollupOptions {
   // How long the horizon may stand still before the fold takes committed
   // events above it (see foldBatch).
   aheadAfterMs: number
+  // ANALYZE the roll-ups after this many folded events (0: never). The
+  // embedded store has no autovacuum to keep the planner's statistics.
+  analyzeEveryEvents?: number
   now?: () => number
 }
 
@@ -340,17 +343,28 @@ export function createRollup (db: Database, options: RollupOptions) {
     })
   }
 
+  let sinceAnalyze = 0
+  async function analyze (): Promise<void> {
+    sinceAnalyze = 0
+    for (const table of ROLLUP_TABLES) await db.query(`ANALYZE ${table}`)
+  }
+
   async function fold (how: { wait?: boolean, ahead?: boolean } = {}): Promise<FoldResult> {
     const total = { events: 0, audit: 0 }
     // The horizon has not moved for a while: a long transaction holds it.
     const ahead = how.ahead ?? now() - moved.at >= options.aheadAfterMs
     for (;;) {
       const r = await step(how.wait === true, ahead)
-      if (r === null) return total
-      total.events += r.events
-      total.audit += r.audit
-      if (!more(r)) return total
+      if (r !== null) {
+        total.events += r.events
+        total.audit += r.audit
+      }
+      if (r === null || !more(r)) break
     }
+    sinceAnalyze += total.events
+    const every = options.analyzeEveryEvents ?? 0
+    if (every > 0 && sinceAnalyze >= every) await analyze()
+    return total
   }
 
   return {
@@ -367,7 +381,7 @@ export function createRollup (db: Database, options: RollupOptions) {
     // Empties the roll-ups and folds the whole history again, in one
     // transaction: readers see the old figures until it commits.
     async rebuild (): Promise<FoldResult> {
-      return db.transaction(async (tx) => {
+      const total = await db.transaction(async (tx) => {
         await tx.query('SELECT 1 FROM stats_cursor FOR UPDATE')
         for (const table of STATS_TABLES) await tx.query(`DELETE FROM ${table}`)
         let cursor: Cursor = { eventXid: '0', eventId: '0', auditSeq: '0' }
@@ -382,7 +396,13 @@ export function createRollup (db: Database, options: RollupOptions) {
         await saveCursor(tx, cursor)
         return total
       })
+      // Every row is new: the planner's statistics are not.
+      await analyze()
+      return total
     },
+
+    // Refreshes the planner's statistics of the roll-ups (after a bulk load).
+    analyze,
 
     // Where the fold stands: the roll-ups change only when this does.
     async position (): Promise<string> {
