@@ -8,7 +8,7 @@
 //      have an adapter, three channels, a skewed spread (the capital heavy,
 //      some aimags light, a few services dominant, months and weekdays
 //      seasonal), day and month grains, and stats_persons_seen (a row per
-//      person and period; BENCH_PERSONS_SEEN=0 leaves it empty). Every
+//      person and year; BENCH_PERSONS_SEEN=0 leaves it empty). Every
 //      row is summed from the same simulated applications, so a unit's figure
 //      is the sum of its children's.
 //   2. Reads through the gateway with autocannon and an admin token: the
@@ -518,17 +518,19 @@ async function generate (n: number): Promise<Generated> {
   await levels({ what: 'stats_persons', target: 'stats_persons', leaf: 'gen_persons_leaf', prefixCols: ['grain', 'period'], prefixSelect: ["'month'", 'month'], prefixGroup: ['month'], keys: ['sex', 'age_band'], sums: ['n'] })
   await levels({ what: 'stats_persons', target: 'stats_persons', leaf: 'gen_persons_year_leaf', prefixCols: ['grain', 'period'], prefixSelect: ["'year'", "DATE '2026-01-01'"], prefixGroup: [], keys: ['sex', 'age_band'], sums: ['n'] })
 
-  // Who was seen where: a row per person and period, as the fold keeps
+  // Who was seen where: a row per person and year, as the fold keeps
   // them to count each person once (the largest table, and the one intake's fold writes most).
   if (PERSONS_SEEN) {
     const { rows: seenCols } = await db.query<{ column_name: string }>("SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'stats_persons_seen'", [schema])
-    const seenByPerson = seenCols.some((c) => c.column_name === 'units')
-    for (const [grain, period, flag] of [['month', "date_trunc('month', day)::date", 'first_m'], ['year', "DATE '2026-01-01'", 'first_y']] as const) {
-      // Migration 0012 keeps one row per person and period with the units applied at; before it, one per unit and ancestor.
-      await step('stats_persons_seen', seenByPerson
-        ? `INSERT INTO stats_persons_seen (grain, period, person, units) SELECT '${grain}', ${period}, person, ARRAY[leaf] FROM gen_app WHERE ${flag}`
-        : `INSERT INTO stats_persons_seen (grain, period, unit, person)
-        SELECT '${grain}', ${period}, left(leaf, l), person FROM gen_app, generate_series(0, length(leaf), 2) AS l WHERE ${flag}`, undefined, 'stats_persons_seen')
+    if (seenCols.some((c) => c.column_name === 'seen')) {
+      // Migration 0012: one row per person and year, listing the months and units applied at.
+      await step('stats_persons_seen', `INSERT INTO stats_persons_seen (year, person, seen)
+        SELECT DATE '2026-01-01', person, ARRAY[to_char(day, 'MM') || ':' || leaf] FROM gen_app WHERE first_m`, undefined, 'stats_persons_seen')
+    } else {
+      for (const [grain, period, flag] of [['month', "date_trunc('month', day)::date", 'first_m'], ['year', "DATE '2026-01-01'", 'first_y']] as const) {
+        await step('stats_persons_seen', `INSERT INTO stats_persons_seen (grain, period, unit, person)
+          SELECT '${grain}', ${period}, left(leaf, l), person FROM gen_app, generate_series(0, length(leaf), 2) AS l WHERE ${flag}`, undefined, 'stats_persons_seen')
+      }
     }
   }
 
@@ -867,7 +869,7 @@ try {
     `SELECT 'stats_flow' AS t, grain, count(*)::int AS n FROM stats_flow GROUP BY grain
      UNION ALL SELECT 'stats_durations', grain, count(*)::int FROM stats_durations GROUP BY grain
      UNION ALL SELECT 'stats_persons', grain, count(*)::int FROM stats_persons GROUP BY grain
-     UNION ALL SELECT 'stats_persons_seen', grain, count(*)::int FROM stats_persons_seen GROUP BY grain
+     UNION ALL SELECT 'stats_persons_seen', 'year', count(*)::int FROM stats_persons_seen
      UNION ALL SELECT 'stats_lookups', grain, count(*)::int FROM stats_lookups GROUP BY grain
      UNION ALL SELECT 'stats_delivery', grain, count(*)::int FROM stats_delivery GROUP BY grain`)).rows
   const tableLines = ['| table | rows | by grain | heap | indexes |', '|---|---|---|---|---|']
@@ -1092,6 +1094,7 @@ try {
       if (/pg_snapshot_xmin/.test(t)) return 'horizon'
       if (/FROM stats_cursor FOR UPDATE/.test(t)) return 'cursor (lock)'
       if (/^UPDATE stats_cursor/.test(t)) return 'cursor (move)'
+      if (/^SELECT .*JOIN stats_persons_seen/s.test(t)) return 'persons already seen this year (look-up)'
       const m = /^(INSERT INTO|DELETE FROM|UPDATE) (\w+)/.exec(t)
       if (m !== null) return `${m[1] === 'INSERT INTO' ? 'upsert' : m[1]!.split(' ')[0]!.toLowerCase()} ${m[2]}`
       return t.replace(/\s+/g, ' ').slice(0, 50)

@@ -157,8 +157,8 @@ export function createRollup (db: Database, options: RollupOptions) {
     const delivery = new Sums<number[]>(3)
     const backlog = new Sums<number[]>(1)
     const lookups = new Sums<number[]>(1)
-    // Per person and period, the units where the batch saw them apply, in order.
-    const seen = new Map<string, { grain: string, period: string, person: string, arrivals: Array<{ unit: string, sex: string, ageBand: string }> }>()
+    // Per person and year, where the batch saw them apply, in order.
+    const seen = new Map<string, { year: string, person: string, arrivals: Array<{ month: string, unit: string, sex: string, ageBand: string }> }>()
 
     for (const e of events) {
       const date = mongolianDate(new Date(e.at))
@@ -199,13 +199,12 @@ export function createRollup (db: Database, options: RollupOptions) {
           if (e.first && e.regnum !== null) {
             const profile = personProfile(e.regnum, date)
             const person = personKey(e.regnum)
-            const arrival = { unit: e.unit, sex: profile?.sex ?? 'unknown', ageBand: profile?.ageBand ?? 'unknown' }
-            for (const [grain, period] of [['month', monthStart(date)], ['year', yearStart(date)]] as const) {
-              const k = `${grain}|${period}|${person}`
-              const entry = seen.get(k)
-              if (entry === undefined) seen.set(k, { grain, period, person, arrivals: [arrival] })
-              else entry.arrivals.push(arrival)
-            }
+            const arrival = { month: date.slice(5, 7), unit: e.unit, sex: profile?.sex ?? 'unknown', ageBand: profile?.ageBand ?? 'unknown' }
+            const year = yearStart(date)
+            const k = `${year}|${person}`
+            const entry = seen.get(k)
+            if (entry === undefined) seen.set(k, { year, person, arrivals: [arrival] })
+            else entry.arrivals.push(arrival)
           }
           break
         case 'delivered':
@@ -273,33 +272,38 @@ export function createRollup (db: Database, options: RollupOptions) {
     }
     if (seen.size > 0) {
       const keys = [...seen.values()]
-      const { rows: known } = await tx.query<{ grain: string, period: string, person: string, units: string[] }>(
-        `SELECT s.grain, s.period::text, s.person::text, s.units FROM unnest($1::text[], $2::date[], $3::uuid[]) AS k (grain, period, person)
-         JOIN stats_persons_seen s USING (grain, period, person)`,
-        [keys.map((r) => r.grain), keys.map((r) => r.period), keys.map((r) => r.person)])
-      const before = new Map(known.map((r) => [`${r.grain}|${r.period}|${r.person}`, r.units]))
+      const { rows: known } = await tx.query<{ year: string, person: string, seen: string[] }>(
+        `SELECT s.year::text, s.person::text, s.seen FROM unnest($1::date[], $2::uuid[]) AS k (year, person)
+         JOIN stats_persons_seen s USING (year, person)`,
+        [keys.map((r) => r.year), keys.map((r) => r.person)])
+      const before = new Map(known.map((r) => [`${r.year}|${r.person}`, r.seen]))
       const persons = new Sums<number[]>(1)
-      const changed: Array<{ grain: string, period: string, person: string, units: string[] }> = []
+      const changed: Array<{ year: string, person: string, seen: string[] }> = []
       for (const [k, entry] of seen) {
-        const units = [...(before.get(k) ?? [])]
-        const length = units.length
+        // "MM:unit": where the person applied in a month of the year.
+        const entries = [...(before.get(k) ?? [])]
+        const length = entries.length
         for (const a of entry.arrivals) {
-          if (units.includes(a.unit)) continue
+          const here = `${a.month}:${a.unit}`
+          if (entries.includes(here)) continue
+          const inMonth = entries.filter((x) => x.startsWith(`${a.month}:`)).map((x) => x.slice(3))
+          const inYear = entries.map((x) => x.slice(3))
           // New to every unit above where none of the person's earlier units lies.
           for (const up of ancestry(a.unit)) {
-            if (!units.some((u) => within(u, up.unit))) persons.add([entry.grain, entry.period, up.unit, up.parent, a.sex, a.ageBand], 0)
+            if (!inMonth.some((u) => within(u, up.unit))) persons.add(['month', `${entry.year.slice(0, 4)}-${a.month}-01`, up.unit, up.parent, a.sex, a.ageBand], 0)
+            if (!inYear.some((u) => within(u, up.unit))) persons.add(['year', entry.year, up.unit, up.parent, a.sex, a.ageBand], 0)
           }
-          units.push(a.unit)
+          entries.push(here)
         }
-        if (units.length > length) changed.push({ grain: entry.grain, period: entry.period, person: entry.person, units: units.sort() })
+        if (entries.length > length) changed.push({ year: entry.year, person: entry.person, seen: entries.sort() })
       }
       if (changed.length > 0) {
-        // Unit codes are digits: a comma-joined list passes as one text per row.
+        // Entries are digits and a colon: a comma-joined list passes as one text per row.
         await tx.query(
-          `INSERT INTO stats_persons_seen (grain, period, person, units)
-           SELECT grain, period, person, string_to_array(units, ',') FROM unnest($1::text[], $2::date[], $3::uuid[], $4::text[]) AS c (grain, period, person, units)
-           ON CONFLICT (grain, period, person) DO UPDATE SET units = EXCLUDED.units`,
-          [changed.map((r) => r.grain), changed.map((r) => r.period), changed.map((r) => r.person), changed.map((r) => r.units.join(','))])
+          `INSERT INTO stats_persons_seen (year, person, seen)
+           SELECT year, person, string_to_array(seen, ',') FROM unnest($1::date[], $2::uuid[], $3::text[]) AS c (year, person, seen)
+           ON CONFLICT (year, person) DO UPDATE SET seen = EXCLUDED.seen`,
+          [changed.map((r) => r.year), changed.map((r) => r.person), changed.map((r) => r.seen.join(','))])
       }
       if (persons.rows.size > 0) {
         await tx.query(

@@ -103,6 +103,17 @@ t.test('indicators from a hand-worked history', async (tt) => {
   tt.same(persons.rows.map((r) => `${r.key.sex}/${r.key.age_band}=${r.value}`).sort(), ['female/35-59=1', 'female/60+=1', 'male/18-34=1', 'male/35-59=1'])
   tt.equal((await value('applications.persons_served', '', '2026')).total, 4, 'P2 again in November is the same person in the year')
   tt.equal((await value('applications.persons_served', '', '2026-11')).total, 1)
+  // Each unit counts a person once per month and year, wherever below it they
+  // applied: P1 in bag 620151 (of soum 6201) and in 2101, P2 in 6201 in October
+  // and November, P3 in 6204, P4 in 6201 and, in 2027, three times in 6204.
+  const personsAt = async (grain: string, period: string, unit: string) =>
+    (await app.db.query<{ n: number }>('SELECT coalesce(sum(n), 0)::int AS n FROM stats_persons WHERE grain = $1 AND period = $2 AND unit = $3', [grain, period, unit])).rows[0]!.n
+  for (const [grain, period, unit, n] of [
+    ['month', '2026-10-01', '', 4], ['month', '2026-10-01', '62', 4], ['month', '2026-10-01', '6201', 3], ['month', '2026-10-01', '620151', 1],
+    ['month', '2026-10-01', '6204', 1], ['month', '2026-10-01', '21', 1], ['month', '2026-10-01', '2101', 1], ['month', '2026-11-01', '6201', 1],
+    ['year', '2026-01-01', '', 4], ['year', '2026-01-01', '62', 4], ['year', '2026-01-01', '6201', 3], ['year', '2026-01-01', '21', 1],
+    ['month', '2027-03-01', '6204', 1], ['year', '2027-01-01', '6204', 1], ['year', '2027-01-01', '', 1], ['year', '2027-01-01', '62', 1],
+  ] as const) tt.equal(await personsAt(grain, period, unit), n, `persons, ${grain} ${period}, unit '${unit}'`)
 
   // Attempts: A1 1, A2 1, A3 2, A4 1, A5 1 = 6 for 4 deliveries; 1 dead-letter of 5 endings.
   tt.equal((await value('delivery.attempts_per_delivery')).total, 1.5)
