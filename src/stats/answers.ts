@@ -194,7 +194,8 @@ export function createStatsAnswers (deps: Deps) {
       throw new StatsRequestError('/period', `below the whole country, ${ind.code} by ${q.by.filter((d) => d !== 'unit').join(' and ')} is published by month and year, not by day (the months' tables keep small counts from being worked out)`)
     }
     // Rows by service and channel (by purpose, for look-ups) only when the breakdown needs them.
-    const base = { period, unit: q.unit, today: deps.today(), detail: q.by.some((d) => d !== 'unit') }
+    const detail = q.by.some((d) => d !== 'unit')
+    const base = { period, unit: q.unit, today: deps.today(), ...(detail ? { detail, channels: q.by.includes('channel') } : {}) }
     const reader = ctx.reader
     const [records, totalRecords] = await Promise.all([
       reader.records(ind.code, { ...base, children }),

@@ -328,7 +328,7 @@ function solveLayer (shape: ReturnType<typeof cubeShape>, layer: Layer, extra: R
 // for now (`span` '') for stocks.
 export function cubes (ctx: ProtectionContext, indicator: string, stock: boolean, dims: Dim[], parent: string, span: string): Promise<Map<string, Cube>> {
   return memoCubes(ctx, `cube|${indicator}|${dims.join(',')}|${parent}|${span}`, async () => {
-    const sel = (children: boolean, period: Period, split: boolean) => ({ period, unit: parent, children, today: ctx.today, split, detail: true })
+    const sel = (children: boolean, period: Period, split: boolean) => ({ period, unit: parent, children, today: ctx.today, split, detail: true, channels: dims.includes('channel') })
     let layers: Array<{ code: string, kids: StatsRecord[], own: StatsRecord[] }>
     if (stock) {
       const now = periodOf('day', ctx.today)

@@ -104,6 +104,8 @@ export interface Selection {
   split?: boolean
   // Read rows by service and channel, not the unit's totals.
   detail?: boolean
+  // With detail: false sums the channels (rows by service only).
+  channels?: boolean
 }
 
 // Sources whose rows carry their period, so a series is one query.
@@ -152,6 +154,8 @@ export function createStatsReader (deps: Deps) {
   const split = (sel: Selection) => (sel.split === true ? 'period::text AS period,' : '')
   const splitGroup = (sel: Selection) => (sel.split === true ? 'period,' : '')
   const rowsOf = (sel: Selection) => (sel.detail === true ? "service <> ''" : "service = ''")
+  // The channel column, and whether rows are grouped by it.
+  const channelOf = (sel: Selection) => (sel.detail !== true || sel.channels !== false ? { col: 'channel', group: ', channel' } : { col: "'' AS channel", group: '' })
   const at = (period: unknown): RecordDims => (period === undefined || period === null ? {} : { period: String(period) })
 
   // A service's category and agency, once per catalogue version: answers
@@ -172,10 +176,10 @@ export function createStatsReader (deps: Deps) {
     async flow (sel) {
       const snap = deps.catalogue()
       const { rows } = await db.query<Record<string, string | number>>(
-        `SELECT ${split(sel)} unit, service, channel, sum(received)::int AS received, sum(retried)::int AS retried, sum(delivered)::int AS delivered,
+        `SELECT ${split(sel)} unit, service, ${channelOf(sel).col}, sum(received)::int AS received, sum(retried)::int AS retried, sum(delivered)::int AS delivered,
            sum(decided)::int AS decided, sum(approved)::int AS approved, sum(rejected)::int AS rejected, sum(failed)::int AS failed
          FROM stats_flow WHERE grain = $1 AND period >= $2 AND period < $3 AND ${unitFilter(sel, 4)} AND ${rowsOf(sel)}
-         GROUP BY ${splitGroup(sel)} unit, service, channel`, [grainRows(sel.period).grain, sel.period.from, sel.period.to, sel.unit])
+         GROUP BY ${splitGroup(sel)} unit, service${channelOf(sel).group}`, [grainRows(sel.period).grain, sel.period.from, sel.period.to, sel.unit])
       const out = new Records()
       for (const r of rows) {
         const { unit, service, channel, period, ...m } = r
@@ -187,9 +191,9 @@ export function createStatsReader (deps: Deps) {
     async durations (sel) {
       const snap = deps.catalogue()
       const { rows } = await db.query<{ period?: string, unit: string, service: string, channel: string, measure: string, bucket: number, n: number }>(
-        `SELECT ${split(sel)} unit, service, channel, measure, bucket, sum(n)::int AS n
+        `SELECT ${split(sel)} unit, service, ${channelOf(sel).col}, measure, bucket, sum(n)::int AS n
          FROM stats_durations WHERE grain = $1 AND period >= $2 AND period < $3 AND ${unitFilter(sel, 4)} AND measure <> 'queue' AND ${rowsOf(sel)}
-         GROUP BY ${splitGroup(sel)} unit, service, channel, measure, bucket`, [grainRows(sel.period).grain, sel.period.from, sel.period.to, sel.unit])
+         GROUP BY ${splitGroup(sel)} unit, service${channelOf(sel).group}, measure, bucket`, [grainRows(sel.period).grain, sel.period.from, sel.period.to, sel.unit])
       // Per service first: "within the standard time" depends on the service.
       const perService = new Records()
       for (const r of rows) {
@@ -222,12 +226,13 @@ export function createStatsReader (deps: Deps) {
       // after that day. Summed in the database, cohorts never leave it.
       const services = snap.document.services
       const detail = sel.detail === true
+      const channels = detail && sel.channels !== false
       const { rows } = await db.query<{ unit: string, service: string, channel: string, open: number, overdue: number }>(
-        `SELECT b.unit, ${detail ? 'b.service, b.channel' : "'' AS service, '' AS channel"}, sum(b.open)::int AS open,
+        `SELECT b.unit, ${detail ? `b.service, ${channels ? 'b.channel' : "'' AS channel"}` : "'' AS service, '' AS channel"}, sum(b.open)::int AS open,
            coalesce(sum(b.open) FILTER (WHERE b.cohort < $2::date - greatest(coalesce(s.days, 0), 0)), 0)::int AS overdue
          FROM stats_backlog b LEFT JOIN unnest($3::text[], $4::int[]) AS s (service, days) ON s.service = b.service
          WHERE ${unitFilter(sel, 1).replace(/^(\w+)/, 'b.$1')} AND b.open <> 0
-         GROUP BY b.unit${detail ? ', b.service, b.channel' : ''}`,
+         GROUP BY b.unit${detail ? `, b.service${channels ? ', b.channel' : ''}` : ''}`,
         [sel.unit, sel.today, services.map((x) => x.code), services.map((x) => x.guide.processingDays)])
       const out = new Records()
       for (const r of rows) out.add({ unit: r.unit, channel: r.channel, ...serviceDims(snap, r.service) }, { open: r.open, overdue: r.overdue })
@@ -289,7 +294,7 @@ export function createStatsReader (deps: Deps) {
         bags.set(k, set)
       }
       for (const [k, set] of bags) out.add({ unit: k }, { bags: set.size })
-      for (const r of await sources.flow({ ...sel, detail: true })) {
+      for (const r of await sources.flow({ ...sel, detail: true, channels: true })) {
         if (r.dims.channel === 'mobile_oss') out.add({ unit: r.dims.unit! }, { applications: r.m.received ?? 0 })
       }
       return out.list()
@@ -330,7 +335,8 @@ export function createStatsReader (deps: Deps) {
       async records (indicator: string, sel: Selection): Promise<StatsRecord[]> {
         const def = DEFINITIONS[indicator]
         if (def === undefined) throw new RangeError(`no indicator ${indicator}`)
-        if (def.detail === true) sel = { ...sel, detail: true }
+        // Rows by service this indicator needs anyway, channels summed unless asked for.
+        if (def.detail === true && sel.detail !== true) sel = { ...sel, detail: true, channels: false }
         if (memo === null) return sources[def.source](sel)
         // Indicators of one source read the same rows.
         const key = `${def.source}|${JSON.stringify(sel)}`
