@@ -2,7 +2,7 @@ import type { Snapshot } from '../catalogue/snapshot.ts'
 import { parsePeriod, periodOf, shiftMonths, type Period } from './calendar.ts'
 import { indicatorByCode, label, type Indicator, type IndicatorCatalogue } from './indicators.ts'
 import type { Dimension, Figure, Grain, Lang, StatsReport } from './model.ts'
-import { evaluate, isAdditive, type Cell, type StatsReader } from './query.ts'
+import { detailFor, evaluate, isAdditive, type Cell, type StatsReader } from './query.ts'
 import { childrenOf, cubeOf, OWN, PARENT, unitHidden, type ProtectionContext } from './protect.ts'
 import { mnAblative } from './report-html.ts'
 import { oneWay, suppressCells, SUPPRESSION_MARK } from './suppress.ts'
@@ -194,8 +194,7 @@ export function createStatsAnswers (deps: Deps) {
       throw new StatsRequestError('/period', `below the whole country, ${ind.code} by ${q.by.filter((d) => d !== 'unit').join(' and ')} is published by month and year, not by day (the months' tables keep small counts from being worked out)`)
     }
     // Rows by service and channel (by purpose, for look-ups) only when the breakdown needs them.
-    const detail = q.by.some((d) => d !== 'unit')
-    const base = { period, unit: q.unit, today: deps.today(), ...(detail ? { detail, channels: q.by.includes('channel') } : {}) }
+    const base = { period, unit: q.unit, today: deps.today(), ...detailFor(q.by) }
     const reader = ctx.reader
     const [records, totalRecords] = await Promise.all([
       reader.records(ind.code, { ...base, children }),

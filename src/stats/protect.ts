@@ -1,5 +1,5 @@
 import { parsePeriod, periodOf, periodsBetween, type Period } from './calendar.ts'
-import { evaluate, type StatsReader, type StatsRecord } from './query.ts'
+import { DEFINITIONS, detailFor, evaluate, type StatsReader, type StatsRecord } from './query.ts'
 import { suppressCells, type SuppressionProblem } from './suppress.ts'
 import { COUNTRY, parentOf } from './units.ts'
 
@@ -328,7 +328,7 @@ function solveLayer (shape: ReturnType<typeof cubeShape>, layer: Layer, extra: R
 // for now (`span` '') for stocks.
 export function cubes (ctx: ProtectionContext, indicator: string, stock: boolean, dims: Dim[], parent: string, span: string): Promise<Map<string, Cube>> {
   return memoCubes(ctx, `cube|${indicator}|${dims.join(',')}|${parent}|${span}`, async () => {
-    const sel = (children: boolean, period: Period, split: boolean) => ({ period, unit: parent, children, today: ctx.today, split, detail: true, channels: dims.includes('channel') })
+    const sel = (children: boolean, period: Period, split: boolean) => ({ period, unit: parent, children, today: ctx.today, split, ...detailFor(dims) })
     let layers: Array<{ code: string, kids: StatsRecord[], own: StatsRecord[] }>
     if (stock) {
       const now = periodOf('day', ctx.today)
@@ -344,8 +344,14 @@ export function cubes (ctx: ProtectionContext, indicator: string, stock: boolean
         ctx.reader.records(indicator, sel(false, whole, false)),
       ])
       const codes = periodsBetween('month', whole.from, dayBefore(whole.to), 12).map((p) => p.code)
+      const byMonth = (records: StatsRecord[]) => {
+        const out = new Map<string, StatsRecord[]>(codes.map((c) => [`${c}-01`, []]))
+        for (const r of records) out.get(r.dims.period ?? '')?.push(r)
+        return out
+      }
+      const [kidsBy, ownBy] = [byMonth(kidsM), byMonth(ownM)]
       layers = [
-        ...codes.map((code) => ({ code, kids: kidsM.filter((r) => r.dims.period === `${code}-01`), own: ownM.filter((r) => r.dims.period === `${code}-01`) })),
+        ...codes.map((code) => ({ code, kids: kidsBy.get(`${code}-01`)!, own: ownBy.get(`${code}-01`)! })),
         { code: span, kids: kidsY, own: ownY },
       ]
     }
@@ -364,30 +370,53 @@ export function cubes (ctx: ProtectionContext, indicator: string, stock: boolean
     const above = parent === COUNTRY ? null : await cubes(ctx, indicator, stock, dims, parentOf(parent)!, span)
     const edges = dims.length === 2 ? await Promise.all(dims.map((d) => cubes(ctx, indicator, stock, [d], parent, span))) : null
 
-    const built = await Promise.all(layers.map(async (l): Promise<Layer> => {
-      const byUnit = new Map<string, number>()
-      const ofParent = new Map<string, number>()
-      // Every pattern of dimensions kept or summed (ALL).
-      for (let mask = 0; mask < 1 << dims.length; mask++) {
-        const kept = dims.filter((_, k) => (mask & (1 << k)) !== 0)
-        const key = (r: StatsRecord['dims']) => dims.map((d, k) => ((mask & (1 << k)) !== 0 ? r[d] ?? 'unknown' : ALL)).join('|')
-        for (const c of evaluate(indicator, l.kids, ['unit', ...kept]).cells) byUnit.set(`${c.key.unit}|${key(c.key)}`, c.value ?? 0)
-        const own = kept.length === 0 ? [{ key: {}, value: evaluate(indicator, l.own, []).total.value }] : evaluate(indicator, l.own, kept).cells
-        for (const c of own) ofParent.set(key(c.key), c.value ?? 0)
+    // What each cell is, once for every layer.
+    const cells = Array.from({ length: shape.n }, (_, cell) => {
+      const at = shape.coordsOf(cell)
+      const row = at[0] === rows.length ? PARENT : rows[at[0]!]!
+      const coords = dims.map((_, k) => (at[k + 1] === values[k]!.length ? ALL : values[k]![at[k + 1]!]!))
+      return { row, coords, key: coords.join('|'), summed: coords.filter((c) => c === ALL).length }
+    })
+    // Every pattern of dimensions kept or summed (ALL), as key makers.
+    const patterns = Array.from({ length: 1 << dims.length }, (_, mask) => (coords: string[]) => coords.map((c, k) => ((mask & (1 << k)) !== 0 ? c : ALL)).join('|'))
+    // Cubes are of counts: a record's figure adds up.
+    const def = DEFINITIONS[indicator]!
+    const figure = (r: StatsRecord) => def.value(r.m, r.h) ?? 0
+    const sums = (records: StatsRecord[], withUnit: boolean) => {
+      // The records' cells first (many records, by service, fall in one
+      // category's cell), then every margin of each cell.
+      const leaves = new Map<string, { unit: string, coords: string[], v: number }>()
+      for (const r of records) {
+        const v = figure(r)
+        if (v === 0) continue
+        const coords = dims.map((d) => r.dims[d] ?? 'unknown')
+        const unit = withUnit ? r.dims.unit ?? '' : ''
+        const k = `${unit}|${coords.join('|')}`
+        const leaf = leaves.get(k)
+        if (leaf === undefined) leaves.set(k, { unit, coords, v })
+        else leaf.v += v
       }
+      const out = new Map<string, number>()
+      for (const { unit, coords, v } of leaves.values()) {
+        for (const keyOf of patterns) {
+          const key = keyOf(coords)
+          for (const k of withUnit ? [`${unit}|${key}`, key] : [key]) out.set(k, (out.get(k) ?? 0) + v)
+        }
+      }
+      return out
+    }
+
+    const built = await Promise.all(layers.map(async (l): Promise<Layer> => {
+      // By unit ("unit|key"), and over all the units below ("key").
+      const kids = sums(l.kids, true)
+      const own = sums(l.own, false)
       const parentHidden = await parentTotal(l.code)
       const counts: number[] = new Array(shape.n).fill(0)
       const states: State[] = new Array(shape.n)
-      for (let cell = 0; cell < shape.n; cell++) {
-        const at = shape.coordsOf(cell)
-        const r = at[0]!
-        const row = r === rows.length ? PARENT : rows[r]!
-        const coords = dims.map((_, k) => (at[k + 1] === values[k]!.length ? ALL : values[k]![at[k + 1]!]!))
-        const key = coords.join('|')
-        if (row === PARENT) counts[cell] = ofParent.get(key) ?? 0
-        else if (row !== OWN) counts[cell] = byUnit.get(`${row}|${key}`) ?? 0
-        else counts[cell] = Math.max(0, (ofParent.get(key) ?? 0) - rows.slice(0, -1).reduce((a, u) => a + (byUnit.get(`${u}|${key}`) ?? 0), 0))
-        const summed = coords.filter((c) => c === ALL).length
+      cells.forEach(({ row, coords, key, summed }, cell) => {
+        if (row === PARENT) counts[cell] = own.get(key) ?? 0
+        else if (row !== OWN) counts[cell] = kids.get(`${row}|${key}`) ?? 0
+        else counts[cell] = Math.max(0, (own.get(key) ?? 0) - (kids.get(key) ?? 0))
         if (summed === dims.length) {
           // A unit's total, or the parent's: the unit tables'.
           const hidden = row === PARENT ? parentHidden : stock ? unitTable.hidden(row, '') : l.code === span ? unitTable.rowHidden(row) : unitTable.hidden(row, l.code)
@@ -402,7 +431,7 @@ export function cubes (ctx: ProtectionContext, indicator: string, stock: boolean
         } else {
           states[cell] = { fixed: false }
         }
-      }
+      })
       return { counts, states }
     }))
 

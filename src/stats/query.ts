@@ -104,8 +104,16 @@ export interface Selection {
   split?: boolean
   // Read rows by service and channel, not the unit's totals.
   detail?: boolean
-  // With detail: false sums the channels (rows by service only).
+  // With detail: false sums the channels, or the services, in the database.
   channels?: boolean
+  services?: boolean
+}
+
+// The rows a breakdown by `dims` needs: by service for service, category and
+// agency, by channel for channel; the unit's totals for anything else.
+export function detailFor (dims: readonly string[]): Pick<Selection, 'detail' | 'channels' | 'services'> {
+  if (!dims.some((d) => d !== 'unit')) return {}
+  return { detail: true, channels: dims.includes('channel'), services: dims.some((d) => d === 'service' || d === 'category' || d === 'agency') }
 }
 
 // Sources whose rows carry their period, so a series is one query.
@@ -123,6 +131,8 @@ function addInto (target: StatsRecord, m: Record<string, number>, h: Record<stri
     hist.forEach((n, i) => { into[i] = (into[i] ?? 0) + n })
   }
 }
+
+const FLOW_MEASURES = ['received', 'retried', 'delivered', 'decided', 'approved', 'rejected', 'failed'] as const
 
 // Rows keyed by their dimension values, merged.
 class Records {
@@ -154,8 +164,9 @@ export function createStatsReader (deps: Deps) {
   const split = (sel: Selection) => (sel.split === true ? 'period::text AS period,' : '')
   const splitGroup = (sel: Selection) => (sel.split === true ? 'period,' : '')
   const rowsOf = (sel: Selection) => (sel.detail === true ? "service <> ''" : "service = ''")
-  // The channel column, and whether rows are grouped by it.
+  // The service and channel columns, and whether rows are grouped by them.
   const channelOf = (sel: Selection) => (sel.detail !== true || sel.channels !== false ? { col: 'channel', group: ', channel' } : { col: "'' AS channel", group: '' })
+  const serviceOf = (sel: Selection) => (sel.detail !== true || sel.services !== false ? { col: 'service', group: ', service' } : { col: "'' AS service", group: '' })
   const at = (period: unknown): RecordDims => (period === undefined || period === null ? {} : { period: String(period) })
 
   // A service's category and agency, once per catalogue version: answers
@@ -176,24 +187,24 @@ export function createStatsReader (deps: Deps) {
     async flow (sel) {
       const snap = deps.catalogue()
       const { rows } = await db.query<Record<string, string | number>>(
-        `SELECT ${split(sel)} unit, service, ${channelOf(sel).col}, sum(received)::int AS received, sum(retried)::int AS retried, sum(delivered)::int AS delivered,
+        `SELECT ${split(sel)} unit, ${serviceOf(sel).col}, ${channelOf(sel).col}, sum(received)::int AS received, sum(retried)::int AS retried, sum(delivered)::int AS delivered,
            sum(decided)::int AS decided, sum(approved)::int AS approved, sum(rejected)::int AS rejected, sum(failed)::int AS failed
          FROM stats_flow WHERE grain = $1 AND period >= $2 AND period < $3 AND ${unitFilter(sel, 4)} AND ${rowsOf(sel)}
-         GROUP BY ${splitGroup(sel)} unit, service${channelOf(sel).group}`, [grainRows(sel.period).grain, sel.period.from, sel.period.to, sel.unit])
-      const out = new Records()
-      for (const r of rows) {
-        const { unit, service, channel, period, ...m } = r
-        out.add({ ...at(period), unit: String(unit), channel: String(channel), ...serviceDims(snap, String(service)) }, m as Record<string, number>)
-      }
-      return out.list()
+         GROUP BY ${splitGroup(sel)} unit${serviceOf(sel).group}${channelOf(sel).group}`, [grainRows(sel.period).grain, sel.period.from, sel.period.to, sel.unit])
+      // The database grouped them: one record per row.
+      return rows.map((r) => {
+        const m: Record<string, number> = {}
+        for (const c of FLOW_MEASURES) m[c] = r[c] as number
+        return { dims: { ...at(r.period), unit: String(r.unit), channel: String(r.channel), ...serviceDims(snap, String(r.service)) }, m, h: {} }
+      })
     },
 
     async durations (sel) {
       const snap = deps.catalogue()
       const { rows } = await db.query<{ period?: string, unit: string, service: string, channel: string, measure: string, bucket: number, n: number }>(
-        `SELECT ${split(sel)} unit, service, ${channelOf(sel).col}, measure, bucket, sum(n)::int AS n
+        `SELECT ${split(sel)} unit, ${serviceOf(sel).col}, ${channelOf(sel).col}, measure, bucket, sum(n)::int AS n
          FROM stats_durations WHERE grain = $1 AND period >= $2 AND period < $3 AND ${unitFilter(sel, 4)} AND measure <> 'queue' AND ${rowsOf(sel)}
-         GROUP BY ${splitGroup(sel)} unit, service${channelOf(sel).group}, measure, bucket`, [grainRows(sel.period).grain, sel.period.from, sel.period.to, sel.unit])
+         GROUP BY ${splitGroup(sel)} unit${serviceOf(sel).group}${channelOf(sel).group}, measure, bucket`, [grainRows(sel.period).grain, sel.period.from, sel.period.to, sel.unit])
       // Per service first: "within the standard time" depends on the service.
       const perService = new Records()
       for (const r of rows) {
@@ -227,12 +238,13 @@ export function createStatsReader (deps: Deps) {
       const services = snap.document.services
       const detail = sel.detail === true
       const channels = detail && sel.channels !== false
+      const byService = detail && sel.services !== false
       const { rows } = await db.query<{ unit: string, service: string, channel: string, open: number, overdue: number }>(
-        `SELECT b.unit, ${detail ? `b.service, ${channels ? 'b.channel' : "'' AS channel"}` : "'' AS service, '' AS channel"}, sum(b.open)::int AS open,
+        `SELECT b.unit, ${byService ? 'b.service' : "'' AS service"}, ${channels ? 'b.channel' : "'' AS channel"}, sum(b.open)::int AS open,
            coalesce(sum(b.open) FILTER (WHERE b.cohort < $2::date - greatest(coalesce(s.days, 0), 0)), 0)::int AS overdue
          FROM stats_backlog b LEFT JOIN unnest($3::text[], $4::int[]) AS s (service, days) ON s.service = b.service
          WHERE ${unitFilter(sel, 1).replace(/^(\w+)/, 'b.$1')} AND b.open <> 0
-         GROUP BY b.unit${detail ? `, b.service${channels ? ', b.channel' : ''}` : ''}`,
+         GROUP BY b.unit${byService ? ', b.service' : ''}${channels ? ', b.channel' : ''}`,
         [sel.unit, sel.today, services.map((x) => x.code), services.map((x) => x.guide.processingDays)])
       const out = new Records()
       for (const r of rows) out.add({ unit: r.unit, channel: r.channel, ...serviceDims(snap, r.service) }, { open: r.open, overdue: r.overdue })
@@ -294,7 +306,7 @@ export function createStatsReader (deps: Deps) {
         bags.set(k, set)
       }
       for (const [k, set] of bags) out.add({ unit: k }, { bags: set.size })
-      for (const r of await sources.flow({ ...sel, detail: true, channels: true })) {
+      for (const r of await sources.flow({ ...sel, detail: true, channels: true, services: false })) {
         if (r.dims.channel === 'mobile_oss') out.add({ unit: r.dims.unit! }, { applications: r.m.received ?? 0 })
       }
       return out.list()
@@ -336,7 +348,7 @@ export function createStatsReader (deps: Deps) {
         const def = DEFINITIONS[indicator]
         if (def === undefined) throw new RangeError(`no indicator ${indicator}`)
         // Rows by service this indicator needs anyway, channels summed unless asked for.
-        if (def.detail === true && sel.detail !== true) sel = { ...sel, detail: true, channels: false }
+        if (def.detail === true && (sel.detail !== true || sel.services === false)) sel = { ...sel, detail: true, services: true, channels: sel.detail === true && sel.channels !== false }
         if (memo === null) return sources[def.source](sel)
         // Indicators of one source read the same rows.
         const key = `${def.source}|${JSON.stringify(sel)}`
