@@ -72,7 +72,8 @@ class Sums<V extends number[]> {
   private readonly width: number
   constructor (width: number) { this.width = width }
   add (key: unknown[], index: number, by = 1): void {
-    const k = JSON.stringify(key)
+    // Key parts are codes, dates and numbers; null (no parent) only where no code is.
+    const k = key.join('\u0001')
     let row = this.rows.get(k)
     if (row === undefined) {
       row = { key, values: new Array(this.width).fill(0) as V }
@@ -81,15 +82,48 @@ class Sums<V extends number[]> {
     row.values[index]! += by
   }
 
-  // Column arrays for unnest: key columns, then value columns.
-  columns (): unknown[][] {
+  // Adds a whole row of values.
+  addAll (key: unknown[], values: readonly number[]): void {
+    const k = key.join('\u0001')
+    let row = this.rows.get(k)
+    if (row === undefined) {
+      row = { key, values: new Array(this.width).fill(0) as V }
+      this.rows.set(k, row)
+    }
+    for (let i = 0; i < values.length; i++) row.values[i]! += values[i]!
+  }
+
+  // Column arrays for unnest, as array literals: key columns, then value columns.
+  columns (): string[] {
     const rows = [...this.rows.values()]
     const keyWidth = rows[0]?.key.length ?? 0
     return [
-      ...Array.from({ length: keyWidth }, (_, i) => rows.map((r) => r.key[i])),
-      ...Array.from({ length: this.width }, (_, i) => rows.map((r) => r.values[i])),
+      ...Array.from({ length: keyWidth }, (_, i) => arrayLiteral(rows.map((r) => r.key[i]))),
+      ...Array.from({ length: this.width }, (_, i) => arrayLiteral(rows.map((r) => r.values[i]))),
     ]
   }
+}
+
+// A PostgreSQL array literal ({a,"",NULL}). The driver would quote and
+// escape every element; codes, dates and numbers need neither, and the fold
+// sends tens of thousands of them a batch.
+const PLAIN = /^[A-Za-z0-9._:+-]+$/
+export function arrayLiteral (values: readonly unknown[]): string {
+  const parts = new Array<string>(values.length)
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]
+    if (v === null || v === undefined) {
+      parts[i] = 'NULL'
+      continue
+    }
+    if (typeof v === 'number') {
+      parts[i] = String(v)
+      continue
+    }
+    const text = String(v)
+    parts[i] = PLAIN.test(text) && text.toUpperCase() !== 'NULL' ? text : `"${text.replace(/[\\"]/g, '\\$&')}"`
+  }
+  return `{${parts.join(',')}}`
 }
 
 const ENDED = new Set(['decided', 'failed'])
@@ -160,13 +194,14 @@ export function createRollup (db: Database, options: RollupOptions) {
     // Per person and year, where the batch saw them apply, in order.
     const seen = new Map<string, { year: string, person: string, arrivals: Array<{ month: string, unit: string, sex: string, ageBand: string }> }>()
 
+    // Flows and durations by the application's own unit, service and channel
+    // first; spread to every unit above and to the totals once per cell below.
+    const leafFlow = new Sums<number[]>(FLOW.length)
+    const leafDurations = new Sums<number[]>(1)
+
     for (const e of events) {
       const date = mongolianDate(new Date(e.at))
-      // Each unit's cell, and its total over services and channels.
-      const cells = (grain: 'day' | 'month') => ancestry(e.unit).flatMap((a) => {
-        const period = grain === 'day' ? date : monthStart(date)
-        return [[grain, period, a.unit, a.parent, e.service, e.channel], [grain, period, a.unit, a.parent, TOTAL, TOTAL]]
-      })
+      const leaves = (grain: 'day' | 'month') => [grain, grain === 'day' ? date : monthStart(date), e.unit, e.service, e.channel]
       if (e.deliverable) {
         for (const grain of ['day', 'month'] as const) {
           const key = [grain, grain === 'day' ? date : monthStart(date), e.service]
@@ -180,7 +215,7 @@ export function createRollup (db: Database, options: RollupOptions) {
       }
       if (!e.top) continue
       const add = (column: typeof FLOW[number]) => {
-        for (const grain of ['day', 'month'] as const) for (const key of cells(grain)) flow.add(key, FLOW.indexOf(column))
+        for (const grain of ['day', 'month'] as const) leafFlow.add(leaves(grain), FLOW.indexOf(column))
       }
       const received = mongolianDate(new Date(e.created_at))
       const cohort = (by: 1 | -1) => {
@@ -209,17 +244,31 @@ export function createRollup (db: Database, options: RollupOptions) {
           break
         case 'delivered':
           add('delivered')
-          for (const grain of ['day', 'month'] as const) for (const key of cells(grain)) durations.add([...key, 'delivered', bucketOf(seconds(e.created_at, e.at))], 0)
+          for (const grain of ['day', 'month'] as const) leafDurations.add([...leaves(grain), 'delivered', bucketOf(seconds(e.created_at, e.at))], 0)
           break
         case 'decided':
           add('decided')
           if (e.decision === 'approved') add('approved')
           if (e.decision === 'rejected') add('rejected')
-          for (const grain of ['day', 'month'] as const) for (const key of cells(grain)) durations.add([...key, 'decided', bucketOf(seconds(e.created_at, e.at))], 0)
+          for (const grain of ['day', 'month'] as const) leafDurations.add([...leaves(grain), 'decided', bucketOf(seconds(e.created_at, e.at))], 0)
           break
         case 'failed':
           add('failed')
           break
+      }
+    }
+
+    // Each unit's cell, and its total over services and channels.
+    for (const { key: [grain, period, unit, service, channel], values } of leafFlow.rows.values()) {
+      for (const a of ancestry(unit as string)) {
+        flow.addAll([grain, period, a.unit, a.parent, service, channel], values)
+        flow.addAll([grain, period, a.unit, a.parent, TOTAL, TOTAL], values)
+      }
+    }
+    for (const { key: [grain, period, unit, service, channel, measure, bucket], values } of leafDurations.rows.values()) {
+      for (const a of ancestry(unit as string)) {
+        durations.addAll([grain, period, a.unit, a.parent, service, channel, measure, bucket], values)
+        durations.addAll([grain, period, a.unit, a.parent, TOTAL, TOTAL, measure, bucket], values)
       }
     }
 
