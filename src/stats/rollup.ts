@@ -18,7 +18,8 @@ export const STATS_TABLES = [...ROLLUP_TABLES, 'stats_folded_ahead'] as const
 interface EventRow {
   id: string
   xid: string
-  at: Date | string
+  // Epoch milliseconds.
+  at: number
   status: string
   first: boolean
   service: string
@@ -27,7 +28,7 @@ interface EventRow {
   deliverable: boolean
   top: boolean
   decision: string | null
-  created_at: Date | string
+  created_at: number
   regnum: string | null
   // The application's status before this event (null for its first).
   prev: string | null
@@ -64,7 +65,22 @@ function personKey (regnum: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`
 }
 
-const seconds = (from: Date | string, to: Date | string) => (new Date(to).getTime() - new Date(from).getTime()) / 1000
+const seconds = (from: number, to: number) => (to - from) / 1000
+
+// The Mongolian date (UTC+8) of epoch milliseconds, remembered per day: the
+// fold asks for it twice an event.
+const DAY_MS = 86_400_000
+const dates = new Map<number, string>()
+function dayOf (ms: number): string {
+  const day = Math.floor((ms + 8 * 3_600_000) / DAY_MS)
+  let text = dates.get(day)
+  if (text === undefined) {
+    text = new Date(day * DAY_MS).toISOString().slice(0, 10)
+    if (dates.size > 4096) dates.clear()
+    dates.set(day, text)
+  }
+  return text
+}
 
 // Sums keyed by the joined key columns.
 class Sums<V extends number[]> {
@@ -150,8 +166,10 @@ export interface RollupOptions {
 
 export function createRollup (db: Database, options: RollupOptions) {
   // Events, and what the fold needs of their application; `where` uses $1.. of `params`.
-  const EVENTS = `SELECT e.id::text, e.xid::text, e.at, e.status, (e.status = 'received' AND e.detail IS NULL) AS first,
-      a.service, a.unit, a.channel, a.adapter IS NOT NULL AS deliverable, a.package_id IS NULL AS top, a.decision, a.created_at,
+  // Times as epoch milliseconds: numbers, not dates to parse.
+  const EVENTS = `SELECT e.id::text, e.xid::text, (extract(epoch FROM e.at) * 1000)::float8 AS at, e.status, (e.status = 'received' AND e.detail IS NULL) AS first,
+      a.service, a.unit, a.channel, a.adapter IS NOT NULL AS deliverable, a.package_id IS NULL AS top, a.decision,
+      (extract(epoch FROM a.created_at) * 1000)::float8 AS created_at,
       CASE WHEN e.status = 'received' AND e.detail IS NULL AND a.package_id IS NULL THEN a.applicant_regnum END AS regnum,
       CASE WHEN a.package_id IS NULL THEN (
         SELECT p.status FROM application_events p WHERE p.application_id = e.application_id AND p.id < e.id ORDER BY p.id DESC LIMIT 1) END AS prev
@@ -200,7 +218,7 @@ export function createRollup (db: Database, options: RollupOptions) {
     const leafDurations = new Sums<number[]>(1)
 
     for (const e of events) {
-      const date = mongolianDate(new Date(e.at))
+      const date = dayOf(e.at)
       const leaves = (grain: 'day' | 'month') => [grain, grain === 'day' ? date : monthStart(date), e.unit, e.service, e.channel]
       if (e.deliverable) {
         for (const grain of ['day', 'month'] as const) {
@@ -217,7 +235,7 @@ export function createRollup (db: Database, options: RollupOptions) {
       const add = (column: typeof FLOW[number]) => {
         for (const grain of ['day', 'month'] as const) leafFlow.add(leaves(grain), FLOW.indexOf(column))
       }
-      const received = mongolianDate(new Date(e.created_at))
+      const received = dayOf(e.created_at)
       const cohort = (by: 1 | -1) => {
         for (const a of ancestry(e.unit)) backlog.add([a.unit, a.parent, e.service, e.channel, received], 0, by)
       }
@@ -324,7 +342,7 @@ export function createRollup (db: Database, options: RollupOptions) {
       const { rows: known } = await tx.query<{ year: string, person: string, seen: string[] }>(
         `SELECT s.year::text, s.person::text, s.seen FROM unnest($1::date[], $2::uuid[]) AS k (year, person)
          JOIN stats_persons_seen s USING (year, person)`,
-        [keys.map((r) => r.year), keys.map((r) => r.person)])
+        [arrayLiteral(keys.map((r) => r.year)), arrayLiteral(keys.map((r) => r.person))])
       const before = new Map(known.map((r) => [`${r.year}|${r.person}`, r.seen]))
       const persons = new Sums<number[]>(1)
       const changed: Array<{ year: string, person: string, seen: string[] }> = []
@@ -352,7 +370,7 @@ export function createRollup (db: Database, options: RollupOptions) {
           `INSERT INTO stats_persons_seen (year, person, seen)
            SELECT year, person, string_to_array(seen, ',') FROM unnest($1::date[], $2::uuid[], $3::text[]) AS c (year, person, seen)
            ON CONFLICT (year, person) DO UPDATE SET seen = EXCLUDED.seen`,
-          [changed.map((r) => r.year), changed.map((r) => r.person), changed.map((r) => r.seen.join(','))])
+          [arrayLiteral(changed.map((r) => r.year)), arrayLiteral(changed.map((r) => r.person)), arrayLiteral(changed.map((r) => r.seen.join(',')))])
       }
       if (persons.rows.size > 0) {
         await tx.query(
