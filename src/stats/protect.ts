@@ -119,19 +119,26 @@ function memo (ctx: ProtectionContext, key: string, make: () => Promise<Canonica
   return found
 }
 
+// The records of a year for the units below `parent` and for `parent`
+// itself, by month (split) and for the whole year; and the year's months.
+async function yearRecords (ctx: ProtectionContext, indicator: string, parent: string, year: string, detail: ReturnType<typeof detailFor>) {
+  const whole = parsePeriod(year)!
+  const months: Period = { ...whole, grain: 'month' }
+  const sel = (children: boolean, period: Period, split: boolean) => ({ period, unit: parent, children, today: ctx.today, split, ...detail })
+  const [kidsM, ownM, kidsY, ownY] = await Promise.all([
+    ctx.reader.records(indicator, sel(true, months, true)),
+    ctx.reader.records(indicator, sel(false, months, true)),
+    ctx.reader.records(indicator, sel(true, whole, false)),
+    ctx.reader.records(indicator, sel(false, whole, false)),
+  ])
+  const columns = periodsBetween('month', whole.from, dayBefore(whole.to), 12).map((p) => p.code)
+  return { whole, columns, kidsM, ownM, kidsY, ownY }
+}
+
 // The units below `parent` by month of `year`.
 function monthsTable (ctx: ProtectionContext, indicator: string, parent: string, year: string): Promise<CanonicalTable> {
   return memo(ctx, `months|${indicator}|${parent}|${year}`, async () => {
-    const whole = parsePeriod(year)!
-    const span: Period = { ...whole, grain: 'month' }
-    const sel = (children: boolean, period: Period, split: boolean) => ({ period, unit: parent, children, today: ctx.today, split })
-    const [kidsM, ownM, kidsY, ownY] = await Promise.all([
-      ctx.reader.records(indicator, sel(true, span, true)),
-      ctx.reader.records(indicator, sel(false, span, true)),
-      ctx.reader.records(indicator, sel(true, whole, false)),
-      ctx.reader.records(indicator, sel(false, whole, false)),
-    ])
-    const columns = periodsBetween('month', whole.from, dayBefore(whole.to), 12).map((p) => p.code)
+    const { whole, columns, kidsM, ownM, kidsY, ownY } = await yearRecords(ctx, indicator, parent, year, {})
     const byMonth = counts(indicator, kidsM, ['unit', 'period'])
     const parentMonth = counts(indicator, ownM, ['period'])
     const byYear = counts(indicator, kidsY, ['unit'])
@@ -335,15 +342,7 @@ export function cubes (ctx: ProtectionContext, indicator: string, stock: boolean
       const [kids, own] = await Promise.all([ctx.reader.records(indicator, sel(true, now, false)), ctx.reader.records(indicator, sel(false, now, false))])
       layers = [{ code: '', kids, own }]
     } else {
-      const whole = parsePeriod(span)!
-      const months: Period = { ...whole, grain: 'month' }
-      const [kidsM, ownM, kidsY, ownY] = await Promise.all([
-        ctx.reader.records(indicator, sel(true, months, true)),
-        ctx.reader.records(indicator, sel(false, months, true)),
-        ctx.reader.records(indicator, sel(true, whole, false)),
-        ctx.reader.records(indicator, sel(false, whole, false)),
-      ])
-      const codes = periodsBetween('month', whole.from, dayBefore(whole.to), 12).map((p) => p.code)
+      const { columns: codes, kidsM, ownM, kidsY, ownY } = await yearRecords(ctx, indicator, parent, span, detailFor(dims))
       const byMonth = (records: StatsRecord[]) => {
         const out = new Map<string, StatsRecord[]>(codes.map((c) => [`${c}-01`, []]))
         for (const r of records) out.get(r.dims.period ?? '')?.push(r)
