@@ -2,8 +2,11 @@
 //   a) the 5-source view through the gateway (auth, validation, policy, audit
 //      write, fan-out of 5 signed calls, response signatures checked)
 //   b) the same 5 calls straight to the emulator, in parallel, signed
-//   c) one source through the gateway, against the same call made directly
-// at emulator latency 0 and 20 ms, 50 connections. Gateway runs use autocannon
+//   c) one source through the gateway, against the same call through the
+//      bare signed-request gateway (bench/baseline/server.ts) and made directly
+// at emulator latency 0 and 20 ms, 50 connections; with each process's CPU
+// milliseconds per request (gateway, baseline, emulator, PostgreSQL, Redis and
+// this driver), read from /proc, which stay comparable on a busy machine. Gateway runs use autocannon
 // with a fresh token per request (tokens are single-use); the direct runs use
 // the gateway's own bus client in 50 concurrent loops, since each iteration is
 // 5 signed calls. BENCH_PROFILE=1 profiles the gateway (--cpu-prof).
@@ -19,7 +22,7 @@ import { DEV_AUDIENCE, DEV_ISSUER, devIssuerFiles, ensureDevIssuer } from '../sr
 import { loadPolicies } from '../src/citizen/policy.ts'
 import { loadAdapters } from '../src/adapters/load.ts'
 import { generatePopulation } from '../src/exchange/index.ts'
-import { freePort, percentile, start, stop, summariseProfile, waitFor } from './lib.ts'
+import { cpuSeconds, cpuUsed, freePort, percentile, start, stop, summariseProfile, waitFor } from './lib.ts'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
@@ -33,8 +36,10 @@ await ensureDevIssuer(dataDir)
 const schema = `bench_${process.pid}`
 const busPort = await freePort()
 const gwPort = await freePort()
+const basePort = await freePort()
 const bus = `http://127.0.0.1:${busPort}`
 const gateway = `http://127.0.0.1:${gwPort}`
+const baselineUrl = `http://127.0.0.1:${basePort}`
 
 const exchange = start('src/exchange/main.ts', { EXCHANGE_PORT: String(busPort), DATA_DIR: dataDir, EXCHANGE_LOG_LEVEL: 'warn' })
 const server = start('src/server.ts', {
@@ -50,7 +55,12 @@ const server = start('src/server.ts', {
   HARVEST_DISTINCT_CITIZENS: '100000000',
 }, PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])
 
+// The bare signed-request gateway (bench/baseline/server.ts), for the one-source read.
+const civilService = (await loadAdapters()).find((a) => a.operation === loadPolicies().sources.civil!.operation) as { service: string } | undefined
+const baseline = start('bench/baseline/server.ts', { PORT: String(basePort), DATA_DIR: dataDir, EXCHANGE_URL: bus, SERVICE: civilService!.service })
+
 async function cleanup (): Promise<void> {
+  await stop(baseline)
   await stop(server)
   await stop(exchange)
   const pg = (await import('pg')).default
@@ -63,6 +73,14 @@ async function cleanup (): Promise<void> {
 try {
   await waitFor(`${bus}/health`)
   await waitFor(`${gateway}/health/ready`)
+  for (let i = 0; i < 100; i++) {
+    try {
+      await fetch(`${baselineUrl}/v1/citizens/x/civil`)
+      break
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  }
   const citizens = generatePopulation().livingAdults().slice(0, 1000)
   const policies = loadPolicies()
   const adapters = new Map((await loadAdapters()).map((a) => [a.operation, a]))
@@ -79,9 +97,26 @@ try {
   let n = 0
   const nextCitizen = () => citizens[n++ % citizens.length]!.regnum
 
-  async function viaGateway (title: string, path: (regnum: string) => string) {
+  // CPU milliseconds per request of every process of the run, read from /proc.
+  const processes = () => cpuSeconds({
+    gateway: [server.pid],
+    baseline: [baseline.pid],
+    emulator: [exchange.pid],
+    postgres: /^postgres$/,
+    redis: /^redis-server$/,
+    driver: [process.pid],
+  })
+  async function measured<T extends { rps: number }> (run: () => Promise<T>): Promise<T & { cpu: Record<string, number>, requests: number }> {
+    const before = processes()
+    const r = await run()
+    const used = cpuUsed(before, processes())
+    const requests = r.rps * SECONDS
+    return { ...r, requests, cpu: Object.fromEntries(Object.entries(used).map(([k, v]) => [k, (1000 * v) / Math.max(1, requests)])) }
+  }
+
+  async function viaGateway (title: string, path: (regnum: string) => string, url = gateway) {
     const result = await autocannon({
-      url: gateway,
+      url,
       connections: CONNECTIONS,
       duration: SECONDS,
       requests: [{
@@ -122,14 +157,16 @@ try {
   const report: string[] = [`\n${CONNECTIONS} connections, ${SECONDS} s per run, Node ${process.version}, gateway logs at warn, PostgreSQL audit\n`]
   for (const latency of [0, 20]) {
     await setLatency(latency)
-    const a = await viaGateway('a) 5-source view via gateway', (r) => `/v1/citizens/${encodeURIComponent(r)}?${query}`)
-    const b = await direct('b) same 5 calls, direct', sources)
-    const c = await viaGateway('c) 1 source via gateway', (r) => `/v1/citizens/${encodeURIComponent(r)}/civil?${query}`)
-    const cd = await direct('c) 1 source, direct', [sources[0]!])
+    const a = await measured(() => viaGateway('a) 5-source view via gateway', (r) => `/v1/citizens/${encodeURIComponent(r)}?${query}`))
+    const b = await measured(() => direct('b) same 5 calls, direct', sources))
+    const c = await measured(() => viaGateway('c) 1 source via gateway', (r) => `/v1/citizens/${encodeURIComponent(r)}/civil?${query}`))
+    const cb = await measured(() => viaGateway('c) 1 source via the bare baseline', (r) => `/v1/citizens/${encodeURIComponent(r)}/civil`, baselineUrl))
+    const cd = await measured(() => direct('c) 1 source, direct', [sources[0]!]))
+    const columns = ['gateway', 'baseline', 'emulator', 'postgres', 'redis', 'driver']
     report.push(`emulator latency ${latency} ms`)
-    report.push('| run | req/s | p50 ms | p99 ms | errors |', '|---|---|---|---|---|')
-    for (const r of [a, b, c, cd]) report.push(`| ${r.title} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.errors} |`)
-    report.push(`ratio a/b = ${(a.rps / b.rps).toFixed(2)}, c/direct = ${(c.rps / cd.rps).toFixed(2)}\n`)
+    report.push(`| run | req/s | p50 ms | p99 ms | errors | CPU ms per request: ${columns.join(' / ')} |`, '|---|---|---|---|---|---|')
+    for (const r of [a, b, c, cb, cd]) report.push(`| ${r.title} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.errors} | ${columns.map((k) => (r.cpu[k] ?? 0).toFixed(2)).join(' / ')} |`)
+    report.push(`ratio a/b = ${(a.rps / b.rps).toFixed(2)}, c/direct = ${(c.rps / cd.rps).toFixed(2)}, c/baseline = ${(c.rps / cb.rps).toFixed(2)}, baseline/direct = ${(cb.rps / cd.rps).toFixed(2)}\n`)
   }
   await client.close()
   console.log(report.join('\n'))
