@@ -1,5 +1,6 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto'
-import { CompactSign, type JSONWebKeySet, type JWK } from 'jose'
+import type { JSONWebKeySet, JWK } from 'jose'
+import { signEd25519 } from './jwt.ts'
 
 // The bus's own Ed25519 signing keys. The JWKS may hold two during a rotation;
 // the newest (last) signs, and clients verify against the kid it names.
@@ -57,8 +58,6 @@ export function createBusKeys (inputs?: readonly BusSigningKeyInput[]): BusKeys 
   return {
     jwks: { keys: keys.map((k) => k.publicJwk) },
     kid: newest.kid,
-    sign: async (payload) => await new CompactSign(new TextEncoder().encode(JSON.stringify(payload)))
-      .setProtectedHeader({ alg: 'EdDSA', kid: newest.kid, typ: RESPONSE_SIGNATURE_TYP })
-      .sign(newest.privateKey),
+    sign: async (payload) => signEd25519({ alg: 'EdDSA', kid: newest.kid, typ: RESPONSE_SIGNATURE_TYP }, payload, newest.privateKey),
   }
 }

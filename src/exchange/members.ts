@@ -1,6 +1,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { createLocalJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose'
+import type { JSONWebKeySet } from 'jose'
+import { publicKeysByKid, type PublicKeyEntry } from './jwt.ts'
 
 // The bus's member registry: who may connect, with which keys, and which
 // services each may call. Access is denied unless a rule allows it.
@@ -31,7 +32,7 @@ export interface Member {
   allowedServices: readonly string[]
   xyp?: { accessToken: string, publicKey: KeyObject }
   kids: () => Set<string>
-  keys: () => JWTVerifyGetKey
+  keys: () => ReadonlyMap<string, PublicKeyEntry>
   // Re-reads jwksFile if there is one; true when the keys changed.
   refresh: () => boolean
 }
@@ -49,7 +50,7 @@ export class MemberConfigError extends Error {
 function toMember (def: MemberDefinition): Member {
   if (!MEMBER_ID_PATTERN.test(def.id)) throw new MemberConfigError(`member id ${def.id} is not MN/<class>/<code>/<subsystem>`)
   let jwks = def.jwks
-  let keySet = createLocalJWKSet(jwks)
+  let keySet = publicKeysByKid(jwks as never)
   let lastRefresh = 0
   let xyp: Member['xyp']
   if (def.xyp !== undefined) {
@@ -76,7 +77,7 @@ function toMember (def: MemberDefinition): Member {
         const next = JSON.parse(readFileSync(def.jwksFile, 'utf8')) as JSONWebKeySet
         if (JSON.stringify(next) === JSON.stringify(jwks)) return false
         jwks = next
-        keySet = createLocalJWKSet(jwks)
+        keySet = publicKeysByKid(jwks as never)
         return true
       } catch {
         return false

@@ -87,13 +87,13 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose'
 import type { ApplicationDesk } from './applications.ts'
 import { BUS_ERRORS, BusError, ProviderError } from './errors.ts'
 import {
   deliver, describeAjvError, dripStream, dropConnection, planFaults, settle, sha256b64url, sleepAtLeast, track,
   type ExchangeContext, type Tracking,
 } from './context.ts'
+import { JwtCheckError, jwtHeader, verifyJwt } from './jwt.ts'
 import { isAllowed, MEMBER_ID_PATTERN, type Member } from './members.ts'
 import { PROVIDERS, type ProviderDef, type ServiceDef } from './providers.ts'
 
@@ -167,43 +167,42 @@ async function authenticate (ctx: ExchangeContext, request: FastifyRequest, stat
   const member = ctx.members.get(clientId)
   if (member === undefined) throw new BusError('Client.UnknownMember', `${clientId} is not a member of this bus`)
 
-  let kid: string | undefined
+  let kid: unknown
   try {
-    const h = decodeProtectedHeader(token)
-    kid = h.kid
+    kid = jwtHeader(token).kid
   } catch (err) {
     throw new BusError('Client.InvalidSignature', 'The JWT header cannot be read', { cause: err })
   }
-  if (kid === undefined) throw new BusError('Client.InvalidSignature', 'The JWT header has no kid')
+  if (typeof kid !== 'string') throw new BusError('Client.InvalidSignature', 'The JWT header has no kid')
   if (member.revokedKids.has(kid)) throw new BusError('Client.RevokedKey', `Key ${kid} of ${clientId} has been revoked`)
   if (!member.kids().has(kid) && !(member.refresh() && member.kids().has(kid))) {
     throw new BusError('Client.UnknownKey', `Key ${kid} is not in the JWKS of ${clientId}`)
   }
 
   const skew = ctx.settings.jwtClockSkewSeconds
-  let claims: JWTPayload
+  let claims: Record<string, unknown>
   try {
-    const verified = await jwtVerify(token, member.keys(), {
-      algorithms: [...ALGORITHMS],
+    claims = verifyJwt(token, {
+      algorithms: ALGORITHMS,
       typ: 'JWT',
-      clockTolerance: skew,
-      currentDate: new Date(ctx.now()),
+      keys: member.keys(),
+      clockToleranceSeconds: skew,
+      nowMs: ctx.now(),
       requiredClaims: ['iss', 'aud', 'iat', 'exp', 'jti'],
     })
-    claims = verified.payload
   } catch (err) {
-    if (err instanceof joseErrors.JWTExpired) throw new BusError('Client.InvalidTimestamp', 'The JWT has expired', { cause: err })
-    if (err instanceof joseErrors.JWKSNoMatchingKey) throw new BusError('Client.UnknownKey', `No key of ${clientId} matches the JWT`, { cause: err })
-    if (err instanceof joseErrors.JWTClaimValidationFailed && err.claim === 'nbf') {
-      throw new BusError('Client.InvalidTimestamp', 'The JWT is not yet valid', { cause: err })
-    }
-    throw new BusError('Client.InvalidSignature', `The JWT does not verify: ${(err as Error).message}`, { cause: err })
+    if (!(err instanceof JwtCheckError)) throw err
+    if (err.reason === 'expired') throw new BusError('Client.InvalidTimestamp', 'The JWT has expired', { cause: err })
+    if (err.reason === 'no_key') throw new BusError('Client.UnknownKey', `No key of ${clientId} matches the JWT`, { cause: err })
+    if (err.reason === 'not_yet_valid') throw new BusError('Client.InvalidTimestamp', 'The JWT is not yet valid', { cause: err })
+    throw new BusError('Client.InvalidSignature', `The JWT does not verify: ${err.message}`, { cause: err })
   }
 
   if (claims.iss !== clientId) throw new BusError('Client.InvalidSignature', 'The JWT iss does not match X-Road-Client')
   const nowS = ctx.now() / 1000
-  const iat = claims.iat ?? 0
-  const exp = claims.exp ?? 0
+  // Both are numbers: verifyJwt requires them and checks their type.
+  const iat = claims.iat as number
+  const exp = claims.exp as number
   if (iat > nowS + skew) throw new BusError('Client.InvalidTimestamp', 'The JWT was issued in the future')
   if (exp <= iat || exp - iat > ctx.settings.jwtMaxLifetimeSeconds) {
     throw new BusError('Client.InvalidTimestamp', `The JWT must expire within ${ctx.settings.jwtMaxLifetimeSeconds} s of iat`)
