@@ -5,8 +5,9 @@
 //   c) one source through the gateway, against the same call through the
 //      bare signed-request gateway (bench/baseline/server.ts) and made directly
 // at emulator latency 0 and 20 ms, 50 connections; with each process's CPU
-// milliseconds per request (gateway, baseline, emulator, PostgreSQL, Redis and
-// this driver), read from /proc, which stay comparable on a busy machine. Gateway runs use autocannon
+// milliseconds per request (gateway, baseline, emulator, the gateway's own
+// PostgreSQL backends, Redis and this driver), read from /proc, which stay
+// comparable on a busy machine. Gateway runs use autocannon
 // with a fresh token per request (tokens are single-use); the direct runs use
 // the gateway's own bus client in 50 concurrent loops, since each iteration is
 // 5 signed calls. BENCH_PROFILE=1 profiles the gateway (--cpu-prof).
@@ -22,7 +23,8 @@ import { DEV_AUDIENCE, DEV_ISSUER, devIssuerFiles, ensureDevIssuer } from '../sr
 import { loadPolicies } from '../src/citizen/policy.ts'
 import { loadAdapters } from '../src/adapters/load.ts'
 import { generatePopulation } from '../src/exchange/index.ts'
-import { cpuSeconds, cpuUsed, freePort, percentile, start, stop, summariseProfile, waitFor } from './lib.ts'
+import pg from 'pg'
+import { cpuSeconds, cpuUsed, freePort, percentile, pgBackendsOf, start, stop, summariseProfile, waitFor } from './lib.ts'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
@@ -97,16 +99,22 @@ try {
   let n = 0
   const nextCitizen = () => citizens[n++ % citizens.length]!.regnum
 
-  // CPU milliseconds per request of every process of the run, read from /proc.
+  // CPU milliseconds per request of every process of the run, read from
+  // /proc: PostgreSQL counts the gateway's own backends only (the audit log).
+  const pgClient = new pg.Client({ connectionString: DATABASE_URL })
+  await pgClient.connect()
+  const pgPort = Number(new URL(DATABASE_URL).port || 5432)
+  let gatewayBackends: number[] = []
   const processes = () => cpuSeconds({
     gateway: [server.pid],
     baseline: [baseline.pid],
     emulator: [exchange.pid],
-    postgres: /^postgres$/,
+    postgres: gatewayBackends,
     redis: /^redis-server$/,
     driver: [process.pid],
   })
   async function measured<T extends { rps: number }> (run: () => Promise<T>): Promise<T & { cpu: Record<string, number>, requests: number }> {
+    gatewayBackends = await pgBackendsOf(server.pid!, pgPort, (sql, params) => pgClient.query(sql, params))
     const before = processes()
     const r = await run()
     const used = cpuUsed(before, processes())
@@ -169,6 +177,7 @@ try {
     report.push(`ratio a/b = ${(a.rps / b.rps).toFixed(2)}, c/direct = ${(c.rps / cd.rps).toFixed(2)}, c/baseline = ${(c.rps / cb.rps).toFixed(2)}, baseline/direct = ${(cb.rps / cd.rps).toFixed(2)}\n`)
   }
   await client.close()
+  await pgClient.end()
   console.log(report.join('\n'))
 } finally {
   await cleanup()

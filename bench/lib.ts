@@ -1,7 +1,7 @@
 // Shared helpers for the benchmarks: free ports, child processes, readiness,
 // and reading a V8 CPU profile into "where the time goes".
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { appendFileSync, chownSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { appendFileSync, chownSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs'
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -391,4 +391,44 @@ export async function startTcpProxy (targetPort: number): Promise<TcpProxy> {
   }
   await listen()
   return { url: `http://127.0.0.1:${port}`, port, cut, restore: listen, close: cut }
+}
+
+// The local ports of a process's TCP connections to PostgreSQL on `pgPort` (Linux /proc).
+export function pgClientPorts (pid: number, pgPort: number): number[] {
+  const inodes = new Set<string>()
+  try {
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))
+        if (m !== null) inodes.add(m[1]!)
+      } catch {}
+    }
+  } catch {
+    return []
+  }
+  const ports: number[] = []
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = ''
+    try {
+      text = readFileSync(file, 'utf8')
+    } catch {
+      continue
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/)
+      if (f.length < 10 || !inodes.has(f[9]!)) continue
+      const remotePort = parseInt(f[2]!.split(':')[1]!, 16)
+      if (remotePort === pgPort) ports.push(parseInt(f[1]!.split(':')[1]!, 16))
+    }
+  }
+  return ports
+}
+
+// The PostgreSQL backends (their pids) serving a process's connections: its
+// share of the database's CPU, apart from every other session's.
+export async function pgBackendsOf (pid: number, pgPort: number, query: (sql: string, params: unknown[]) => Promise<{ rows: Array<{ pid: number }> }>): Promise<number[]> {
+  const ports = pgClientPorts(pid, pgPort)
+  if (ports.length === 0) return []
+  const { rows } = await query('SELECT pid FROM pg_stat_activity WHERE client_port = ANY($1::int[])', [ports])
+  return rows.map((r) => r.pid)
 }

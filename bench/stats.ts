@@ -40,7 +40,7 @@
 // BENCH_PERSONS_SEEN (1), BENCH_KEEP=1 keeps the schema, BENCH_SCHEMA=<a kept schema> measures it
 // again without generating (and keeps it), BENCH_DATABASE_URL, BENCH_REDIS_URL.
 import { createHash, randomUUID } from 'node:crypto'
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -50,7 +50,7 @@ import pg from 'pg'
 import { ensureDevIssuer } from '../src/auth/dev-issuer.ts'
 import { ensureDevMemberKeys } from '../src/bus/member-keys.ts'
 import type { Database, Queryable, QueryResult } from '../src/db/index.ts'
-import { cpuSeconds, deleteRedisKeys, devTokenMinter, dropPgSchema, freePort, machineBusy, ROOT, start, stop, summariseProfile, waitFor } from './lib.ts'
+import { cpuSeconds, deleteRedisKeys, devTokenMinter, dropPgSchema, freePort, machineBusy, pgBackendsOf, ROOT, start, stop, summariseProfile, waitFor } from './lib.ts'
 
 const APPLICATIONS = Number(process.env.BENCH_APPLICATIONS ?? 10_000_000)
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
@@ -205,42 +205,8 @@ function trimProfile (dir: string, fromMs: number, toMs = Infinity): string {
 
 // ---- CPU: the gateway, its own PostgreSQL backends, and every postgres process
 
-// The local ports of a process's TCP connections to PostgreSQL (Linux /proc).
-function pgClientPorts (pid: number): number[] {
-  const inodes = new Set<string>()
-  try {
-    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-      try {
-        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))
-        if (m !== null) inodes.add(m[1]!)
-      } catch {}
-    }
-  } catch {
-    return []
-  }
-  const pgPort = Number(new URL(DATABASE_URL).port || 5432)
-  const ports: number[] = []
-  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text = ''
-    try {
-      text = readFileSync(file, 'utf8')
-    } catch {
-      continue
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const f = line.trim().split(/\s+/)
-      if (f.length < 10 || !inodes.has(f[9]!)) continue
-      const remotePort = parseInt(f[2]!.split(':')[1]!, 16)
-      if (remotePort === pgPort) ports.push(parseInt(f[1]!.split(':')[1]!, 16))
-    }
-  }
-  return ports
-}
 async function backendsOf (pid: number): Promise<Set<string>> {
-  const ports = pgClientPorts(pid)
-  if (ports.length === 0) return new Set()
-  const { rows } = await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE client_port = ANY($1::int[])', [ports])
-  return new Set(rows.map((r) => String(r.pid)))
+  return new Set((await pgBackendsOf(pid, Number(new URL(DATABASE_URL).port || 5432), (sql, params) => db.query(sql, params))).map(String))
 }
 
 interface CpuUse { gateway: number, pgOwn: number, pgAll: number, seconds: number }
