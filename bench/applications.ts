@@ -41,7 +41,7 @@ import { createSnapshot } from '../src/catalogue/snapshot.ts'
 import { loadConfig } from '../src/config.ts'
 import { generatePopulation } from '../src/exchange/index.ts'
 import { createEpochWatch, epochKey } from '../src/queue/epoch.ts'
-import { cpuSeconds, cpuShare, cpuUsed, deleteRedisKeys, devTokenMinter, dropPgSchema, freePort, machineBusy, percentile, start, stop, summariseProfile, waitFor } from './lib.ts'
+import { benchGatewayEnv, cpuSeconds, cpuShare, cpuUsed, deleteRedisKeys, devTokenMinter, dropPgSchema, freePort, machineBusy, percentile, start, stop, summariseProfile, waitFor } from './lib.ts'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
@@ -76,18 +76,7 @@ const gateway = `http://127.0.0.1:${gwPort}`
 
 // Shared by the gateway and the workers. Decision polls are pushed an hour
 // out so that they never run inside a measured delivery window.
-const env = {
-  DATA_DIR: dataDir,
-  EXCHANGE_URL: bus,
-  DATABASE_URL,
-  DATABASE_SCHEMA: schema,
-  REDIS_URL,
-  REDIS_KEY_PREFIX: keyPrefix,
-  LOG_LEVEL: 'warn',
-  WORKER: 'off',
-  DECISION_POLL_MS: '3600000',
-  RECONCILE_INTERVAL_MS: '0',
-}
+const env = benchGatewayEnv({ dataDir, bus, databaseUrl: DATABASE_URL, schema, redisUrl: REDIS_URL, keyPrefix })
 const profileArgs = (name: string) => (PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, name)}`] : [])
 
 const exchange = start('src/exchange/main.ts', { EXCHANGE_PORT: String(busPort), DATA_DIR: dataDir, EXCHANGE_LOG_LEVEL: 'warn' })

@@ -432,3 +432,21 @@ export async function pgBackendsOf (pid: number, pgPort: number, query: (sql: st
   const { rows } = await query('SELECT pid FROM pg_stat_activity WHERE client_port = ANY($1::int[])', [ports])
   return rows.map((r) => r.pid)
 }
+
+// The environment of a benchmark's gateway and workers: its own schema and
+// key prefix, logs at warn, the worker off, decision polls an hour out and no
+// reconciler, so that nothing runs inside a measured window unasked.
+export function benchGatewayEnv (o: { dataDir: string, bus: string, databaseUrl: string, schema: string, redisUrl: string, keyPrefix: string }): Record<string, string> {
+  return {
+    DATA_DIR: o.dataDir,
+    EXCHANGE_URL: o.bus,
+    DATABASE_URL: o.databaseUrl,
+    DATABASE_SCHEMA: o.schema,
+    REDIS_URL: o.redisUrl,
+    REDIS_KEY_PREFIX: o.keyPrefix,
+    LOG_LEVEL: 'warn',
+    WORKER: 'off',
+    DECISION_POLL_MS: '3600000',
+    RECONCILE_INTERVAL_MS: '0',
+  }
+}

@@ -50,7 +50,7 @@ import pg from 'pg'
 import { ensureDevIssuer } from '../src/auth/dev-issuer.ts'
 import { ensureDevMemberKeys } from '../src/bus/member-keys.ts'
 import type { Database, Queryable, QueryResult } from '../src/db/index.ts'
-import { cpuSeconds, deleteRedisKeys, devTokenMinter, dropPgSchema, freePort, machineBusy, pgBackendsOf, ROOT, start, stop, summariseProfile, waitFor } from './lib.ts'
+import { benchGatewayEnv, cpuSeconds, deleteRedisKeys, devTokenMinter, dropPgSchema, freePort, machineBusy, pgBackendsOf, ROOT, start, stop, summariseProfile, waitFor } from './lib.ts'
 
 const APPLICATIONS = Number(process.env.BENCH_APPLICATIONS ?? 10_000_000)
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
@@ -113,18 +113,7 @@ const keyPrefix = `bench:${schema}`
 const busPort = await freePort()
 const bus = `http://127.0.0.1:${busPort}`
 
-const env = {
-  DATA_DIR: dataDir,
-  EXCHANGE_URL: bus,
-  DATABASE_URL,
-  DATABASE_SCHEMA: schema,
-  REDIS_URL,
-  REDIS_KEY_PREFIX: keyPrefix,
-  LOG_LEVEL: 'warn',
-  WORKER: 'off',
-  DECISION_POLL_MS: '3600000',
-  RECONCILE_INTERVAL_MS: '0',
-}
+const env = benchGatewayEnv({ dataDir, bus, databaseUrl: DATABASE_URL, schema, redisUrl: REDIS_URL, keyPrefix })
 
 const exchange = start(join(appDir, 'src/exchange/main.ts'), { EXCHANGE_PORT: String(busPort), DATA_DIR: dataDir, EXCHANGE_LOG_LEVEL: 'warn' })
 const gateways = new Set<ReturnType<typeof start>>()

@@ -5,7 +5,7 @@ import type { Dimension, Figure, Grain, Lang, StatsReport } from './model.ts'
 import { detailFor, evaluate, isAdditive, type Cell, type StatsReader } from './query.ts'
 import { childrenOf, cubeOf, OWN, PARENT, unitHidden, type ProtectionContext } from './protect.ts'
 import { mnAblative } from './report-html.ts'
-import { oneWay, suppressCells, SUPPRESSION_MARK } from './suppress.ts'
+import { SUPPRESSION_MARK } from './suppress.ts'
 import { COUNTRY, parentOf } from './units.ts'
 
 // Answers as they leave the gateway: labelled, rounded, and with small
@@ -134,8 +134,7 @@ export function createStatsAnswers (deps: Deps) {
     }
     // A count alone: hidden when small, or when its canonical table says so.
     const known = total.value ?? 0
-    const flags = suppressCells({ ...oneWay([], known), forced: totalHidden ? [0] : [] }, deps.threshold)
-    return { values: [], total: flags[0] === true ? hidden(known) : known, extra: [] }
+    return { values: [], total: totalHidden || small(known) ? hidden(known) : known, extra: [] }
   }
 
   // A breakdown by other dimensions (of the unit, or of the units below it)

@@ -110,35 +110,37 @@ function solve (rows: string[], columns: string[], value: (r: string, c: string)
   }
 }
 
-function memo (ctx: ProtectionContext, key: string, make: () => Promise<CanonicalTable>): Promise<CanonicalTable> {
-  let found = ctx.tables.get(key)
-  if (found === undefined) {
-    found = make()
-    ctx.tables.set(key, found)
+// Worked out once per answer: tables and cubes lean on each other.
+function memo<T> (found: Map<string, Promise<T>>, key: string, make: () => Promise<T>): Promise<T> {
+  let table = found.get(key)
+  if (table === undefined) {
+    table = make()
+    found.set(key, table)
   }
-  return found
+  return table
 }
 
-// The records of a year for the units below `parent` and for `parent`
-// itself, by month (split) and for the whole year; and the year's months.
-async function yearRecords (ctx: ProtectionContext, indicator: string, parent: string, year: string, detail: ReturnType<typeof detailFor>) {
-  const whole = parsePeriod(year)!
-  const months: Period = { ...whole, grain: 'month' }
+// The records of a period (a year, or a month) for the units below `parent`
+// and for `parent` itself, by its parts (months, or days; split) and whole;
+// and the parts' codes.
+async function spanRecords (ctx: ProtectionContext, indicator: string, parent: string, code: string, part: 'month' | 'day', detail: ReturnType<typeof detailFor>) {
+  const whole = parsePeriod(code)!
+  const parts: Period = { ...whole, grain: part }
   const sel = (children: boolean, period: Period, split: boolean) => ({ period, unit: parent, children, today: ctx.today, split, ...detail })
-  const [kidsM, ownM, kidsY, ownY] = await Promise.all([
-    ctx.reader.records(indicator, sel(true, months, true)),
-    ctx.reader.records(indicator, sel(false, months, true)),
+  const [kidsParts, ownParts, kidsWhole, ownWhole] = await Promise.all([
+    ctx.reader.records(indicator, sel(true, parts, true)),
+    ctx.reader.records(indicator, sel(false, parts, true)),
     ctx.reader.records(indicator, sel(true, whole, false)),
     ctx.reader.records(indicator, sel(false, whole, false)),
   ])
-  const columns = periodsBetween('month', whole.from, dayBefore(whole.to), 12).map((p) => p.code)
-  return { whole, columns, kidsM, ownM, kidsY, ownY }
+  const columns = periodsBetween(part, whole.from, dayBefore(whole.to), 31).map((p) => p.code)
+  return { columns, kidsParts, ownParts, kidsWhole, ownWhole }
 }
 
 // The units below `parent` by month of `year`.
 function monthsTable (ctx: ProtectionContext, indicator: string, parent: string, year: string): Promise<CanonicalTable> {
-  return memo(ctx, `months|${indicator}|${parent}|${year}`, async () => {
-    const { whole, columns, kidsM, ownM, kidsY, ownY } = await yearRecords(ctx, indicator, parent, year, {})
+  return memo(ctx.tables, `months|${indicator}|${parent}|${year}`, async () => {
+    const { columns, kidsParts: kidsM, ownParts: ownM, kidsWhole: kidsY, ownWhole: ownY } = await spanRecords(ctx, indicator, parent, year, 'month', {})
     const byMonth = counts(indicator, kidsM, ['unit', 'period'])
     const parentMonth = counts(indicator, ownM, ['period'])
     const byYear = counts(indicator, kidsY, ['unit'])
@@ -164,17 +166,8 @@ async function aboveForMonths (ctx: ProtectionContext, indicator: string, parent
 
 // The units below `parent` by day of `month` (2026-11).
 function daysTable (ctx: ProtectionContext, indicator: string, parent: string, month: string): Promise<CanonicalTable> {
-  return memo(ctx, `days|${indicator}|${parent}|${month}`, async () => {
-    const whole = parsePeriod(month)!
-    const span: Period = { ...whole, grain: 'day' }
-    const sel = (children: boolean, period: Period, split: boolean) => ({ period, unit: parent, children, today: ctx.today, split })
-    const [kidsD, ownD, kidsM, ownM] = await Promise.all([
-      ctx.reader.records(indicator, sel(true, span, true)),
-      ctx.reader.records(indicator, sel(false, span, true)),
-      ctx.reader.records(indicator, sel(true, whole, false)),
-      ctx.reader.records(indicator, sel(false, whole, false)),
-    ])
-    const columns = periodsBetween('day', whole.from, dayBefore(whole.to), 31).map((p) => p.code)
+  return memo(ctx.tables, `days|${indicator}|${parent}|${month}`, async () => {
+    const { columns, kidsParts: kidsD, ownParts: ownD, kidsWhole: kidsM, ownWhole: ownM } = await spanRecords(ctx, indicator, parent, month, 'day', {})
     const byDay = counts(indicator, kidsD, ['unit', 'period'])
     const parentDay = counts(indicator, ownD, ['period'])
     const byMonth = counts(indicator, kidsM, ['unit'])
@@ -198,7 +191,7 @@ function daysTable (ctx: ProtectionContext, indicator: string, parent: string, m
 
 // Stocks (the backlog): the units below `parent` as of now.
 function stockTable (ctx: ProtectionContext, indicator: string, parent: string): Promise<CanonicalTable> {
-  return memo(ctx, `stock|${indicator}|${parent}`, async () => {
+  return memo(ctx.tables, `stock|${indicator}|${parent}`, async () => {
     const period = periodOf('day', ctx.today)
     const [kids, own] = await Promise.all([
       ctx.reader.records(indicator, { period, unit: parent, children: true, today: ctx.today }),
@@ -267,7 +260,6 @@ export interface Cube {
   // Each dimension's values.
   values: string[][]
   // `row` may be PARENT; `coords` has one value per dimension (or ALL).
-  value (row: string, coords: readonly string[]): number
   hidden (row: string, coords: readonly string[]): boolean
 }
 
@@ -315,7 +307,7 @@ function cubeShape (rows: readonly string[], values: readonly string[][]) {
       totals.push(cell + (sizes[k]! - 1) * strides[k]!)
     }
   }
-  return { n, sizes, index, coordsOf, groups, totals }
+  return { n, index, coordsOf, groups, totals }
 }
 
 function solveLayer (shape: ReturnType<typeof cubeShape>, layer: Layer, extra: ReadonlySet<number>, threshold: number): boolean[] {
@@ -334,7 +326,7 @@ function solveLayer (shape: ReturnType<typeof cubeShape>, layer: Layer, extra: R
 // The cubes of `dims` below `parent`: per month and for the year `span`, or
 // for now (`span` '') for stocks.
 export function cubes (ctx: ProtectionContext, indicator: string, stock: boolean, dims: Dim[], parent: string, span: string): Promise<Map<string, Cube>> {
-  return memoCubes(ctx, `cube|${indicator}|${dims.join(',')}|${parent}|${span}`, async () => {
+  return memo(ctx.cubes, `cube|${indicator}|${dims.join(',')}|${parent}|${span}`, async () => {
     const sel = (children: boolean, period: Period, split: boolean) => ({ period, unit: parent, children, today: ctx.today, split, ...detailFor(dims) })
     let layers: Array<{ code: string, kids: StatsRecord[], own: StatsRecord[] }>
     if (stock) {
@@ -342,7 +334,7 @@ export function cubes (ctx: ProtectionContext, indicator: string, stock: boolean
       const [kids, own] = await Promise.all([ctx.reader.records(indicator, sel(true, now, false)), ctx.reader.records(indicator, sel(false, now, false))])
       layers = [{ code: '', kids, own }]
     } else {
-      const { columns: codes, kidsM, ownM, kidsY, ownY } = await yearRecords(ctx, indicator, parent, span, detailFor(dims))
+      const { columns: codes, kidsParts: kidsM, ownParts: ownM, kidsWhole: kidsY, ownWhole: ownY } = await spanRecords(ctx, indicator, parent, span, 'month', detailFor(dims))
       const byMonth = (records: StatsRecord[]) => {
         const out = new Map<string, StatsRecord[]>(codes.map((c) => [`${c}-01`, []]))
         for (const r of records) out.get(r.dims.period ?? '')?.push(r)
@@ -437,12 +429,8 @@ export function cubes (ctx: ProtectionContext, indicator: string, stock: boolean
     // Months and year together (see above); stocks have one layer.
     const monthsN = layers.length - 1
     const extra = layers.map(() => new Set<number>())
-    let flags: boolean[][] = []
-    for (;;) {
-      if (stock) {
-        flags = [solveLayer(shape, built[0]!, extra[0]!, ctx.threshold)]
-        break
-      }
+    let flags: boolean[][] = stock ? [solveLayer(shape, built[0]!, extra[0]!, ctx.threshold)] : []
+    while (!stock) {
       flags = built.slice(0, monthsN).map((l, i) => solveLayer(shape, l, extra[i]!, ctx.threshold))
       const year = built[monthsN]!
       const inAnyMonth = new Set<number>()
@@ -469,10 +457,6 @@ export function cubes (ctx: ProtectionContext, indicator: string, stock: boolean
       out.set(l.code, {
         rows,
         values,
-        value: (row, coords) => {
-          const at = shape.index(row, coords)
-          return at === undefined ? 0 : built[i]!.counts[at]!
-        },
         hidden: (row, coords) => {
           const at = shape.index(row, coords)
           return at !== undefined && flags[i]![at] === true
@@ -481,15 +465,6 @@ export function cubes (ctx: ProtectionContext, indicator: string, stock: boolean
     })
     return out
   })
-}
-
-function memoCubes (ctx: ProtectionContext, key: string, make: () => Promise<Map<string, Cube>>): Promise<Map<string, Cube>> {
-  let found = ctx.cubes.get(key)
-  if (found === undefined) {
-    found = make()
-    ctx.cubes.set(key, found)
-  }
-  return found
 }
 
 // The cube (and its layer) that judges a breakdown by `dims` of `parent`'s

@@ -88,6 +88,16 @@ class Sums<V extends number[]> {
   private readonly width: number
   constructor (width: number) { this.width = width }
   add (key: unknown[], index: number, by = 1): void {
+    this.row(key).values[index]! += by
+  }
+
+  // Adds a whole row of values.
+  addAll (key: unknown[], values: readonly number[]): void {
+    const row = this.row(key)
+    for (let i = 0; i < values.length; i++) row.values[i]! += values[i]!
+  }
+
+  private row (key: unknown[]): { key: unknown[], values: V } {
     // Key parts are codes, dates and numbers; null (no parent) only where no code is.
     const k = key.join('\u0001')
     let row = this.rows.get(k)
@@ -95,18 +105,7 @@ class Sums<V extends number[]> {
       row = { key, values: new Array(this.width).fill(0) as V }
       this.rows.set(k, row)
     }
-    row.values[index]! += by
-  }
-
-  // Adds a whole row of values.
-  addAll (key: unknown[], values: readonly number[]): void {
-    const k = key.join('\u0001')
-    let row = this.rows.get(k)
-    if (row === undefined) {
-      row = { key, values: new Array(this.width).fill(0) as V }
-      this.rows.set(k, row)
-    }
-    for (let i = 0; i < values.length; i++) row.values[i]! += values[i]!
+    return row
   }
 
   // Column arrays for unnest, as array literals: key columns, then value columns.
