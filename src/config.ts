@@ -12,6 +12,7 @@ const schema = {
   properties: {
     HOST: { type: 'string', default: '127.0.0.1', minLength: 1 },
     PORT: { type: 'integer', default: 3000, minimum: 0, maximum: 65535 },
+    GATEWAY_PROCESSES: { type: 'integer', default: 1, minimum: 1, maximum: 64 },
     LOG_LEVEL: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
     DATA_DIR: { type: 'string', default: './data', minLength: 1 },
     DATABASE_URL: { type: 'string', pattern: '^postgres(ql)?://' },
@@ -130,6 +131,8 @@ const issuerSchema = {
 export interface Config {
   host: string
   port: number
+  // Gateway processes sharing PORT (node:cluster); 1 runs the gateway in this process.
+  processes: number
   // Where `npm run worker` serves /metrics and /health/*; 0 is a free port.
   workerPort: number
   // OSS_DEVELOPMENT: development conveniences are wanted even where other
@@ -193,6 +196,7 @@ export class ConfigError extends Error {
 interface RawEnv {
   HOST: string
   PORT: number
+  GATEWAY_PROCESSES: number
   WORKER_PORT: number
   OSS_DEVELOPMENT: boolean
   METRICS_TOKEN: string
@@ -292,6 +296,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   return {
     host: raw.HOST,
     port: raw.PORT,
+    processes: raw.GATEWAY_PROCESSES,
     workerPort: raw.WORKER_PORT,
     development: raw.OSS_DEVELOPMENT,
     metrics: raw.METRICS_TOKEN === '' ? {} : { token: raw.METRICS_TOKEN },

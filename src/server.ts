@@ -1,9 +1,11 @@
 import closeWithGrace from 'close-with-grace'
+import cluster from 'node:cluster'
 import type { FastifyInstance } from 'fastify'
 import { hostname } from 'node:os'
 import { resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { buildApp } from './app.ts'
+import { followPrimary, GatewayStartError, startCluster, type Running } from './cluster.ts'
 import { ensureDevIssuer } from './auth/dev-issuer.ts'
 import { assertDevelopmentAllowed, ConfigError, developmentConveniences, exposure, loadConfig, type Config } from './config.ts'
 import { openDatabase } from './db/index.ts'
@@ -152,12 +154,14 @@ export async function startServer (options: StartOptions = {}): Promise<Started>
 // A process's entry point (the gateway's and the worker's): a bad setting or a
 // refused start is one line and exit 78 (EX_CONFIG), an unreachable Redis or
 // a locked embedded store one line and exit 1; then shutdown on signals.
-export async function run (start: (config: Config) => Promise<Started>): Promise<void> {
+let closing = false
+
+export async function run (start: (config: Config) => Promise<Running>): Promise<void> {
   let config: Config
-  let started: Started
+  let running: Running
   try {
     config = loadConfig()
-    started = await start(config)
+    running = await start(config)
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`error: ${err.message}`)
@@ -167,17 +171,28 @@ export async function run (start: (config: Config) => Promise<Started>): Promise
       console.error(`error: ${(err as Error).message}`)
       process.exit(1)
     }
+    // A gateway process under GATEWAY_PROCESSES printed its own reason.
+    if (err instanceof GatewayStartError) process.exit(err.exitCode)
     throw err
   }
-  closeWithGrace({ delay: config.shutdown.timeoutMs + config.shutdown.drainMs, logger: started.app.log }, async ({ signal, err }) => {
-    if (err !== undefined) started.app.log.error({ err }, 'closing after an uncaught error')
-    else started.app.log.info({ signal }, 'shutting down')
-    await started.close()
+  closeWithGrace({ delay: config.shutdown.timeoutMs + config.shutdown.drainMs, logger: running.log }, async ({ signal, err }) => {
+    closing = true
+    if (err !== undefined) running.log.error({ err }, 'closing after an uncaught error')
+    else running.log.info({ signal }, 'shutting down')
+    await running.close()
   })
 }
 
+export const running = (started: Started): Running => ({ log: started.app.log, close: started.close })
+
+// The gateway: GATEWAY_PROCESSES of them sharing PORT under a primary
+// (src/cluster.ts), or this process alone.
 export async function main (options: Omit<StartOptions, 'config'> = {}): Promise<void> {
-  await run((config) => startServer({ ...options, config }))
+  // Asked by the primary to stop: the same path as a signal, taken once.
+  if (cluster.isWorker) followPrimary(() => { if (!closing) process.kill(process.pid, 'SIGTERM') })
+  await run(async (config) => cluster.isPrimary && config.processes > 1
+    ? startCluster(config)
+    : running(await startServer({ ...options, config })))
 }
 
 if (import.meta.main) await main()

@@ -7,7 +7,7 @@
 // development-mode rule as the gateway's applies. Without EXCHANGE_URL it
 // calls the bus that `npm start` runs on EXCHANGE_PORT.
 import type { Config } from './config.ts'
-import { compose, run, serve, type Started } from './server.ts'
+import { compose, run, running, serve, type Started } from './server.ts'
 
 export async function startWorker (config: Config): Promise<Started> {
   config.delivery.worker = true
@@ -18,4 +18,4 @@ export async function startWorker (config: Config): Promise<Started> {
   return started
 }
 
-if (import.meta.main) await run(startWorker)
+if (import.meta.main) await run(async (config) => running(await startWorker(config)))
