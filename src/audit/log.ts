@@ -4,8 +4,9 @@ import { hashRecord, type AuditEntry, type AuditRecord } from './record.ts'
 
 // Writes audit records in small groups: entries that arrive within
 // `batchWindowMs` share one transaction, and each caller's promise settles
-// only once its record is committed. The chain head row is locked inside the
-// transaction, so the chain is serialised in the database, across processes.
+// only once its record is committed. Every write moves the chain head row
+// on from the head it chained onto, so the chain is serialised in the
+// database, across processes.
 
 export interface AuditLogOptions {
   batchWindowMs?: number
@@ -52,6 +53,14 @@ export type VerifyResult = {
   checkpoint?: ChainPoint & { matches: boolean }
 }
 
+const INSERT_COLUMNS = `seq, record_type, at, request_id, actor, actor_unit, actor_agency, purpose, case_ref, citizen,
+  sources_asked, sources_answered, result, client_ip, details, prev_hash, hash`
+// Parameters in a VALUES list under SELECT take no type from the columns.
+const TYPES = ['bigint', 'text', 'timestamptz', 'text', 'text', 'text', 'text', 'text', 'text', 'text',
+  'text[]', 'text[]', 'text', 'text', 'jsonb', 'text', 'text']
+// A writer that keeps losing the race to others gives up (its callers get the error).
+const MAX_ATTEMPTS = 50
+
 export function createAuditLog (db: Database, options: AuditLogOptions = {}) {
   const windowMs = options.batchWindowMs ?? 2
   const maxBatch = options.maxBatch ?? 128
@@ -59,10 +68,9 @@ export function createAuditLog (db: Database, options: AuditLogOptions = {}) {
   let timer: NodeJS.Timeout | null = null
   let flushing: Promise<void> = Promise.resolve()
 
-  async function insert (tx: Queryable, batch: Array<Pick<Pending, 'entry'>>): Promise<AuditRecord[]> {
-    const { rows } = await tx.query<{ seq: number, hash: string }>("SELECT seq, hash FROM audit_chain_head WHERE chain = 'main' FOR UPDATE")
-    let seq = Number(rows[0]!.seq)
-    let prevHash = rows[0]!.hash
+  // Hashes a group onto the chain after `head`; the rows' values as parameters.
+  function chain (head: ChainPoint, batch: Array<Pick<Pending, 'entry'>>) {
+    let { seq, hash: prevHash } = head
     const records: AuditRecord[] = []
     for (const { entry } of batch) {
       seq++
@@ -70,19 +78,52 @@ export function createAuditLog (db: Database, options: AuditLogOptions = {}) {
       records.push({ ...entry, seq, prevHash, hash })
       prevHash = hash
     }
-    // One multi-row INSERT for the whole group.
     const params: unknown[] = []
     const values = records.map((r) => {
       const cols = [r.seq, r.recordType, r.at, r.requestId, r.actor, r.actorUnit, r.actorAgency, r.purpose, r.caseRef, r.citizen,
         r.sourcesAsked, r.sourcesAnswered, r.result, r.clientIp, r.details === null ? null : JSON.stringify(r.details), r.prevHash, r.hash]
       const start = params.length
       params.push(...cols)
-      return `(${cols.map((_c, i) => `$${start + i + 1}`).join(', ')})`
+      return `(${cols.map((_c, i) => `$${start + i + 1}::${TYPES[i]}`).join(', ')})`
     })
-    await tx.query(`INSERT INTO audit_log (seq, record_type, at, request_id, actor, actor_unit, actor_agency, purpose, case_ref, citizen,
-      sources_asked, sources_answered, result, client_ip, details, prev_hash, hash) VALUES ${values.join(', ')}`, params)
-    await tx.query("UPDATE audit_chain_head SET seq = $1, hash = $2 WHERE chain = 'main'", [seq, prevHash])
+    return { records, head: { seq, hash: prevHash }, params, values }
+  }
+
+  // Inside a transaction that holds the chain head row.
+  async function insert (tx: Queryable, batch: Array<Pick<Pending, 'entry'>>): Promise<AuditRecord[]> {
+    const { rows } = await tx.query<{ seq: number, hash: string }>("SELECT seq, hash FROM audit_chain_head WHERE chain = 'main' FOR UPDATE")
+    const { records, head, params, values } = chain({ seq: Number(rows[0]!.seq), hash: rows[0]!.hash }, batch)
+    await tx.query(`INSERT INTO audit_log (${INSERT_COLUMNS}) VALUES ${values.join(', ')}`, params)
+    await tx.query("UPDATE audit_chain_head SET seq = $1, hash = $2 WHERE chain = 'main'", [head.seq, head.hash])
     return records
+  }
+
+  // The last head this process wrote or read. A group is one statement that
+  // moves the head on only from there and inserts only when it did: one round
+  // trip and one commit, no lock held between round trips. When another
+  // process (or a catalogue change) moved the head meanwhile, nothing is
+  // written; the head is read again and the group re-chained. The head row's
+  // lock still orders the writers, so records commit in sequence order.
+  let known: ChainPoint | null = null
+  async function appendGroup (batch: Pending[]): Promise<AuditRecord[]> {
+    for (let attempt = 1; ; attempt++) {
+      if (known === null) {
+        const { rows } = await db.query<{ seq: number, hash: string }>("SELECT seq, hash FROM audit_chain_head WHERE chain = 'main'")
+        known = { seq: Number(rows[0]!.seq), hash: rows[0]!.hash }
+      }
+      const { records, head, params, values } = chain(known, batch)
+      const n = params.length
+      params.push(head.seq, head.hash, known.seq, known.hash)
+      const res = await db.query(`WITH moved AS (
+          UPDATE audit_chain_head SET seq = $${n + 1}, hash = $${n + 2} WHERE chain = 'main' AND seq = $${n + 3} AND hash = $${n + 4} RETURNING 1)
+        INSERT INTO audit_log (${INSERT_COLUMNS}) SELECT * FROM (VALUES ${values.join(', ')}) AS v WHERE EXISTS (SELECT 1 FROM moved)`, params)
+      if (res.rowCount === batch.length) {
+        known = head
+        return records
+      }
+      known = null
+      if (attempt >= MAX_ATTEMPTS) throw new Error(`the audit chain head moved ${attempt} times while a group of ${batch.length} records was written`)
+    }
   }
 
   function flush (): void {
@@ -92,7 +133,7 @@ export function createAuditLog (db: Database, options: AuditLogOptions = {}) {
     if (batch.length === 0) return
     flushing = flushing.then(async () => {
       try {
-        const records = await db.transaction((tx) => insert(tx, batch))
+        const records = await appendGroup(batch)
         batch.forEach((p, i) => p.resolve(records[i]!))
       } catch (err) {
         for (const p of batch) p.reject(err)

@@ -26,7 +26,9 @@ export function createRedisConnection (options: RedisConnectionOptions): Redis {
     retryStrategy: (times) => Math.min(times * 200, 5000),
   }
   const byRole: Record<RedisRole, RedisOptions> = {
-    client: { enableOfflineQueue: false, maxRetriesPerRequest: 1 },
+    // Commands issued in the same tick (a request's checks, concurrent
+    // requests') leave in one write.
+    client: { enableOfflineQueue: false, maxRetriesPerRequest: 1, enableAutoPipelining: true },
     queue: { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false },
     worker: { enableOfflineQueue: true, maxRetriesPerRequest: null, lazyConnect: false },
   }

@@ -55,9 +55,11 @@ export async function citizenRoutes (app: FastifyInstance, options: CitizenRoute
     keyGenerator: (request) => `unit:${officerOf(request).unit}`,
   })
 
+  // Both counters are asked at once (one round trip with auto-pipelining);
+  // an attempt counts against both even when the first refuses it.
   async function limit (request: FastifyRequest): Promise<void> {
-    for (const [limiter, who] of [[perOfficer, 'this officer'], [perUnit, 'this OSS unit']] as const) {
-      const state = await limiter(request)
+    const states = await Promise.all([perOfficer(request), perUnit(request)])
+    for (const [state, who] of [[states[0], 'this officer'], [states[1], 'this OSS unit']] as const) {
       if (!state.isAllowed && state.isExceeded) {
         throw new ProblemError('RATE_LIMITED', `too many look-ups by ${who}; try again in ${state.ttlInSeconds} s`, {
           headers: { 'retry-after': String(Math.max(1, state.ttlInSeconds)) },
