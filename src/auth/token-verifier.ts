@@ -1,11 +1,12 @@
-import { createHash } from 'node:crypto'
+import { createHash, KeyObject, type webcrypto } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { calculateJwkThumbprint, createLocalJWKSet, createRemoteJWKSet, decodeJwt, EmbeddedJWK, errors as joseErrors, jwtVerify, type JWK, type JWTPayload, type JWTVerifyGetKey } from 'jose'
+import { calculateJwkThumbprint, createRemoteJWKSet, EmbeddedJWK, errors as joseErrors, jwtVerify, type JWK, type JWSHeaderParameters, type JWTPayload } from 'jose'
 import type { Redis } from 'ioredis'
 import type { Queryable } from '../db/database.ts'
 import { ROLES, type IssuerConfig, type Role } from '../config.ts'
 import { parseRegnum } from '../domain/regnum.ts'
 import { ProblemError } from '../errors/problem-error.ts'
+import { checkJwt, JwtCheckError, parseJwt, publicKeysByKid, type JwtAlgorithm, type ParsedJwt, type PublicKeyEntry } from './jwt.ts'
 import type { Principal } from './principal.ts'
 
 // The shared store behind single-use DPoP proofs and revoked access tokens.
@@ -112,12 +113,40 @@ const UNIT_CODE = /^\d{2}(\d{2}(\d{2})?)?$/
 // Claims end up in replay keys, audit records and logs: bounded.
 const MAX_CLAIM_LENGTH = 256
 
-function keySetFor (issuer: IssuerConfig): JWTVerifyGetKey {
+// The key a token's header names, from the issuer's JWKS (a file, or fetched
+// and cached by jose); undefined when none matches.
+type KeyLookup = (header: Record<string, unknown>) => Promise<PublicKeyEntry | undefined>
+
+function keysFor (issuer: IssuerConfig): KeyLookup {
   if (issuer.jwksUri !== undefined) {
-    return createRemoteJWKSet(new URL(issuer.jwksUri), { timeoutDuration: 3000, cooldownDuration: 30000 })
+    const remote = createRemoteJWKSet(new URL(issuer.jwksUri), { timeoutDuration: 3000, cooldownDuration: 30000 })
+    const native = new WeakMap<webcrypto.CryptoKey, KeyObject>()
+    return async (header) => {
+      let cryptoKey: webcrypto.CryptoKey
+      try {
+        cryptoKey = await remote(header as unknown as JWSHeaderParameters)
+      } catch (err) {
+        if (err instanceof joseErrors.JWKSNoMatchingKey) return undefined
+        if (err instanceof joseErrors.JWKSTimeout || err instanceof joseErrors.JWKSInvalid) {
+          throw new ProblemError('DEPENDENCY_UNAVAILABLE', 'the token issuer\'s keys could not be loaded', { cause: err })
+        }
+        throw invalid('the token\'s key could not be chosen from the issuer\'s keys', err)
+      }
+      let key = native.get(cryptoKey)
+      if (key === undefined) {
+        key = KeyObject.from(cryptoKey)
+        native.set(cryptoKey, key)
+      }
+      return { alg: header.alg as JwtAlgorithm, key }
+    }
   }
-  const jwks = JSON.parse(readFileSync(issuer.jwksFile as string, 'utf8'))
-  return createLocalJWKSet(jwks)
+  const keys = publicKeysByKid(JSON.parse(readFileSync(issuer.jwksFile as string, 'utf8')))
+  return async (header) => {
+    if (typeof header.kid === 'string') return keys.get(header.kid)
+    // No kid: only a key set with one key of the algorithm can answer.
+    const candidates = [...keys.values()].filter((k) => k.alg === header.alg)
+    return candidates.length === 1 ? candidates[0] : undefined
+  }
 }
 
 function invalid (detail: string, cause?: unknown): ProblemError {
@@ -197,43 +226,48 @@ function thumbprintOf (payload: JWTPayload): string | undefined {
 }
 
 export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifier {
-  const issuers = new Map(options.issuers.map((i) => [i.issuer, { config: i, keys: keySetFor(i) }]))
+  const issuers = new Map(options.issuers.map((i) => [i.issuer, { config: i, keys: keysFor(i) }]))
   const now = options.now ?? Date.now
+  const tolerance = options.clockSkewSeconds
 
   // Signature, issuer, audience, typ and times; nothing about its use.
+  // On node:crypto, synchronously: this runs on every request.
   async function verifyJwt (token: string): Promise<{ payload: JWTPayload, config: IssuerConfig }> {
-    let unverified: JWTPayload
+    let jwt: ParsedJwt
     try {
-      unverified = decodeJwt(token)
+      jwt = parseJwt(token)
     } catch (err) {
       throw invalid('the token is not a well-formed JWT', err)
     }
-    const entry = typeof unverified.iss === 'string' ? issuers.get(unverified.iss) : undefined
+    const entry = typeof jwt.claims.iss === 'string' ? issuers.get(jwt.claims.iss) : undefined
     if (entry === undefined) throw invalid('the token\'s issuer is not trusted')
     const { config, keys } = entry
+    // Before any key is looked up (or fetched).
+    if (!(config.algorithms as readonly unknown[]).includes(jwt.header.alg)) throw invalid('the token\'s signing algorithm is not allowed')
+    let payload: JWTPayload
     try {
-      const { payload } = await jwtVerify(token, keys, {
-        issuer: config.issuer,
-        audience: config.audience,
-        algorithms: config.algorithms,
+      payload = checkJwt(jwt, await keys(jwt.header), {
         typ: config.typ,
-        clockTolerance: options.clockSkewSeconds,
-        maxTokenAge: options.maxTokenAgeSeconds,
+        algorithms: config.algorithms,
+        nowMs: now(),
+        clockToleranceSeconds: tolerance,
         requiredClaims: ['exp', 'iat', 'jti', 'iss', 'aud'],
-        currentDate: new Date(now()),
-      })
-      return { payload, config }
+      }) as JWTPayload
     } catch (err) {
-      if (err instanceof joseErrors.JWTExpired) throw new ProblemError('TOKEN_EXPIRED', 'the token has expired', { cause: err })
-      if (err instanceof joseErrors.JWTClaimValidationFailed) throw invalid(`the token's "${err.claim}" claim is not acceptable`, err)
-      if (err instanceof joseErrors.JOSEAlgNotAllowed) throw invalid('the token\'s signing algorithm is not allowed', err)
-      if (err instanceof joseErrors.JWKSNoMatchingKey) throw invalid('the token was signed with an unknown key', err)
-      if (err instanceof joseErrors.JWSSignatureVerificationFailed) throw invalid('the token\'s signature does not verify', err)
-      if (err instanceof joseErrors.JWKSTimeout || err instanceof joseErrors.JWKSInvalid) {
-        throw new ProblemError('DEPENDENCY_UNAVAILABLE', 'the token issuer\'s keys could not be loaded', { cause: err })
-      }
-      throw invalid('the token could not be verified', err)
+      if (!(err instanceof JwtCheckError)) throw err
+      if (err.reason === 'expired') throw new ProblemError('TOKEN_EXPIRED', 'the token has expired', { cause: err })
+      if (err.reason === 'no_key') throw invalid('the token was signed with an unknown key', err)
+      if (err.reason === 'signature') throw invalid('the token\'s signature does not verify', err)
+      if (err.claim === 'alg') throw invalid('the token\'s signing algorithm is not allowed', err)
+      throw invalid(err.claim === undefined ? 'the token could not be verified' : `the token's "${err.claim}" claim is not acceptable`, err)
     }
+    const aud = payload.aud
+    if (aud !== config.audience && !(Array.isArray(aud) && aud.includes(config.audience))) throw invalid('the token\'s "aud" claim is not acceptable')
+    // Issued in the future, or too long ago whatever its exp says.
+    const age = Math.floor(now() / 1000) - (payload.iat as number)
+    if (age < -tolerance) throw invalid('the token\'s "iat" claim is not acceptable')
+    if (age - tolerance > options.maxTokenAgeSeconds) throw new ProblemError('TOKEN_EXPIRED', `the token was issued more than ${options.maxTokenAgeSeconds} s ago`)
+    return { payload, config }
   }
 
   // Checks a proof against the request, the token and its key; returns the

@@ -1,6 +1,6 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type JsonWebKey, type KeyObject } from 'node:crypto'
 import type { JSONWebKeySet, JWK } from 'jose'
-import { signEd25519 } from './jwt.ts'
+import { signEd25519 } from '../auth/jwt.ts'
 
 // The bus's own Ed25519 signing keys. The JWKS may hold two during a rotation;
 // the newest (last) signs, and clients verify against the kid it names.

@@ -1,7 +1,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { JSONWebKeySet } from 'jose'
-import { publicKeysByKid, type PublicKeyEntry } from './jwt.ts'
+import { publicKeysByKid, type PublicKeyEntry } from '../auth/jwt.ts'
 
 // The bus's member registry: who may connect, with which keys, and which
 // services each may call. Access is denied unless a rule allows it.

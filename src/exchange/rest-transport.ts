@@ -93,7 +93,7 @@ import {
   deliver, describeAjvError, dripStream, dropConnection, planFaults, settle, sha256b64url, sleepAtLeast, track,
   type ExchangeContext, type Tracking,
 } from './context.ts'
-import { JwtCheckError, jwtHeader, verifyJwt } from './jwt.ts'
+import { JwtCheckError, jwtHeader, verifyJwt } from '../auth/jwt.ts'
 import { isAllowed, MEMBER_ID_PATTERN, type Member } from './members.ts'
 import { PROVIDERS, type ProviderDef, type ServiceDef } from './providers.ts'
 

@@ -25,7 +25,7 @@ t.test('writers that share the chain head (other processes, catalogue changes in
   tt.equal(records.length, 130)
   tt.same([...records.map((r) => r.seq)].sort((x, y) => x - y), Array.from({ length: 130 }, (_, i) => before + i + 1), 'every sequence number once')
   const verified = await app.audit.verify()
-  tt.equal(verified.ok, true, verified.reason)
+  tt.equal(verified.ok, true, verified.reason ?? 'verified')
   tt.equal(verified.records, before + 130)
   // What each caller was given is what was stored.
   const stored = await app.audit.query({ limit: 500 })
