@@ -1,10 +1,10 @@
 // Shared helpers for the benchmarks: free ports, child processes, readiness,
 // and reading a V8 CPU profile into "where the time goes".
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { appendFileSync, chownSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs'
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { appendFileSync, chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 
 export const ROOT = join(import.meta.dirname, '..')
@@ -116,6 +116,15 @@ export async function dropPgSchema (url: string, schema: string): Promise<void> 
   }
 }
 
+// Every process id in /proc (Linux); [] elsewhere.
+function procPids (): string[] {
+  try {
+    return readdirSync('/proc').filter((p) => /^[0-9]+$/.test(p))
+  } catch {
+    return []
+  }
+}
+
 // CPU seconds used so far by each process of a group (Linux /proc): pids, or
 // a pattern for /proc/<pid>/comm (e.g. every PostgreSQL backend). Two readings
 // say which process a phase's time went to; elsewhere the groups are empty.
@@ -130,10 +139,7 @@ export function cpuSeconds (groups: Record<string, Array<number | undefined> | R
       return null
     }
   }
-  let procs: string[] = []
-  try {
-    procs = readdirSync('/proc').filter((p) => /^[0-9]+$/.test(p))
-  } catch {}
+  const procs = procPids()
   const comm = (pid: string) => {
     try {
       return readFileSync(`/proc/${pid}/comm`, 'utf8').trim()
@@ -424,10 +430,11 @@ export function pgClientPorts (pid: number, pgPort: number): number[] {
   return ports
 }
 
-// The PostgreSQL backends (their pids) serving a process's connections: its
-// share of the database's CPU, apart from every other session's.
-export async function pgBackendsOf (pid: number, pgPort: number, query: (sql: string, params: unknown[]) => Promise<{ rows: Array<{ pid: number }> }>): Promise<number[]> {
-  const ports = pgClientPorts(pid, pgPort)
+// The PostgreSQL backends (their pids) serving the connections of a process
+// (or of several: a gateway and its cluster workers): their share of the
+// database's CPU, apart from every other session's.
+export async function pgBackendsOf (pids: number | number[], pgPort: number, query: (sql: string, params: unknown[]) => Promise<{ rows: Array<{ pid: number }> }>): Promise<number[]> {
+  const ports = (Array.isArray(pids) ? pids : [pids]).flatMap((pid) => pgClientPorts(pid, pgPort))
   if (ports.length === 0) return []
   const { rows } = await query('SELECT pid FROM pg_stat_activity WHERE client_port = ANY($1::int[])', [ports])
   return rows.map((r) => r.pid)
@@ -449,4 +456,240 @@ export function benchGatewayEnv (o: { dataDir: string, bus: string, databaseUrl:
     DECISION_POLL_MS: '3600000',
     RECONCILE_INTERVAL_MS: '0',
   }
+}
+
+// ---- one run of every path (bench/run.ts) ------------------------------------
+
+// Every process below `pid` (its children, theirs…), from the ppid field of
+// /proc/<pid>/stat: a gateway's cluster workers, nginx's workers. [] elsewhere.
+export function descendantsOf (pid: number): number[] {
+  const children = new Map<number, number[]>()
+  for (const p of procPids()) {
+    try {
+      const ppid = Number(readFileSync(`/proc/${p}/stat`, 'utf8').split(') ').pop()!.split(' ')[1])
+      children.set(ppid, [...children.get(ppid) ?? [], Number(p)])
+    } catch {}
+  }
+  const found: number[] = []
+  for (let queue = [pid]; queue.length > 0;) {
+    for (const child of children.get(queue.shift()!) ?? []) {
+      found.push(child)
+      queue.push(child)
+    }
+  }
+  return found
+}
+
+// A process and all its descendants.
+export function processTree (pid: number | undefined): number[] {
+  return pid === undefined ? [] : [pid, ...descendantsOf(pid)]
+}
+
+// Stops a child and then whatever it started and left behind (by pid:
+// processes of our own tree only), SIGKILL after 10 s.
+export async function stopTree (child: ChildProcess): Promise<void> {
+  const below = child.pid === undefined ? [] : descendantsOf(child.pid)
+  if (child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGTERM')
+    if (!await until(() => child.exitCode !== null || child.signalCode !== null, 10_000)) child.kill('SIGKILL')
+    await exited(child)
+  }
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0)
+      return true
+    } catch {
+      return false
+    }
+  }
+  for (const pid of below.filter(alive)) process.kill(pid, 'SIGTERM')
+  if (!await until(() => !below.some(alive), 10_000)) for (const pid of below.filter(alive)) process.kill(pid, 'SIGKILL')
+}
+
+// `cleanup` at most once: when called, or on SIGINT/SIGTERM (then exit 130).
+export function cleanupOnce (cleanup: () => Promise<void>): () => Promise<void> {
+  let cleaned: Promise<void> | null = null
+  const once = () => (cleaned ??= cleanup())
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      console.error(`\n${signal}: cleaning up`)
+      void once().finally(() => process.exit(130))
+    })
+  }
+  return once
+}
+
+// A measured run: successful requests per second, latency in ms, failures.
+export interface LoadResult { ok: number, seconds: number, rps: number, p50: number, p99: number, errors: number, detail: string[] }
+
+// `connections` loops, each awaiting `once` (true: success) again and again
+// for `seconds`: for a driver that is itself a client (the bus client).
+export async function closedLoops (connections: number, seconds: number, once: () => Promise<boolean>): Promise<LoadResult> {
+  const latencies: number[] = []
+  const detail: string[] = []
+  let errors = 0
+  const t0 = performance.now()
+  const end = t0 + seconds * 1000
+  await Promise.all(Array.from({ length: connections }, async () => {
+    while (performance.now() < end) {
+      const t = performance.now()
+      const ok = await once().catch((err: unknown) => {
+        if (detail.length < 5) detail.push(String((err as Error).message ?? err))
+        return false
+      })
+      if (ok) latencies.push(performance.now() - t)
+      else errors++
+    }
+  }))
+  const elapsed = (performance.now() - t0) / 1000
+  latencies.sort((a, b) => a - b)
+  return { ok: latencies.length, seconds: elapsed, rps: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors, detail }
+}
+
+export interface CannonRequest { method: 'GET' | 'POST', path: string, headers?: Record<string, string>, body?: string }
+
+// autocannon against `url` for `seconds` (or `amount` requests), each request
+// made afresh by `make` (a new token each time); only `okStatus` answers count.
+export async function cannon (o: { url: string, connections: number, seconds?: number, amount?: number, make: () => CannonRequest, okStatus?: number }): Promise<LoadResult> {
+  const { default: autocannon } = await import('autocannon')
+  const okStatus = o.okStatus ?? 200
+  const statuses = new Map<number, number>()
+  const samples: string[] = []
+  const result = await autocannon({
+    url: o.url,
+    connections: o.connections,
+    ...(o.amount === undefined ? { duration: o.seconds ?? 5 } : { amount: o.amount }),
+    requests: [{
+      setupRequest: (req: Record<string, any>) => ({ ...req, ...o.make() }),
+      onResponse: (status: number, body: string) => {
+        statuses.set(status, (statuses.get(status) ?? 0) + 1)
+        if (status !== okStatus && samples.length < 5) samples.push(`${status} ${body.slice(0, 300)}`)
+      },
+    }],
+  })
+  const ok = statuses.get(okStatus) ?? 0
+  const other = [...statuses].filter(([s]) => s !== okStatus)
+  return {
+    ok,
+    seconds: result.duration,
+    rps: ok / result.duration,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: other.reduce((sum, [, c]) => sum + c, 0) + result.errors + result.timeouts,
+    detail: [...other.map(([s, c]) => `${c} × ${s}`), ...(result.errors + result.timeouts > 0 ? [`${result.errors} errors, ${result.timeouts} timeouts`] : []), ...samples],
+  }
+}
+
+// The officer the benchmarks act as, at a counter of unit 8322.
+export const BENCH_OFFICER = { sub: 'bench-officer', role: 'officer', unit: '8322', agency: 'GOSW' }
+
+// What intake benchmarks submit at the officer's counter: a service offered
+// there at the counter with a write adapter, its schema's first example as
+// the form, and citizens the emulator knows, so that the agency accepts them.
+export async function intakeTarget (unit = BENCH_OFFICER.unit): Promise<{ service: string, adapter: string, form: object, citizens: string[] }> {
+  const { buildSeedDocument } = await import('../src/catalogue/seed.ts')
+  const { createSnapshot } = await import('../src/catalogue/snapshot.ts')
+  const { generatePopulation } = await import('../src/exchange/index.ts')
+  const offer = [...createSnapshot(1, 'seed', buildSeedDocument()).offers(unit).values()]
+    .find((o) => o.service.applicants.includes('officer') && o.channels.includes('oss_counter') && o.service.adapter !== undefined && !o.service.adapter.startsWith('veterinary'))!
+  return {
+    service: offer.service.code,
+    adapter: offer.service.adapter!,
+    form: (offer.service.formSchema.examples as object[])[0]!,
+    citizens: generatePopulation().livingAdults().slice(0, 1000).map((c) => c.regnum),
+  }
+}
+
+// The emulator's agencies, summed: distinct applications received (which
+// makes exactly-once delivery checkable), submissions and idempotent replays.
+export async function agencyCounters (bus: string): Promise<{ received: number, submissions: number, replays: number }> {
+  type Counters = { applicationsReceived: number, submissions: number, idempotentReplays: number }
+  const { providers } = await (await fetch(`${bus}/admin/providers`)).json() as { providers: Array<{ counters?: Counters }> }
+  const total = (k: keyof Counters) => providers.reduce((s, p) => s + (p.counters?.[k] ?? 0), 0)
+  return { received: total('applicationsReceived'), submissions: total('submissions'), replays: total('idempotentReplays') }
+}
+
+type Query = (sql: string, params?: unknown[]) => Promise<{ rows: any[] }>
+
+// Applications by status in a gateway schema.
+export async function applicationStatuses (query: Query, schema: string): Promise<Record<string, number>> {
+  const { rows } = await query(`SELECT status, count(*)::int AS n FROM "${schema}".applications GROUP BY status`)
+  return Object.fromEntries(rows.map((r: { status: string, n: number }) => [r.status, r.n]))
+}
+
+// Waits until the gateway's outbox relay has moved every row into BullMQ;
+// returns the seconds it took.
+export async function outboxDrained (query: Query, schema: string, timeoutMs = 300_000): Promise<number> {
+  const t0 = performance.now()
+  const empty = async () => (await query(`SELECT NOT EXISTS (SELECT 1 FROM "${schema}".application_outbox) AS empty`)).rows[0].empty === true
+  if (!await until(empty, timeoutMs, 50)) throw new Error(`the outbox did not drain in ${timeoutMs / 1000} s`)
+  return (performance.now() - t0) / 1000
+}
+
+// The nginx binary: on PATH, or Debian's /usr/sbin/nginx; null when absent.
+export function nginxBinary (): string | null {
+  for (const dir of [...(process.env.PATH ?? '').split(':').filter(Boolean), '/usr/sbin', '/usr/local/sbin']) {
+    if (existsSync(join(dir, 'nginx'))) return join(dir, 'nginx')
+  }
+  return null
+}
+
+export interface Nginx { url: string, child: ChildProcess, version: string, workers: string, stop (): Promise<void> }
+
+// nginx in the foreground with everything in a temporary directory (no
+// root-owned paths): `/` proxied to 127.0.0.1:upstreamPort over kept-alive
+// connections, and `files` (request path → body) served from disk as
+// application/json. Access log off.
+export async function startNginx (o: { upstreamPort: number, files?: Record<string, string | Buffer>, workerProcesses?: number | 'auto' }): Promise<Nginx> {
+  const bin = nginxBinary()
+  if (bin === null) throw new Error('nginx not installed (Debian: apt-get install nginx-light)')
+  const dir = mkdtempSync(join(tmpdir(), 'oss-bench-nginx-'))
+  // Readable by the workers, which drop to an unprivileged user under root.
+  chmodSync(dir, 0o755)
+  const www = join(dir, 'www')
+  for (const [path, body] of Object.entries(o.files ?? {})) {
+    mkdirSync(join(www, dirname(path)), { recursive: true, mode: 0o755 })
+    writeFileSync(join(www, path), body, { mode: 0o644 })
+  }
+  const port = await freePort()
+  const workers = String(o.workerProcesses ?? 1)
+  const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${join(dir, `${t}-temp`)};`).join('\n')
+  writeFileSync(join(dir, 'nginx.conf'), `worker_processes ${workers};
+error_log ${join(dir, 'error.log')} warn;
+pid ${join(dir, 'nginx.pid')};
+events { worker_connections 4096; }
+http {
+  access_log off;
+${temp}
+  keepalive_requests 1000000;
+  upstream upstream_app {
+    server 127.0.0.1:${o.upstreamPort};
+    keepalive 256;
+    keepalive_requests 1000000;
+  }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://upstream_app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+${Object.keys(o.files ?? {}).map((path) => `    location = ${path} {\n      root ${www};\n      default_type application/json;\n    }`).join('\n')}
+  }
+}
+`)
+  const version = spawnSync(bin, ['-v'], { encoding: 'utf8' }).stderr.trim().replace(/^nginx version: /, '') || 'nginx'
+  const child = spawn(bin, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log'), '-g', 'daemon off;'], { stdio: 'ignore' })
+  const url = `http://127.0.0.1:${port}`
+  const up = await until(async () => child.exitCode !== null || (await fetch(url, { method: 'HEAD' }), true), 15_000)
+  const stopIt = async () => {
+    await stopTree(child)
+    rmSync(dir, { recursive: true, force: true })
+  }
+  if (!up || child.exitCode !== null) {
+    const log = tail(join(dir, 'error.log'))
+    await stopIt()
+    throw new Error(`nginx did not start: ${log}`)
+  }
+  return { url, child, version, workers, stop: stopIt }
 }
