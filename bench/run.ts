@@ -22,7 +22,9 @@
 // BENCH_GATEWAY_ROOT (another checkout, a git worktree of an earlier commit
 // say, whose src/server.ts and src/worker.ts are measured instead of this
 // one's, against the same emulator, baseline and nginx: before and after),
-// BENCH_RESULTS (where the tables go instead of bench/results/latest.md).
+// BENCH_RESULTS (where the tables go instead of bench/results/latest.md),
+// BENCH_TOKENS=fresh (a new officer token on every request, instead of one
+// per officer reused as clients do).
 import { randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
@@ -201,8 +203,20 @@ async function startGateway (processes: number, nodeArgs: string[] = []): Promis
   return { child, url, processes }
 }
 
+// As officers' tools do, each of BENCH_CONNECTIONS officers uses its token
+// for many requests (made afresh after four of its five minutes); with
+// BENCH_TOKENS=fresh every request brings a token never seen before.
+const FRESH_TOKENS = process.env.BENCH_TOKENS === 'fresh'
 const mint = await devTokenMinter(dataDir)
-const authorization = () => `Bearer ${mint(BENCH_OFFICER)}`
+const officerTokens: Array<{ token: string, madeAt: number }> = []
+let turn = 0
+const authorization = () => {
+  if (FRESH_TOKENS) return `Bearer ${mint(BENCH_OFFICER)}`
+  const i = turn++ % CONNECTIONS
+  const held = officerTokens[i]
+  if (held === undefined || Date.now() - held.madeAt > 240_000) officerTokens[i] = { token: mint({ ...BENCH_OFFICER, sub: `${BENCH_OFFICER.sub}-${i}` }), madeAt: Date.now() }
+  return `Bearer ${officerTokens[i]!.token}`
+}
 const adapters = new Map((await loadAdapters()).map((a) => [a.operation, a]))
 const policies = loadPolicies()
 const sources = Object.values(policies.sources).map((s) => adapters.get(s.operation)!.service)
@@ -462,7 +476,7 @@ try {
   say(`machine CPU in use before the run (machineBusy): ${busyBefore === null ? 'unknown' : `${Math.round(busyBefore * 100)}%`}${busyBefore !== null && busyBefore > 0.1 ? ' — other work is running: compare CPU ms per request rather than req/s' : ''}`)
   say(`settings: BENCH_SECONDS=${SECONDS} per variant after a ${WARM_UP_SECONDS} s warm-up (and ${GATEWAY_WARM_UP_SECONDS} s of the first path's load after each gateway start), BENCH_CONNECTIONS=${CONNECTIONS}, paths ${selected.join(', ')}; emulator latency 0 ms; ` +
     `nginx ${nginx === null ? `skipped (${nginxNote})` : `${nginx.version}, worker_processes ${nginx.workers}, keepalive upstream, access_log off`}; ` +
-    `gateways${GATEWAY_ROOT === ROOT ? '' : ` from ${GATEWAY_ROOT}`} with WORKER=off, logs at warn, lookup limits lifted, other settings default; PostgreSQL schema ${schema}, Redis prefix ${keyPrefix}; whole run ${totalSeconds.toFixed(0)} s`)
+    `${FRESH_TOKENS ? 'a new officer token on every request' : `${CONNECTIONS} officers, each reusing its token`}; gateways${GATEWAY_ROOT === ROOT ? '' : ` from ${GATEWAY_ROOT}`} with WORKER=off, logs at warn, lookup limits lifted, other settings default; PostgreSQL schema ${schema}, Redis prefix ${keyPrefix}; whole run ${totalSeconds.toFixed(0)} s`)
   say('CPU ms per request: each process\'s CPU time over the measured window (from /proc) divided by the successful requests in it; "–": not part of that variant. ' +
     'gateway: all its processes; nginx: master and workers; postgres: only the backends serving the gateway or worker; redis: every redis-server; driver: this process (autocannon, or the bus client\'s signing and checking for direct and nginx).')
   for (const note of notes) say(note)

@@ -109,6 +109,9 @@ export interface TokenVerifier {
 export const DPOP_ALGORITHMS = ['EdDSA', 'ES256'] as const
 const THUMBPRINT = /^[A-Za-z0-9_-]{43}$/
 
+// Tokens remembered as verified, per process (a few MB at most).
+const VERIFIED_TOKENS_KEPT = 10_000
+
 const UNIT_CODE = /^\d{2}(\d{2}(\d{2})?)?$/
 // Claims end up in replay keys, audit records and logs: bounded.
 const MAX_CLAIM_LENGTH = 256
@@ -270,6 +273,25 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
     return { payload, config }
   }
 
+  // A client uses its token for many requests: a token that verified is not
+  // verified again (signature, claims) until it expires or grows too old.
+  // Revocation and DPoP are still checked on every request. The exact key is
+  // the whole token; the oldest entry goes when the map is full.
+  const verified = new Map<string, { payload: JWTPayload, config: IssuerConfig }>()
+  async function verifiedOnce (token: string): Promise<{ payload: JWTPayload, config: IssuerConfig }> {
+    const hit = verified.get(token)
+    if (hit !== undefined) {
+      // verifyJwt's time checks, as they would fall now.
+      const nowS = Math.floor(now() / 1000)
+      if ((hit.payload.exp as number) > nowS - tolerance && nowS - (hit.payload.iat as number) - tolerance <= options.maxTokenAgeSeconds) return hit
+      verified.delete(token)
+    }
+    const result = await verifyJwt(token)
+    if (verified.size >= VERIFIED_TOKENS_KEPT) verified.delete(verified.keys().next().value as string)
+    verified.set(token, result)
+    return result
+  }
+
   // Checks a proof against the request, the token and its key; returns the
   // proof's jti and iat. Whether it was used before is checked last.
   async function checkProof (token: string, jkt: string, presentation: Presentation & { proof: string }): Promise<{ jti: string, iat: number }> {
@@ -308,7 +330,7 @@ export function createTokenVerifier (options: TokenVerifierOptions): TokenVerifi
 
   return {
     async verify (token, presentation) {
-      const { payload, config } = await verifyJwt(token)
+      const { payload, config } = await verifiedOnce(token)
       const principal = toPrincipal(payload, config, options.maxTokenAgeSeconds)
       const jkt = thumbprintOf(payload)
       const scheme = presentation?.scheme ?? 'bearer'

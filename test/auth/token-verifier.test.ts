@@ -48,6 +48,26 @@ t.test('an access token is reusable until it expires, then refused', async (tt) 
   await tt.rejects(verifier.verify(admin), { code: 'TOKEN_EXPIRED' }, 'expired (beyond the 30 s skew)')
 })
 
+t.test('a token verified before is held to its exp (with the skew) and its maximum age on every later use', async (tt) => {
+  let clock = Date.UTC(2026, 10, 30, 8, 0, 0)
+  const { verifier, token } = await setup(tt, {}, () => clock)
+  const iat = clock / 1000
+  const short = await token('admin', { iat, ttlSeconds: 60 })
+  tt.equal((await verifier.verify(short)).role, 'admin')
+  clock = (iat + 60 + 29) * 1000
+  tt.equal((await verifier.verify(short)).role, 'admin', 'within the 30 s skew after exp')
+  clock = (iat + 60 + 30) * 1000
+  await tt.rejects(verifier.verify(short), { code: 'TOKEN_EXPIRED' }, 'at exp + skew')
+
+  clock = iat * 1000
+  const long = await token('admin', { iat, ttlSeconds: 86_400 })
+  tt.equal((await verifier.verify(long)).role, 'admin')
+  clock = (iat + 900 + 30) * 1000
+  tt.equal((await verifier.verify(long)).role, 'admin', 'at the maximum age plus the skew')
+  clock = (iat + 900 + 31) * 1000
+  await tt.rejects(verifier.verify(long), { code: 'TOKEN_EXPIRED' }, 'older than the maximum age, whatever its exp says')
+})
+
 t.test('jti is still required', async (tt) => {
   const { verifier, token } = await setup(tt)
   await tt.rejects(verifier.verify(await token('admin', { omit: ['jti'] })), { code: 'TOKEN_INVALID' })
