@@ -18,7 +18,7 @@
 // outbox). Results go to stdout and bench/results/latest.md.
 // Env: BENCH_SECONDS (5), BENCH_CONNECTIONS (50), BENCH_PATHS (one-source,
 // five-source,intake,delivery,catalogue), BENCH_PROFILE=1 (--cpu-prof the
-// single-process gateway), BENCH_DATABASE_URL, BENCH_REDIS_URL,
+// single-process gateway; kept in BENCH_PROFILE_DIR when set), BENCH_DATABASE_URL, BENCH_REDIS_URL,
 // BENCH_GATEWAY_ROOT (another checkout, a git worktree of an earlier commit
 // say, whose src/server.ts and src/worker.ts are measured instead of this
 // one's, against the same emulator, baseline and nginx: before and after),
@@ -71,7 +71,7 @@ const busyBefore = await machineBusy()
 const loadBefore = loadavg()
 
 const dataDir = mkdtempSync(join(tmpdir(), 'oss-bench-run-'))
-const profileDir = join(dataDir, 'profile')
+const profileDir = process.env.BENCH_PROFILE_DIR ?? join(dataDir, 'profile')
 ensureDevMemberKeys(dataDir)
 await ensureDevIssuer(dataDir)
 const schema = `bench_${process.pid}`

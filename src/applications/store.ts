@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { Database, Queryable } from '../db/index.ts'
-import { isoTime, whereClause } from '../db/database.ts'
+import { isoTime, storeOutageOf, whereClause } from '../db/database.ts'
+import { createGrouper } from '../db/grouper.ts'
 import { canonicalJson } from '../catalogue/document.ts'
 import { ProblemError } from '../errors/problem-error.ts'
 
@@ -91,6 +92,33 @@ export function packageStatus (parts: Array<{ status: ApplicationStatus }>): App
 // application is also a callback to send (see src/callbacks/).
 const NOTIFY = 'portal IS NOT NULL'
 
+interface PlainIntake {
+  caller: string
+  key: string
+  hash: string
+  app: NewApplication
+  createdAt: string
+  response: StoredResponse
+}
+
+const INTAKE_GROUP_MAX = 200
+// Arrays, one per column, so the statement's text is the same for any group.
+const INTAKE_GROUP_SQL = `WITH input AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::jsonb[], $6::uuid[], $7::text[], $8::text[], $9::text[], $10::text[],
+      $11::text[], $12::jsonb[], $13::text[], $14::text[], $15::text[], $16::timestamptz[])
+      AS i (caller, key, request_hash, status, response, id, service, adapter, unit, channel, applicant_regnum, form, submitted_by, submitted_role, portal, created_at)),
+  claim AS (
+    INSERT INTO idempotency_keys (caller, key, request_hash, status, response, expires_at)
+    SELECT caller, key, request_hash, status, response, now() + interval '${IDEMPOTENCY_TTL_DAYS} days' FROM input
+    ON CONFLICT (caller, key) DO NOTHING RETURNING caller, key),
+  app AS (
+    INSERT INTO applications (id, service, adapter, unit, channel, applicant_regnum, form, submitted_by, submitted_role, portal, package_id, status, created_at, updated_at)
+    SELECT i.id, i.service, i.adapter, i.unit, i.channel, i.applicant_regnum, i.form, i.submitted_by, i.submitted_role, i.portal, NULL, 'received', i.created_at, i.created_at
+    FROM input i JOIN claim c ON c.caller = i.caller AND c.key = i.key RETURNING id, portal, created_at),
+  event AS (INSERT INTO application_events (application_id, at, status, notify) SELECT id, created_at, 'received', ${NOTIFY} FROM app),
+  outbox AS (INSERT INTO application_outbox (application_id) SELECT id FROM app)
+  SELECT caller, key FROM claim`
+
 export function createApplicationStore (db: Database) {
   async function event (tx: Queryable, id: string, status: string, attempt: number | null, detail: string | null): Promise<void> {
     await tx.query(`INSERT INTO application_events (application_id, status, attempt, detail, notify)
@@ -145,32 +173,47 @@ export function createApplicationStore (db: Database) {
     if (packageId !== null && packageId !== undefined) await db.transaction((tx) => settle(tx, packageId))
   }
 
+  // Plain applications that arrive together are written together: one
+  // statement (and one commit) for all of them, each claimed only if its
+  // idempotency key was new. A key twice in one group would insert twice, so
+  // a repeat waits for the next group; a group that fails for anything but
+  // the store being away is written again one application at a time, so one
+  // bad row cannot fail its neighbours.
+  const intakeGroups = createGrouper<PlainIntake, boolean>({
+    maxGroup: INTAKE_GROUP_MAX,
+    identity: (e) => `${e.caller}\n${e.key}`,
+    async write (group) {
+      const col = <T>(f: (e: PlainIntake) => T) => group.map(f)
+      const { rows } = await db.query<{ caller: string, key: string }>(INTAKE_GROUP_SQL, [
+        col((e) => e.caller), col((e) => e.key), col((e) => e.hash), col((e) => e.response.status), col((e) => JSON.stringify(e.response)),
+        col((e) => e.app.id), col((e) => e.app.service), col((e) => e.app.adapter), col((e) => e.app.unit), col((e) => e.app.channel),
+        col((e) => e.app.applicantRegnum), col((e) => JSON.stringify(e.app.form)), col((e) => e.app.submittedBy), col((e) => e.app.submittedRole),
+        col((e) => e.app.portal), col((e) => e.createdAt),
+      ])
+      const claimed = new Set(rows.map((r) => `${r.caller}\n${r.key}`))
+      return group.map((e) => claimed.has(`${e.caller}\n${e.key}`))
+    },
+    isolate: (err) => storeOutageOf(err) === undefined,
+  })
+
   return {
     // The application, its first event, its outbox row and the idempotency
     // record, atomically: a 202 means all of them are durable, and a key seen
     // before returns the response stored with it. The response is made before
-    // the insert (the row is fully known: its times are ours), so a plain
-    // application is one statement; a package and its parts are one transaction.
+    // the insert (the row is fully known: its times are ours), so plain
+    // applications are one statement, with those that arrived alongside; a
+    // package and its parts are one transaction.
     async intake (caller: string, key: string, hash: string, app: NewApplication, respond: (a: Application) => StoredResponse, parts: NewApplication[] = []): Promise<{ replay: boolean, response: StoredResponse }> {
       const createdAt = new Date().toISOString()
       const response = respond({ ...app, status: 'received', decision: null, agencyReference: null, reason: null, reasonMn: null, result: null, attempts: 0, roundAttempts: 0, createdAt, updatedAt: createdAt })
-      const claim = `INSERT INTO idempotency_keys (caller, key, request_hash, status, response, expires_at)
-        VALUES ($1, $2, $3, $4, $5, now() + interval '${IDEMPOTENCY_TTL_DAYS} days') ON CONFLICT (caller, key) DO NOTHING RETURNING key`
-      const claimParams = [caller, key, hash, response.status, JSON.stringify(response)]
       if (parts.length === 0) {
-        const { rows } = await db.query<{ n: number }>(
-          `WITH claim AS (${claim}),
-           app AS (
-             INSERT INTO applications (id, service, adapter, unit, channel, applicant_regnum, form, submitted_by, submitted_role, portal, package_id, status, created_at, updated_at)
-             SELECT $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, NULL, 'received', $16, $16 WHERE EXISTS (SELECT 1 FROM claim) RETURNING id, portal),
-           event AS (INSERT INTO application_events (application_id, at, status, notify) SELECT id, $16, 'received', ${NOTIFY} FROM app),
-           outbox AS (INSERT INTO application_outbox (application_id) SELECT id FROM app)
-           SELECT count(*)::int AS n FROM claim`,
-          [...claimParams, app.id, app.service, app.adapter, app.unit, app.channel, app.applicantRegnum, JSON.stringify(app.form), app.submittedBy, app.submittedRole, app.portal, createdAt])
-        return rows[0]!.n === 1 ? { replay: false, response } : { replay: true, response: await replayOf(db, caller, key, hash) }
+        const claimed = await intakeGroups.add({ caller, key, hash, app, createdAt, response })
+        return claimed ? { replay: false, response } : { replay: true, response: await replayOf(db, caller, key, hash) }
       }
       return db.transaction(async (tx) => {
-        const claimed = await tx.query(claim, claimParams)
+        const claimed = await tx.query(`INSERT INTO idempotency_keys (caller, key, request_hash, status, response, expires_at)
+          VALUES ($1, $2, $3, $4, $5, now() + interval '${IDEMPOTENCY_TTL_DAYS} days') ON CONFLICT (caller, key) DO NOTHING RETURNING key`,
+        [caller, key, hash, response.status, JSON.stringify(response)])
         if (claimed.rowCount === 0) return { replay: true, response: await replayOf(tx, caller, key, hash) }
         await insert(tx, app, createdAt)
         for (const part of parts) await insert(tx, { ...part, packageId: app.id }, createdAt)

@@ -74,6 +74,32 @@ t.test('Idempotency-Key: a repeat gets the first answer; another body with the k
   tt.match(noKey.json().errors, [{ in: 'headers', pointer: '/idempotency-key' }])
 })
 
+t.test('applications sent together are written together: each key claimed once, a repeat in the same group answered as a replay', async (tt) => {
+  const { app, citizenOf, submit, received } = await setup(tt)
+  const alices = await citizenOf(alice)
+  const bobs = await citizenOf(bob)
+  const shared = newKey()
+  // Sent at once, so they arrive in one turn of the event loop.
+  const answers = await Promise.all([
+    ...Array.from({ length: 20 }, (_, i) => submit(i % 2 === 0 ? alices : bobs, childMoney(i % 2 === 0 ? alice : bob))),
+    submit(alices, childMoney(alice), shared),
+    submit(alices, childMoney(alice), shared),
+    submit(alices, { ...childMoney(alice), unit: '8322' }, shared),
+  ])
+  for (const a of answers.slice(0, 22)) tt.equal(a.statusCode, 202, a.body)
+  tt.equal(new Set(answers.slice(0, 20).map((a) => a.json().id)).size, 20, 'twenty applications')
+  tt.equal(answers[20]!.json().id, answers[21]!.json().id, 'the same key, the same application')
+  tt.same([answers[20]!.headers['idempotent-replayed'], answers[21]!.headers['idempotent-replayed']].sort(), ['true', undefined].sort(), 'one of them a replay')
+  tt.equal(answers[22]!.statusCode, 422)
+  tt.equal(answers[22]!.json().code, 'IDEMPOTENCY_KEY_REUSED')
+  const counts = await app.db.query<{ apps: number, events: number, keys: number }>(`SELECT
+    (SELECT count(*)::int FROM applications) AS apps,
+    (SELECT count(*)::int FROM application_events WHERE status = 'received') AS events,
+    (SELECT count(*)::int FROM idempotency_keys) AS keys`)
+  tt.same(counts.rows[0], { apps: 21, events: 21, keys: 21 })
+  await eventually(async () => (await received('welfare')) === 21 || undefined)
+})
+
 t.test('each check has its own problem', async (tt) => {
   const { citizenOf, officer, submit } = await setup(tt)
   // Tokens are single-use: a fresh one for every request.
