@@ -43,7 +43,7 @@ const schema = {
     DELIVERY_ATTEMPTS: { type: 'integer', default: 12, minimum: 1, maximum: 10000 },
     DELIVERY_BACKOFF_BASE_MS: { type: 'integer', default: 1000, minimum: 1 },
     DELIVERY_BACKOFF_MAX_MS: { type: 'integer', default: 600000, minimum: 1 },
-    DELIVERY_CONCURRENCY: { type: 'integer', default: 16, minimum: 1, maximum: 1000 },
+    DELIVERY_CONCURRENCY: { type: 'integer', default: 50, minimum: 1, maximum: 1000 },
     DELIVERY_LOCK_MS: { type: 'integer', default: 5000, minimum: 1000 },
     OUTBOX_POLL_MS: { type: 'integer', default: 500, minimum: 10 },
     DECISION_POLL_MS: { type: 'integer', default: 60000, minimum: 10 },

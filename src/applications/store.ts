@@ -101,6 +101,62 @@ interface PlainIntake {
   response: StoredResponse
 }
 
+interface TransitionRow {
+  id: string
+  status: ApplicationStatus
+  attempt: number | null
+  agencyReference: string | null
+  reason: string | null
+  decision: string | null
+  detail: string | null
+  // The statuses it may move from, comma-separated (unnest takes no ragged arrays).
+  from: string
+  counted: number
+  due: number | null
+  reasonMn: string | null
+  result: string | null
+}
+
+const DELIVERY_GROUP_MAX = 100
+// Each row moves only from one of its `from` statuses; an event for each that moved.
+const TRANSITION_GROUP_SQL = `WITH input AS (
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::float8[],
+      $11::text[], $12::jsonb[], $13::int[])
+      AS i (id, status, attempt, agency_reference, reason, decision, detail, from_statuses, counted, due_ms, reason_mn, result, n)),
+  changed AS (
+    UPDATE applications a SET status = i.status, updated_at = now(),
+      attempts = GREATEST(a.attempts, COALESCE(i.attempt, a.attempts)),
+      agency_reference = COALESCE(i.agency_reference, a.agency_reference), reason = COALESCE(i.reason, a.reason), decision = COALESCE(i.decision, a.decision),
+      round_attempts = a.round_attempts + i.counted,
+      due_at = CASE WHEN i.due_ms IS NULL THEN NULL ELSE ${dueIn('i.due_ms')} END,
+      reason_mn = COALESCE(i.reason_mn, a.reason_mn), result = COALESCE(i.result, a.result)
+    FROM input i WHERE a.id = i.id AND a.status = ANY(string_to_array(i.from_statuses, ','))
+    RETURNING a.id, a.package_id, a.portal, i.status AS new_status, i.attempt, i.detail, i.n),
+  event AS (
+    INSERT INTO application_events (application_id, status, attempt, detail, notify)
+    SELECT id, new_status, attempt, detail, ${NOTIFY} FROM changed ORDER BY n)
+  SELECT n, package_id FROM changed`
+
+// startAttempt for many: rows locked in id order, so groups running side by
+// side cannot deadlock.
+const START_ATTEMPT_GROUP_SQL = `WITH input AS (
+    SELECT * FROM unnest($1::uuid[], $2::float8[], $3::int[]) AS i (id, due_ms, n)),
+  prev AS (
+    SELECT a.id AS pid, a.status AS was, i.due_ms, i.n FROM applications a JOIN input i ON a.id = i.id
+    WHERE a.adapter IS NOT NULL AND a.status IN ('received', 'queued', 'delivering') ORDER BY a.id FOR UPDATE OF a),
+  taken AS (
+    UPDATE applications SET status = 'delivering', attempts = attempts + 1, updated_at = now(),
+      round_attempts = round_attempts + (prev.was = 'delivering')::int, due_at = ${dueIn('prev.due_ms')}
+    FROM prev WHERE id = prev.pid RETURNING ${COLUMNS}, prev.was, prev.n),
+  event AS (
+    INSERT INTO application_events (application_id, status, attempt, detail, notify)
+    SELECT id, e.status, e.attempt, e.detail, ${NOTIFY} FROM taken CROSS JOIN LATERAL (VALUES
+      (1, 'queued', NULL::int, NULL::text),
+      (2, 'delivering', attempts, CASE WHEN was = 'delivering' THEN 'the attempt before ended with no outcome; it counts' END)
+    ) AS e (k, status, attempt, detail)
+    WHERE e.k = 2 OR was = 'received' ORDER BY taken.n, e.k)
+  SELECT * FROM taken`
+
 const INTAKE_GROUP_MAX = 200
 // Arrays, one per column, so the statement's text is the same for any group.
 const INTAKE_GROUP_SQL = `WITH input AS (
@@ -172,6 +228,34 @@ export function createApplicationStore (db: Database) {
   async function followPackage (packageId: string | null | undefined): Promise<void> {
     if (packageId !== null && packageId !== undefined) await db.transaction((tx) => settle(tx, packageId))
   }
+
+  // Deliveries finishing together (a worker runs many at once) move their
+  // applications on in one statement, as intake does (src/db/grouper.ts).
+  const isolate = (err: unknown) => storeOutageOf(err) === undefined
+  const transitions = createGrouper<TransitionRow, { packageId: string | null } | false>({
+    maxGroup: DELIVERY_GROUP_MAX,
+    identity: (t) => t.id,
+    async write (group) {
+      const col = <T>(f: (t: TransitionRow) => T) => group.map(f)
+      const { rows } = await db.query<{ n: number, package_id: string | null }>(TRANSITION_GROUP_SQL, [
+        col((t) => t.id), col((t) => t.status), col((t) => t.attempt), col((t) => t.agencyReference), col((t) => t.reason), col((t) => t.decision),
+        col((t) => t.detail), col((t) => t.from), col((t) => t.counted), col((t) => t.due), col((t) => t.reasonMn), col((t) => t.result), group.map((_t, n) => n),
+      ])
+      const changed = new Map(rows.map((r) => [Number(r.n), r.package_id]))
+      return group.map((_t, n) => changed.has(n) ? { packageId: changed.get(n) ?? null } : false)
+    },
+    isolate,
+  })
+  const attempts = createGrouper<{ id: string, dueInMs: number }, Application | null>({
+    maxGroup: DELIVERY_GROUP_MAX,
+    identity: (a) => a.id,
+    async write (group) {
+      const { rows } = await db.query<Record<string, unknown>>(START_ATTEMPT_GROUP_SQL, [group.map((a) => a.id), group.map((a) => a.dueInMs), group.map((_a, n) => n)])
+      const taken = new Map(rows.map((r) => [Number(r.n), toApplication(r)]))
+      return group.map((_a, n) => taken.get(n) ?? null)
+    },
+    isolate,
+  })
 
   // Plain applications that arrive together are written together: one
   // statement (and one commit) for all of them, each claimed only if its
@@ -353,22 +437,13 @@ export function createApplicationStore (db: Database) {
       dueInMs?: number | null
     }): Promise<boolean> {
       const due = status === 'failed' || status === 'decided' ? null : fields.dueInMs ?? null
-      const { rows } = await db.query<{ package_id: string | null }>(
-        `WITH changed AS (
-           UPDATE applications SET status = $2, updated_at = now(),
-             attempts = GREATEST(attempts, COALESCE($3, attempts)),
-             agency_reference = COALESCE($4, agency_reference), reason = COALESCE($5, reason), decision = COALESCE($6, decision),
-             round_attempts = round_attempts + $9::int,
-             due_at = CASE WHEN $10::float8 IS NULL THEN NULL ELSE ${dueIn('$10')} END,
-             reason_mn = COALESCE($11, reason_mn), result = COALESCE($12::jsonb, result)
-           WHERE id = $1 AND status = ANY($8::text[]) RETURNING id, package_id, portal)
-         INSERT INTO application_events (application_id, status, attempt, detail, notify)
-         SELECT id, $2, $3, $7, ${NOTIFY} FROM changed RETURNING (SELECT package_id FROM changed)`,
-        [id, status, fields.attempt ?? null, fields.agencyReference ?? null, fields.reason ?? null, fields.decision ?? null,
-          fields.detail ?? fields.reason ?? null, fields.from, fields.counted === true ? 1 : 0, due,
-          fields.reasonMn ?? null, fields.result === undefined ? null : JSON.stringify(fields.result)])
-      if (rows.length === 0) return false
-      await followPackage(rows[0]!.package_id)
+      const changed = await transitions.add({
+        id, status, attempt: fields.attempt ?? null, agencyReference: fields.agencyReference ?? null, reason: fields.reason ?? null,
+        decision: fields.decision ?? null, detail: fields.detail ?? fields.reason ?? null, from: fields.from.join(','),
+        counted: fields.counted === true ? 1 : 0, due, reasonMn: fields.reasonMn ?? null, result: fields.result === undefined ? null : JSON.stringify(fields.result),
+      })
+      if (changed === false) return false
+      await followPackage(changed.packageId)
       return true
     },
 
@@ -379,25 +454,8 @@ export function createApplicationStore (db: Database) {
     // worker took the job before the relay recorded it queued), it passes
     // through queued, so every history and every portal sees the same steps.
     async startAttempt (id: string, dueInMs: number): Promise<Application | null> {
-      const { rows } = await db.query<Record<string, unknown>>(
-        `WITH prev AS (
-           SELECT id AS pid, status AS was FROM applications
-           WHERE id = $1 AND adapter IS NOT NULL AND status IN ('received', 'queued', 'delivering') FOR UPDATE),
-         taken AS (
-           UPDATE applications SET status = 'delivering', attempts = attempts + 1, updated_at = now(),
-             round_attempts = round_attempts + (prev.was = 'delivering')::int, due_at = ${dueIn('$2')}
-           FROM prev WHERE id = prev.pid RETURNING ${COLUMNS}, prev.was),
-         event AS (
-           INSERT INTO application_events (application_id, status, attempt, detail, notify)
-           SELECT id, e.status, e.attempt, e.detail, ${NOTIFY} FROM taken CROSS JOIN LATERAL (VALUES
-             (1, 'queued', NULL::int, NULL::text),
-             (2, 'delivering', attempts, CASE WHEN was = 'delivering' THEN 'the attempt before ended with no outcome; it counts' END)
-           ) AS e (n, status, attempt, detail)
-           WHERE e.n = 2 OR was = 'received' ORDER BY e.n)
-         SELECT * FROM taken`, [id, dueInMs])
-      const row = rows[0]
-      if (row === undefined) return null
-      const app = toApplication(row)
+      const app = await attempts.add({ id, dueInMs })
+      if (app === null) return null
       await followPackage(app.packageId)
       return app
     },
