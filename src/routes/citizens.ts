@@ -82,15 +82,35 @@ export async function citizenRoutes (app: FastifyInstance, options: CitizenRoute
   async function lookup (request: FastifyRequest, regnumParam: string, asked: string[] | undefined) {
     // Every attempt counts, refused ones too: probing purposes, sources or
     // numbers is what a harvest looks like, and each refusal is audited.
-    await limit(request)
+    // The limits and the harvest count go to Redis in one write (auto-pipelining
+    // sends what one turn issues together), before the checks' outcomes are told.
+    const limited = limit(request)
     const parsed = parseRegnum(regnumParam)
+    const officer = officerOf(request)
+    const q = request.query as { purpose: string, case: string }
+    let allowed: ReturnType<typeof authorise> | undefined
+    let refusal: unknown
+    if (parsed.ok) {
+      try {
+        allowed = authorise(policies, officer, q.purpose, asked)
+      } catch (err) {
+        refusal = err
+      }
+    }
+    if (allowed !== undefined && parsed.ok) {
+      harvest.record(`${officer.issuer}:${officer.sub}`, parsed.value).then(({ distinct, flagged }) => {
+        if (!flagged) return
+        harvestFlags.inc({ agency: officer.agency, unit: officer.unit })
+        request.log.warn({ officer: officer.sub, agency: officer.agency, unit: officer.unit, distinct, windowMinutes: options.limits.harvestWindowMinutes },
+          'BULK LOOK-UP: an officer has looked up more distinct citizens than allowed in the window')
+      }, (err) => request.log.warn({ err }, 'could not count distinct look-ups'))
+    }
+    await limited
     if (!parsed.ok) {
       throw new ProblemError('INVALID_REGNUM', `the registration number is not valid: ${parsed.message}`, {
         extensions: { rule: parsed.rule, errors: [{ in: 'params', pointer: '/regnum', detail: parsed.message }] },
       })
     }
-    const officer = officerOf(request)
-    const q = request.query as { purpose: string, case: string }
     const base = {
       recordType: 'citizen_lookup' as const,
       requestId: request.id,
@@ -104,24 +124,15 @@ export async function citizenRoutes (app: FastifyInstance, options: CitizenRoute
     }
     // Proof of possession, when the token was DPoP-bound: the proof's jti and the key's thumbprint.
     const dpop = officer.dpop === undefined ? {} : { dpop: { jti: officer.dpop.proofId, jkt: officer.dpop.jkt } }
-    let allowed: ReturnType<typeof authorise>
-    try {
-      allowed = authorise(policies, officer, q.purpose, asked)
-    } catch (err) {
+    if (allowed === undefined) {
       // Refusals are audited too: they are what a harvest attempt looks like.
-      await app.audit.append({ ...base, at: new Date().toISOString(), sourcesAsked: asked ?? [], sourcesAnswered: [], result: 'denied', details: { code: (err as ProblemError).code, ...dpop } })
+      await app.audit.append({ ...base, at: new Date().toISOString(), sourcesAsked: asked ?? [], sourcesAnswered: [], result: 'denied', details: { code: (refusal as ProblemError).code, ...dpop } })
         .catch((auditErr) => storeOutageOf(auditErr) === undefined
           ? request.log.error({ err: auditErr }, 'could not audit a refused look-up')
           : request.log.warn({ err: auditErr }, 'could not audit a refused look-up: the database is unavailable'))
       lookups.inc({ purpose: q.purpose, result: 'denied' })
-      throw err
+      throw refusal
     }
-    harvest.record(`${officer.issuer}:${officer.sub}`, parsed.value).then(({ distinct, flagged }) => {
-      if (!flagged) return
-      harvestFlags.inc({ agency: officer.agency, unit: officer.unit })
-      request.log.warn({ officer: officer.sub, agency: officer.agency, unit: officer.unit, distinct, windowMinutes: options.limits.harvestWindowMinutes },
-        'BULK LOOK-UP: an officer has looked up more distinct citizens than allowed in the window')
-    }, (err) => request.log.warn({ err }, 'could not count distinct look-ups'))
 
     const sources = await fanOut(request, policies, {
       regnum: parsed.value,
