@@ -20,12 +20,15 @@ export function createHarvestDetector (options: HarvestOptions) {
     async record (officer: string, regnum: string): Promise<{ distinct: number, flagged: boolean }> {
       const window = Math.floor(now() / windowMs)
       const key = `${options.keyPrefix}:harvest:${officer}:${window}`
-      const replies = await options.redis.multi()
-        .pfadd(key, regnum)
-        .pfcount(key)
-        .pexpire(key, windowMs * 2)
-        .exec()
-      const distinct = Number(replies?.[1]?.[1] ?? 0)
+      // Plain commands, not MULTI: on one connection Redis runs them in order,
+      // and auto-pipelining sends them in the same write as the request's
+      // rate-limit checks (a MULTI is a write and a round trip of its own).
+      const [, count] = await Promise.all([
+        options.redis.pfadd(key, regnum),
+        options.redis.pfcount(key),
+        options.redis.pexpire(key, windowMs * 2),
+      ])
+      const distinct = Number(count)
       if (distinct <= options.maxCitizens) return { distinct, flagged: false }
       const first = await options.redis.set(`${key}:flagged`, '1', 'PX', windowMs * 2, 'NX')
       return { distinct, flagged: first === 'OK' }
