@@ -15,6 +15,10 @@ import metrics from './plugins/metrics.ts'
 import openapi from './plugins/openapi.ts'
 import storage from './plugins/storage.ts'
 import redisPlugin from './plugins/redis.ts'
+import dci from './plugins/dci.ts'
+import { partnerIssuer } from './dci/tokens.ts'
+import { partnerRoutes } from './routes/admin/partners.ts'
+import { tokenRoutes } from './routes/dci/token.ts'
 import auth from './plugins/auth.ts'
 import adapters from './plugins/adapters.ts'
 import catalogue from './plugins/catalogue.ts'
@@ -86,7 +90,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   })
 
   const verifier = options.verifier ?? createTokenVerifier({
-    issuers: config.auth.issuers,
+    // The gateway's own tokens for partner systems, beside the configured issuers.
+    issuers: [...config.auth.issuers, partnerIssuer(config.dci, options.bus.identity.publicJwks)],
     replayCache: createFallbackReplayCache(createRedisReplayCache(options.redis, config.redis.keyPrefix), options.db,
       createLimitedErrorLog(app.log, 'Redis is unreachable: checking token revocation and DPoP proof replay in the database')),
     clockSkewSeconds: config.auth.clockSkewSeconds,
@@ -111,6 +116,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     delivery: config.delivery,
     signingKey: options.bus.identity.signing,
   })
+  await app.register(dci, { settings: config.dci, signingKey: options.bus.identity.signing })
   await app.register(catalogue, { refreshMs: config.catalogue.refreshMs, ...(options.today === undefined ? {} : { today: options.today }) })
   // Limits are applied by the routes that need them (officers' look-ups), on Redis.
   await app.register(rateLimit, { global: false, redis: options.redis, nameSpace: `${config.redis.keyPrefix}:rl:`, skipOnError: false })
@@ -129,6 +135,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(applicationRoutes)
   await app.register(statsRoutes)
   await app.register(portalRoutes, { jwks: options.bus.identity.publicJwks })
+  await app.register(partnerRoutes)
+  await app.register(tokenRoutes)
   await app.register(queueDashboardRoutes, { queues: [app.applications.queue, app.callbacks.queue], sessionTtlSeconds: config.auth.dashboardSessionTtlSeconds })
 
   return app

@@ -80,6 +80,10 @@ const schema = {
     BUS_RETRY_MAX_MS: { type: 'integer', default: 1000, minimum: 1 },
     BUS_BREAKER_FAILURES: { type: 'integer', default: 5, minimum: 1 },
     BUS_BREAKER_COOLDOWN_MS: { type: 'integer', default: 10000, minimum: 100 },
+    DCI_SENDER_ID: { type: 'string', default: 'oss-gateway.mn', pattern: '^[A-Za-z0-9._:-]{1,100}$' },
+    DCI_TOKEN_ISSUER: { type: 'string', default: 'urn:mn:oss-gateway:dci', minLength: 1 },
+    DCI_TOKEN_AUDIENCE: { type: 'string', default: 'urn:mn:oss-gateway:dci', minLength: 1 },
+    DCI_TOKEN_TTL_SECONDS: { type: 'integer', default: 300, minimum: 60, maximum: 3600 },
   },
 } as const
 
@@ -90,9 +94,11 @@ export interface IssuerConfig {
   issuer: string
   audience: string
   algorithms: Array<'EdDSA' | 'ES256'>
-  // Exactly one of these: a JWKS document on disk, or one served over HTTPS.
+  // Exactly one of these: a JWKS document on disk, or one served over HTTPS
+  // (or, for the gateway's own partner tokens, its keys in memory).
   jwksFile?: string
   jwksUri?: string
+  jwks?: { keys: ReadonlyArray<Record<string, unknown>> }
   // The JOSE `typ` header the issuer puts on access tokens (RFC 9068).
   typ: string
   // Roles this issuer may assert; a portal's issuer, say, only `citizen`.
@@ -183,6 +189,9 @@ export interface Config {
     breakerFailures: number
     breakerCoolDownMs: number
   }
+  // The DCI face for partner systems: the gateway's own sender id, and the
+  // short-lived bearer tokens it issues to registered partners.
+  dci: { senderId: string, tokenIssuer: string, tokenAudience: string, tokenTtlSeconds: number }
 }
 
 export class ConfigError extends Error {
@@ -256,6 +265,10 @@ interface RawEnv {
   BUS_XYP_PRIVATE_KEY_FILE?: string
   BUS_XYP_ACCESS_TOKEN: string
   BUS_JWKS_URL?: string
+  DCI_SENDER_ID: string
+  DCI_TOKEN_ISSUER: string
+  DCI_TOKEN_AUDIENCE: string
+  DCI_TOKEN_TTL_SECONDS: number
   BUS_CONNECTIONS: number
   BUS_CONNECT_TIMEOUT_MS: number
   BUS_READ_RETRIES: number
@@ -293,6 +306,11 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     const message = (err as Error).message.replace(/(^|, )env\//g, '$1')
     throw new ConfigError(`invalid configuration: ${message}`, { cause: err })
   }
+  const issuers = parseIssuers(raw.AUTH_ISSUERS)
+  // The gateway's partner tokens must not pass for another issuer's, nor theirs for its own.
+  if (issuers.some((i) => i.issuer === raw.DCI_TOKEN_ISSUER)) {
+    throw new ConfigError(`DCI_TOKEN_ISSUER ${raw.DCI_TOKEN_ISSUER} is also an issuer in AUTH_ISSUERS; give the gateway's partner tokens their own issuer`)
+  }
   return {
     host: raw.HOST,
     port: raw.PORT,
@@ -313,7 +331,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     },
     shutdown: { drainMs: raw.SHUTDOWN_DRAIN_MS, timeoutMs: raw.SHUTDOWN_TIMEOUT_MS },
     auth: {
-      issuers: parseIssuers(raw.AUTH_ISSUERS),
+      issuers,
       clockSkewSeconds: raw.AUTH_CLOCK_SKEW_SECONDS,
       maxTokenAgeSeconds: raw.AUTH_MAX_TOKEN_AGE_SECONDS,
       dpopProofMaxAgeSeconds: raw.AUTH_DPOP_PROOF_MAX_AGE_SECONDS,
@@ -366,6 +384,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
       breakerFailures: raw.BUS_BREAKER_FAILURES,
       breakerCoolDownMs: raw.BUS_BREAKER_COOLDOWN_MS,
     },
+    dci: { senderId: raw.DCI_SENDER_ID, tokenIssuer: raw.DCI_TOKEN_ISSUER, tokenAudience: raw.DCI_TOKEN_AUDIENCE, tokenTtlSeconds: raw.DCI_TOKEN_TTL_SECONDS },
   }
 }
 

@@ -104,6 +104,18 @@ t.test('every operation answers a request built from the document alone as the d
         tt.match(cookie, `${spec.name}=`, `${url} sells the ${scheme} cookie`)
         return { cookie }
       }
+      if (spec.type === 'http' && (spec as { scheme?: string }).scheme === 'basic') {
+        // The scheme's description names the operation that gives the
+        // credentials; its documented example, under a fresh id, gets them.
+        const [, method, url] = /\b(POST) (\/\S+?)[,;]?\s/.exec(spec.description ?? '') ?? []
+        const giver = doc.paths[url!]![method!.toLowerCase()]!
+        const media = Object.values(giver.requestBody!.content)[0]!
+        const example = (media.example ?? (resolve(doc, media.schema).examples as unknown[])[0]) as Record<string, unknown>
+        const id = `walk-${randomUUID().slice(0, 8)}`
+        const given = await app.inject({ method: method as 'POST', url: url!, headers: { authorization: `Bearer ${await token('admin')}` }, payload: { ...example, id } })
+        tt.equal(given.statusCode, 201, `${url} gives the ${scheme} credentials`)
+        return { authorization: `Basic ${Buffer.from(`${id}:${given.json().clientSecret as string}`).toString('base64')}` }
+      }
       if (spec.type === 'http' && roles !== undefined) {
         // An admin where allowed: it may see what a citizen or officer would not.
         const role = roles.includes('admin') ? 'admin' : roles[0]!

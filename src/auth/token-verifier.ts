@@ -143,7 +143,7 @@ function keysFor (issuer: IssuerConfig): KeyLookup {
       return { alg: header.alg as JwtAlgorithm, key }
     }
   }
-  const keys = publicKeysByKid(JSON.parse(readFileSync(issuer.jwksFile as string, 'utf8')))
+  const keys = publicKeysByKid(issuer.jwks ?? JSON.parse(readFileSync(issuer.jwksFile as string, 'utf8')))
   return async (header) => {
     if (typeof header.kid === 'string') return keys.get(header.kid)
     // No kid: only a key set with one key of the algorithm can answer.

@@ -49,11 +49,12 @@ export function createBusClients (config: Config, exchangeUrl: string, keys: Mem
 // Keys made in memory for an app whose bus is never called (generating the
 // OpenAPI document, tests of routes that do not reach agencies).
 export function ephemeralMemberKeys (): MemberKeys {
-  const { privateKey } = generateKeyPairSync('ed25519')
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519')
   const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 })
   return {
     signing: { kid: 'ephemeral', privateKey, created: new Date(0).toISOString() },
-    publicJwks: { keys: [] },
+    // Published like real keys: what this key signs (partner tokens, callbacks) must verify.
+    publicJwks: { keys: [{ ...publicKey.export({ format: 'jwk' }), kid: 'ephemeral', alg: 'EdDSA', use: 'sig' }] },
     xypPrivateKey: rsa.privateKey,
     xypPublicKeyPem: rsa.publicKey.export({ type: 'spki', format: 'pem' }) as string,
   }

@@ -60,6 +60,7 @@ async function openApiPlugin (app: FastifyInstance, options: OpenApiPluginOption
         { name: 'citizens', description: 'Officers\' purpose-bound, audited view of a citizen across the registries' },
         { name: 'applications', description: 'Applications for services, delivered to agencies through retry queues' },
         { name: 'admin', description: 'Operating the gateway (admin role)' },
+        { name: 'dci', description: 'Partner systems (social-protection MIS) and the registries, through the DCI standard: client-credentials tokens for registered partners' },
         { name: 'statistics', description: 'Monitoring and evaluation of the OSS network from the gateway\'s own data: indicators, series, rankings, reports; small counts suppressed' },
       ],
       components: {
@@ -77,6 +78,12 @@ async function openApiPlugin (app: FastifyInstance, options: OpenApiPluginOption
             in: 'cookie',
             name: 'oss_queues_session',
             description: 'The queue dashboard\'s session, bought with an admin token at POST /admin/queues/session',
+          },
+          partnerClient: {
+            type: 'http',
+            scheme: 'basic',
+            description: 'A registered partner system\'s client_id and client_secret (OAuth client_secret_basic), given to an admin by POST /v1/admin/partners; ' +
+              'client_secret_post (both in the body) works too',
           },
         },
       },

@@ -1,0 +1,101 @@
+import { createHash, randomBytes, timingSafeEqual, type JsonWebKey } from 'node:crypto'
+import { isoTime, type Queryable } from '../db/database.ts'
+
+// Partner systems registered by admins: who may reach the DCI face, with
+// which keys, for which purposes and record types (nothing else: deny by
+// default). The client secret is shown once, at registration or rotation.
+
+export interface Partner {
+  id: string
+  name: string
+  jwks: { keys: JsonWebKey[] }
+  callbackUrl: string | null
+  purposes: string[]
+  recordTypes: string[]
+  active: boolean
+  createdBy: string
+  createdAt: string
+  updatedBy: string
+  updatedAt: string
+}
+
+export interface PartnerInput {
+  name: string
+  jwks: { keys: JsonWebKey[] }
+  callbackUrl: string | null
+  purposes: string[]
+  recordTypes: string[]
+  active: boolean
+}
+
+// The gateway makes every secret itself, 256 random bits: a plain SHA-256 is
+// as strong as a slow hash for such a secret, and costs an attacker-driven
+// token endpoint nothing.
+export function hashSecret (secret: string): string {
+  return `sha256$${createHash('sha256').update(secret).digest('base64url')}`
+}
+
+export function checkSecret (secret: string, stored: string): boolean {
+  const expected = Buffer.from(stored)
+  const got = Buffer.from(hashSecret(secret))
+  return got.length === expected.length && timingSafeEqual(got, expected)
+}
+
+// 256 random bits, URL-safe.
+export function newSecret (): string {
+  return randomBytes(32).toString('base64url')
+}
+
+const COLUMNS = `id, name, jwks, callback_url AS "callbackUrl", purposes, record_types AS "recordTypes", active,
+  created_by AS "createdBy", created_at AS "createdAt", updated_by AS "updatedBy", updated_at AS "updatedAt"`
+
+function toPartner (r: Record<string, unknown>): Partner {
+  return { ...(r as unknown as Partner), createdAt: isoTime(r.createdAt), updatedAt: isoTime(r.updatedAt) }
+}
+
+export function createPartnerStore (db: Queryable) {
+  return {
+    // Null when the id is taken.
+    async create (id: string, input: PartnerInput, secretHash: string, actor: string): Promise<Partner | null> {
+      const { rows } = await db.query<Record<string, unknown>>(
+        `INSERT INTO dci_partners (id, name, secret_hash, jwks, callback_url, purposes, record_types, active, created_by, updated_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) ON CONFLICT (id) DO NOTHING RETURNING ${COLUMNS}`,
+        [id, input.name, secretHash, JSON.stringify(input.jwks), input.callbackUrl, input.purposes, input.recordTypes, input.active, actor])
+      return rows[0] === undefined ? null : toPartner(rows[0])
+    },
+
+    async update (id: string, input: PartnerInput, actor: string): Promise<Partner | null> {
+      const { rows } = await db.query<Record<string, unknown>>(
+        `UPDATE dci_partners SET name = $2, jwks = $3, callback_url = $4, purposes = $5, record_types = $6, active = $7,
+           updated_by = $8, updated_at = now() WHERE id = $1 RETURNING ${COLUMNS}`,
+        [id, input.name, JSON.stringify(input.jwks), input.callbackUrl, input.purposes, input.recordTypes, input.active, actor])
+      return rows[0] === undefined ? null : toPartner(rows[0])
+    },
+
+    async setSecret (id: string, secretHash: string, actor: string): Promise<boolean> {
+      const res = await db.query('UPDATE dci_partners SET secret_hash = $2, updated_by = $3, updated_at = now() WHERE id = $1', [id, secretHash, actor])
+      return (res.rowCount ?? 0) > 0
+    },
+
+    async get (id: string): Promise<Partner | null> {
+      const { rows } = await db.query<Record<string, unknown>>(`SELECT ${COLUMNS} FROM dci_partners WHERE id = $1`, [id])
+      return rows[0] === undefined ? null : toPartner(rows[0])
+    },
+
+    async secretHashOf (id: string): Promise<{ hash: string, active: boolean } | null> {
+      const { rows } = await db.query<{ hash: string, active: boolean }>('SELECT secret_hash AS hash, active FROM dci_partners WHERE id = $1', [id])
+      return rows[0] ?? null
+    },
+
+    async list (): Promise<Partner[]> {
+      const { rows } = await db.query<Record<string, unknown>>(`SELECT ${COLUMNS} FROM dci_partners ORDER BY id`)
+      return rows.map(toPartner)
+    },
+
+    async remove (id: string): Promise<boolean> {
+      return ((await db.query('DELETE FROM dci_partners WHERE id = $1', [id])).rowCount ?? 0) > 0
+    },
+  }
+}
+
+export type PartnerStore = ReturnType<typeof createPartnerStore>

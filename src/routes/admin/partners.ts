@@ -1,0 +1,165 @@
+import type { FastifyInstance } from 'fastify'
+import { publicKeysByKid } from '../../auth/jwt.ts'
+import { checkCallbackUrl } from '../../callbacks/url-guard.ts'
+import { hashSecret, newSecret, type PartnerInput } from '../../dci/partners.ts'
+import { allRecordTypes, bareRecordType } from '../../dci/policy.ts'
+import { ProblemError } from '../../errors/problem-error.ts'
+
+// Partner systems reaching the registries through the DCI face: an admin
+// registers each with its public keys, its callback base URL and the purposes
+// and record types it may ask for. The client secret is shown once.
+
+const ID_PATTERN = '^[A-Za-z0-9._:-]{1,100}$'
+const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: ID_PATTERN, examples: ['spmis.example.org'] } } }
+const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: { $ref: 'Problem#' } } } })
+
+const publicJwk = {
+  type: 'object',
+  required: ['kty', 'kid'],
+  properties: {
+    kty: { enum: ['OKP', 'EC'] },
+    crv: { enum: ['Ed25519', 'P-256'] },
+    kid: { type: 'string', minLength: 1, maxLength: 200 },
+    x: { type: 'string' },
+    y: { type: 'string' },
+    use: { type: 'string' },
+    alg: { type: 'string' },
+    key_ops: { type: 'array', items: { type: 'string' } },
+  },
+  // Public members only: a private key ("d") has no business here.
+  additionalProperties: false,
+}
+
+// An example partner (the key is a public one made for this document).
+const EXAMPLE = {
+  name: 'Example social-protection MIS',
+  jwks: { keys: [{ kty: 'OKP', crv: 'Ed25519', x: 'veM3fxFiTnb-ueZEM6MMZnc1bX68D81PwVtd7_58X0s', kid: 'spmis-2026-1' }] },
+  purposes: ['social_protection.eligibility'],
+  recordTypes: ['SRPerson', 'Person'],
+}
+
+function inputSchema (purposes: string[], recordTypes: string[]) {
+  return {
+    type: 'object',
+    examples: [EXAMPLE],
+    required: ['name', 'jwks', 'purposes', 'recordTypes'],
+    additionalProperties: false,
+    properties: {
+      name: { type: 'string', minLength: 1, maxLength: 200, description: 'Shown to citizens in their data-access history' },
+      jwks: { type: 'object', required: ['keys'], additionalProperties: false, properties: { keys: { type: 'array', minItems: 1, maxItems: 10, items: publicJwk } }, description: 'The public keys (Ed25519 or P-256) that sign the partner\'s DCI messages' },
+      callbackUrl: { type: ['string', 'null'], minLength: 1, maxLength: 2048, description: 'Base URL of the partner\'s DCI endpoints (…/registry/on-search and the like); public https addresses only' },
+      purposes: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: purposes } },
+      recordTypes: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: recordTypes } },
+      active: { type: 'boolean', default: true },
+    },
+  }
+}
+
+const partnerView = {
+  type: 'object',
+  required: ['id', 'name', 'jwks', 'callbackUrl', 'purposes', 'recordTypes', 'active', 'createdBy', 'createdAt', 'updatedBy', 'updatedAt'],
+  properties: {
+    id: { type: 'string', description: 'The DCI sender_id and OAuth client_id' },
+    name: { type: 'string' },
+    jwks: { type: 'object', required: ['keys'], properties: { keys: { type: 'array', items: { type: 'object', additionalProperties: true } } } },
+    callbackUrl: { type: ['string', 'null'] },
+    purposes: { type: 'array', items: { type: 'string' } },
+    recordTypes: { type: 'array', items: { type: 'string' } },
+    active: { type: 'boolean' },
+    createdBy: { type: 'string' },
+    createdAt: { type: 'string', format: 'date-time' },
+    updatedBy: { type: 'string' },
+    updatedAt: { type: 'string', format: 'date-time' },
+  },
+}
+
+export async function partnerRoutes (app: FastifyInstance): Promise<void> {
+  const { partners, policy } = app.dci
+  const body = inputSchema(Object.keys(policy.purposes), allRecordTypes(policy))
+
+  // What the schema cannot say: keys that import, a callback URL that passes the SSRF rules.
+  async function checked (raw: PartnerInput & { callbackUrl?: string | null }): Promise<PartnerInput> {
+    const usable = publicKeysByKid(raw.jwks as never)
+    const kids = raw.jwks.keys.map((k) => k.kid as string)
+    if (new Set(kids).size !== kids.length) {
+      throw new ProblemError('VALIDATION_FAILED', 'each key needs its own kid', { extensions: { errors: [{ in: 'body', pointer: '/jwks/keys', detail: 'duplicate kid' }] } })
+    }
+    raw.jwks.keys.forEach((k, i) => {
+      if (!usable.has(k.kid as string)) {
+        throw new ProblemError('VALIDATION_FAILED', `key ${i} is not a usable Ed25519 or P-256 public key`, { extensions: { errors: [{ in: 'body', pointer: `/jwks/keys/${i}`, detail: 'not a usable Ed25519 or P-256 public key' }] } })
+      }
+    })
+    const callbackUrl = raw.callbackUrl === undefined || raw.callbackUrl === null
+      ? null
+      : (await checkCallbackUrl(raw.callbackUrl, app.callbacks.policy)).href
+    return { ...raw, callbackUrl, recordTypes: raw.recordTypes.map(bareRecordType), active: raw.active ?? true }
+  }
+
+  app.post('/v1/admin/partners', {
+    config: { auth: { roles: ['admin'] } },
+    schema: {
+      tags: ['admin'],
+      operationId: 'createPartner',
+      summary: 'Register a partner system for the DCI face; its client secret is shown once, here',
+      body: { ...body, examples: [{ id: 'spmis.example.org', ...EXAMPLE }], required: ['id', ...body.required], properties: { id: { type: 'string', pattern: ID_PATTERN, description: 'The partner\'s DCI sender_id, also its OAuth client_id' }, ...body.properties } },
+      response: {
+        201: { ...partnerView, required: [...partnerView.required, 'clientSecret'], properties: { ...partnerView.properties, clientSecret: { type: 'string', description: 'For POST /oauth2/client/token; not shown again' } } },
+        409: problem('A partner with this id is registered'),
+        422: problem('The callback URL is not a public https address'),
+      },
+    },
+  }, async (request, reply) => {
+    const { id, ...raw } = request.body as PartnerInput & { id: string }
+    const input = await checked(raw)
+    const secret = newSecret()
+    const created = await partners.create(id, input, hashSecret(secret), `admin:${request.principal!.sub}`)
+    if (created === null) throw new ProblemError('CONFLICT', `a partner ${id} is already registered`)
+    reply.header('cache-control', 'no-store')
+    return reply.code(201).send({ ...created, clientSecret: secret })
+  })
+
+  app.get('/v1/admin/partners', {
+    config: { auth: { roles: ['admin'] } },
+    schema: { tags: ['admin'], operationId: 'listPartners', summary: 'Registered partner systems', response: { 200: { type: 'object', required: ['partners'], properties: { partners: { type: 'array', items: partnerView } } } } },
+  }, async () => ({ partners: await partners.list() }))
+
+  app.get('/v1/admin/partners/:id', {
+    config: { auth: { roles: ['admin'] } },
+    schema: { tags: ['admin'], operationId: 'getPartner', summary: 'One registered partner system', params: idParams, response: { 200: partnerView, 404: problem('No such partner') } },
+  }, async (request) => {
+    const { id } = request.params as { id: string }
+    const found = await partners.get(id)
+    if (found === null) throw new ProblemError('NOT_FOUND', `no partner ${id}`)
+    return found
+  })
+
+  app.put('/v1/admin/partners/:id', {
+    config: { auth: { roles: ['admin'] } },
+    schema: { tags: ['admin'], operationId: 'updatePartner', summary: 'Change a partner\'s keys, callback URL, grants or state (active: false refuses its tokens and messages)', params: idParams, body, response: { 200: partnerView, 404: problem('No such partner'), 422: problem('The callback URL is not a public https address') } },
+  }, async (request) => {
+    const { id } = request.params as { id: string }
+    const updated = await partners.update(id, await checked(request.body as PartnerInput), `admin:${request.principal!.sub}`)
+    if (updated === null) throw new ProblemError('NOT_FOUND', `no partner ${id}`)
+    return updated
+  })
+
+  app.post('/v1/admin/partners/:id/secret', {
+    config: { auth: { roles: ['admin'] } },
+    schema: { tags: ['admin'], operationId: 'rotatePartnerSecret', summary: 'Give a partner a new client secret (the old one stops working at once); shown once', params: idParams, response: { 200: { type: 'object', required: ['clientSecret'], properties: { clientSecret: { type: 'string' } } }, 404: problem('No such partner') } },
+  }, async (request, reply) => {
+    const { id } = request.params as { id: string }
+    const secret = newSecret()
+    if (!await partners.setSecret(id, hashSecret(secret), `admin:${request.principal!.sub}`)) throw new ProblemError('NOT_FOUND', `no partner ${id}`)
+    reply.header('cache-control', 'no-store')
+    return { clientSecret: secret }
+  })
+
+  app.delete('/v1/admin/partners/:id', {
+    config: { auth: { roles: ['admin'] } },
+    schema: { tags: ['admin'], operationId: 'deletePartner', summary: 'Remove a partner system', params: idParams, response: { 204: { type: 'null', description: 'Removed' }, 404: problem('No such partner') } },
+  }, async (request, reply) => {
+    const { id } = request.params as { id: string }
+    if (!await partners.remove(id)) throw new ProblemError('NOT_FOUND', `no partner ${id}`)
+    return reply.code(204).send()
+  })
+}

@@ -1,0 +1,91 @@
+import t from 'tap'
+import { generateKeyPairSync } from 'node:crypto'
+import { buildTestApp } from '../../helpers/app.ts'
+
+function publicJwk (kid: string, type: 'ed25519' | 'ec' = 'ed25519') {
+  const { publicKey } = type === 'ed25519' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  return { ...publicKey.export({ format: 'jwk' }), kid }
+}
+
+const ENV = { CALLBACK_ALLOWED_CIDRS: '127.0.0.0/8' }
+
+function registration (id: string) {
+  return {
+    id,
+    name: 'Example social-protection MIS',
+    jwks: { keys: [publicJwk('k1'), publicJwk('k2', 'ec')] },
+    callbackUrl: 'http://127.0.0.1:9/dci',
+    purposes: ['social_protection.eligibility'],
+    recordTypes: ['SRPerson', 'Person'],
+  }
+}
+
+t.test('an admin registers, reads, changes, rotates and removes a partner; the secret is shown once', async (t) => {
+  const { app, token } = await buildTestApp(t, { env: ENV })
+  const admin = { authorization: `Bearer ${await token('admin')}` }
+
+  const created = await app.inject({ method: 'POST', url: '/v1/admin/partners', headers: admin, payload: registration('spmis.example.org') })
+  t.equal(created.statusCode, 201, created.body)
+  t.equal(created.headers['cache-control'], 'no-store')
+  const body = created.json()
+  t.match(body, { id: 'spmis.example.org', active: true, purposes: ['social_protection.eligibility'], recordTypes: ['SRPerson', 'Person'], callbackUrl: 'http://127.0.0.1:9/dci', createdBy: 'admin:admin-1' })
+  t.match(body.clientSecret, /^[A-Za-z0-9_-]{43}$/)
+
+  const again = await app.inject({ method: 'POST', url: '/v1/admin/partners', headers: admin, payload: registration('spmis.example.org') })
+  t.equal(again.statusCode, 409)
+  t.equal(again.json().code, 'CONFLICT')
+
+  const read = await app.inject({ method: 'GET', url: '/v1/admin/partners/spmis.example.org', headers: admin })
+  t.equal(read.statusCode, 200)
+  t.notOk('clientSecret' in read.json(), 'the secret is not shown again')
+  const listed = await app.inject({ method: 'GET', url: '/v1/admin/partners', headers: admin })
+  t.same(listed.json().partners.map((p: { id: string }) => p.id), ['spmis.example.org'])
+
+  const { id: _id, ...change } = registration('x')
+  const updated = await app.inject({ method: 'PUT', url: '/v1/admin/partners/spmis.example.org', headers: admin, payload: { ...change, active: false, callbackUrl: null } })
+  t.equal(updated.statusCode, 200, updated.body)
+  t.match(updated.json(), { active: false, callbackUrl: null })
+
+  const rotated = await app.inject({ method: 'POST', url: '/v1/admin/partners/spmis.example.org/secret', headers: admin })
+  t.equal(rotated.statusCode, 200)
+  t.not(rotated.json().clientSecret, body.clientSecret)
+
+  t.equal((await app.inject({ method: 'DELETE', url: '/v1/admin/partners/spmis.example.org', headers: admin })).statusCode, 204)
+  t.equal((await app.inject({ method: 'GET', url: '/v1/admin/partners/spmis.example.org', headers: admin })).statusCode, 404)
+  t.equal((await app.inject({ method: 'DELETE', url: '/v1/admin/partners/spmis.example.org', headers: admin })).statusCode, 404)
+})
+
+t.test('bad registrations get a 4xx naming the field', async (t) => {
+  const { app, token } = await buildTestApp(t, { env: ENV })
+  const admin = { authorization: `Bearer ${await token('admin')}` }
+  const post = (payload: unknown) => app.inject({ method: 'POST', url: '/v1/admin/partners', headers: admin, payload: payload as object })
+  const base = registration('p1')
+  const cases: Array<[string, unknown, number, string]> = [
+    ['an unknown purpose', { ...base, purposes: ['marketing'] }, 400, '/purposes/0'],
+    ['an unknown record type', { ...base, recordTypes: ['Car'] }, 400, '/recordTypes/0'],
+    ['a private key', { ...base, jwks: { keys: [{ ...publicJwk('k'), d: 'AAAA' }] } }, 400, '/jwks/keys/0/d'],
+    ['an RSA key', { ...base, jwks: { keys: [{ kty: 'RSA', kid: 'r', n: 'AQAB', e: 'AQAB' }] } }, 400, '/jwks/keys/0/kty'],
+    ['a key that does not import', { ...base, jwks: { keys: [{ kty: 'OKP', crv: 'Ed25519', kid: 'k', x: 'short' }] } }, 400, '/jwks/keys/0'],
+    ['two keys with one kid', { ...base, jwks: { keys: [publicJwk('k'), publicJwk('k')] } }, 400, '/jwks/keys'],
+    ['no name', { ...base, name: undefined }, 400, '/name'],
+    ['a bad id', { ...base, id: 'has space' }, 400, '/id'],
+  ]
+  for (const [what, payload, status, pointer] of cases) {
+    const res = await post(payload)
+    t.equal(res.statusCode, status, what)
+    t.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8', what)
+    t.ok(res.json().errors.some((e: { pointer: string }) => e.pointer === pointer), `${what}: names ${pointer} (${res.body})`)
+  }
+  const privateUrl = await post({ ...base, callbackUrl: 'http://10.0.0.1/dci' })
+  t.equal(privateUrl.statusCode, 422, 'a callback URL into a private network')
+  t.equal(privateUrl.json().code, 'CALLBACK_URL_REFUSED')
+})
+
+t.test('only admins manage partners', async (t) => {
+  const { app, token } = await buildTestApp(t, { env: ENV })
+  for (const role of ['officer', 'partner', 'citizen']) {
+    const res = await app.inject({ method: 'GET', url: '/v1/admin/partners', headers: { authorization: `Bearer ${await token(role)}` } })
+    t.equal(res.statusCode, 403, role)
+  }
+  t.equal((await app.inject({ method: 'GET', url: '/v1/admin/partners' })).statusCode, 401)
+})
