@@ -18,6 +18,7 @@ COPY src ./src
 COPY schemas ./schemas
 COPY adapters ./adapters
 COPY seed ./seed
+COPY specs ./specs
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 # Bound to 0.0.0.0, the gateway and the worker refuse development mode: set

@@ -19,6 +19,7 @@ import dci from './plugins/dci.ts'
 import { partnerIssuer } from './dci/tokens.ts'
 import { partnerRoutes } from './routes/admin/partners.ts'
 import { tokenRoutes } from './routes/dci/token.ts'
+import { dciRegistryRoutes } from './routes/dci/registry.ts'
 import auth from './plugins/auth.ts'
 import adapters from './plugins/adapters.ts'
 import catalogue from './plugins/catalogue.ts'
@@ -137,6 +138,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(portalRoutes, { jwks: options.bus.identity.publicJwks })
   await app.register(partnerRoutes)
   await app.register(tokenRoutes)
+  await app.register(dciRegistryRoutes, { registry: 'social', prefix: '/dci/social' })
+  await app.register(dciRegistryRoutes, { registry: 'crvs', prefix: '/dci/crvs' })
   await app.register(queueDashboardRoutes, { queues: [app.applications.queue, app.callbacks.queue], sessionTtlSeconds: config.auth.dashboardSessionTtlSeconds })
 
   return app

@@ -79,6 +79,11 @@ async function openApiPlugin (app: FastifyInstance, options: OpenApiPluginOption
             name: 'oss_queues_session',
             description: 'The queue dashboard\'s session, bought with an admin token at POST /admin/queues/session',
           },
+          partnerToken: {
+            type: 'oauth2',
+            description: 'A registered partner system\'s bearer token (OAuth 2.0 client credentials), for the DCI face',
+            flows: { clientCredentials: { tokenUrl: '/oauth2/client/token', scopes: {} } },
+          },
           partnerClient: {
             type: 'http',
             scheme: 'basic',

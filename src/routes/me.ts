@@ -52,7 +52,9 @@ export async function meRoutes (app: FastifyInstance): Promise<void> {
     return {
       accesses: records.map((r) => {
         const unit = r.actorUnit === null ? undefined : snap.unit(r.actorUnit)
-        const purpose = r.purpose === null ? undefined : app.policies.purposes[r.purpose]
+        // A partner system (DCI face) appears by its registered name, with its own purposes.
+        const partner = r.actor.startsWith('partner:') ? { id: r.actor.slice('partner:'.length), name: String(r.details?.partnerName ?? '') } : null
+        const purpose = r.purpose === null ? undefined : partner === null ? app.policies.purposes[r.purpose] : app.dci.policy.purposes[r.purpose]
         const agency = r.actorAgency === null ? undefined : snap.agency(r.actorAgency)
         return {
           id: r.seq,
@@ -62,6 +64,7 @@ export async function meRoutes (app: FastifyInstance): Promise<void> {
           agency: r.actorAgency,
           // Both languages: a citizen may not know either agency's acronym.
           agencyName: agency === undefined ? null : { mn: agency.name.mn, en: agency.name.en },
+          ...(partner === null ? {} : { partner }),
           purpose: r.purpose,
           purposeName: purpose === undefined ? null : purpose.name[q.lang],
           case: r.caseRef,

@@ -20,11 +20,12 @@ CREATE TABLE dci_partners (
 
 -- Messages received from partners, by sender and message_id: a retry of the
 -- same message gets the same answer; another message under a used id is refused.
+-- The answer is kept as sent (text, not jsonb: its signature covers the bytes).
 CREATE TABLE dci_messages (
   sender_id text NOT NULL,
   message_id text NOT NULL,
   digest text NOT NULL,
-  response jsonb,
+  response text,
   received_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (sender_id, message_id)
 );

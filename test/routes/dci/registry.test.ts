@@ -1,0 +1,155 @@
+import t from 'tap'
+import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto'
+import { generatePopulation, type Citizen } from '../../../src/exchange/index.ts'
+import { signDciMessage, verifyDciMessage } from '../../../src/dci/signature.ts'
+import { loadDciSpec, type DciRegistry } from '../../../src/dci/spec.ts'
+import { buildTestApp } from '../../helpers/app.ts'
+
+const population = generatePopulation({ citizens: 500 })
+const [alice] = population.livingAdults() as [Citizen]
+const PARTNER = 'spmis.example.org'
+
+async function setup (t: Parameters<typeof buildTestApp>[0], grant: { purposes?: string[], recordTypes?: string[] } = {}) {
+  const test = await buildTestApp(t, { exchange: { citizens: 500 } })
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519')
+  const admin = { authorization: `Bearer ${await test.token('admin')}` }
+  const registered = await test.app.inject({
+    method: 'POST',
+    url: '/v1/admin/partners',
+    headers: admin,
+    payload: { id: PARTNER, name: 'Example MIS', jwks: { keys: [{ ...publicKey.export({ format: 'jwk' }), kid: 'k1' }] }, purposes: grant.purposes ?? ['social_protection.eligibility'], recordTypes: grant.recordTypes ?? ['SRPerson', 'Member', 'Person'] },
+  })
+  t.equal(registered.statusCode, 201, registered.body)
+  const issued = await test.app.inject({ method: 'POST', url: '/oauth2/client/token', payload: { grant_type: 'client_credentials', client_id: PARTNER, client_secret: registered.json().clientSecret } })
+  const bearer = { authorization: `Bearer ${issued.json().access_token as string}` }
+  const gatewayKeys = (await test.app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json().keys
+  return { ...test, bearer, key: { kid: 'k1', privateKey: privateKey as KeyObject }, gatewayKeys, admin }
+}
+
+function searchItem (query: unknown, extra: Record<string, unknown> = {}, queryType = 'idtype-value') {
+  return { reference_id: randomUUID(), timestamp: new Date().toISOString(), search_criteria: { query_type: queryType, query, ...extra } }
+}
+
+function envelope (items: unknown[], key: { kid: string, privateKey: KeyObject } | null, header: Record<string, unknown> = {}) {
+  const h = { version: '1.0.0', message_id: randomUUID(), message_ts: new Date().toISOString(), action: 'search', sender_id: PARTNER, receiver_id: 'oss-gateway.mn', total_count: items.length, ...header }
+  const message = { transaction_id: randomUUID().slice(0, 20), search_request: items }
+  return { ...(key === null ? {} : { signature: signDciMessage({ header: h, message, senderId: PARTNER, key }) }), header: h, message }
+}
+
+const uin = (value: string) => ({ type: 'UIN', value })
+
+for (const registry of ['social', 'crvs'] as DciRegistry[]) {
+  t.test(`${registry}: a sync search by UIN answers a spec-valid, signed record, audited and shown to the citizen`, async (t) => {
+    const { app, bearer, key, gatewayKeys, token } = await setup(t)
+    const spec = loadDciSpec(registry)
+    const request = envelope([searchItem(uin(alice!.regnum), registry === 'crvs' ? { reg_record_type: 'spdci-extensions-dci:Person' } : {})], key)
+    t.same(spec.validateRequest('/registry/sync/search', request), [], 'the test sends a spec-valid request')
+    const res = await app.inject({ method: 'POST', url: `/dci/${registry}/registry/sync/search`, headers: bearer, payload: request })
+    t.equal(res.statusCode, 200, res.body)
+    const body = res.json()
+    t.same(spec.validateResponse('/registry/sync/search', body), [], 'the answer is spec-valid')
+    t.match(body.header, { action: 'on-search', status: 'succ', sender_id: 'oss-gateway.mn', receiver_id: PARTNER, total_count: 1, completed_count: 1 })
+    t.equal(body.message.transaction_id, request.message.transaction_id)
+    const verified = verifyDciMessage({ signature: body.signature, header: body.header, message: body.message, keys: gatewayKeys, expectedSenderId: 'oss-gateway.mn' })
+    t.ok(verified.ok, 'signed with a key of /.well-known/jwks.json')
+    const [item] = body.message.search_response
+    t.match(item, { reference_id: (request.message.search_request[0] as { reference_id: string }).reference_id, status: 'succ', pagination: { total_count: 1, page_number: 1 } })
+    const [record] = item.data.reg_records
+    t.match(record, { identifier: [{ identifier_type: 'UIN', identifier_value: alice!.regnum }], name: { surname: alice!.lastname, given_name: alice!.firstname, clan_name: alice!.surname }, sex: alice!.sex, birth_date: alice!.birthDate })
+    t.equal(item.data.reg_record_type, registry === 'social' ? 'SRPerson' : 'Person')
+
+    // The citizen sees the partner, by name, and the purpose.
+    const seen = await app.inject({ method: 'GET', url: '/v1/me/data-access?lang=en', headers: { authorization: `Bearer ${await token('citizen', { claims: { sub: alice!.regnum } })}` } })
+    t.equal(seen.statusCode, 200, seen.body)
+    t.match(seen.json().accesses[0], { partner: { id: PARTNER, name: 'Example MIS' }, purpose: 'social_protection.eligibility', purposeName: 'Eligibility for a social-protection programme', result: 'ok', case: request.message.transaction_id })
+  })
+}
+
+t.test('predicate and expression queries that mean "UIN eq X" are answered; others get the spec\'s reason code', async (t) => {
+  const { app, bearer, key } = await setup(t)
+  const items = [
+    searchItem([{ seq_num: 1, expression1: { attribute_name: 'UIN', operator: 'eq', attribute_value: alice!.regnum } }], {}, 'predicate'),
+    searchItem({ type: 'ns:org:QueryType:expression', value: { expression: { collection: 'Member', query: { UIN: { $eq: alice!.regnum } } } } }, {}, 'expression'),
+    searchItem([{ seq_num: 1, expression1: { attribute_name: 'YOB', operator: 'gt', attribute_value: 1980 } }], {}, 'predicate'),
+    searchItem({ type: 'MOBILE', value: '99112233' }),
+    searchItem(uin('not-a-number')),
+    searchItem(uin('АА00000000')),
+    searchItem(uin(alice!.regnum), { reg_record_type: 'Group' }),
+    searchItem(uin(alice!.regnum), { sort: [{ attribute_name: 'poverty_score', sort_order: 'asc' }] }),
+  ]
+  const res = await app.inject({ method: 'POST', url: '/dci/social/registry/sync/search', headers: bearer, payload: envelope(items, key) })
+  t.equal(res.statusCode, 200, res.body)
+  t.same(loadDciSpec('social').validateResponse('/registry/sync/search', res.json()), [])
+  const answers = res.json().message.search_response as Array<{ status: string, status_reason_code?: string, data?: { reg_records: unknown[] } }>
+  t.match(answers.map((a) => a.status), ['succ', 'succ', 'rjct', 'rjct', 'rjct', 'rjct', 'rjct', 'rjct'])
+  t.equal(answers[0]!.data!.reg_records.length, 1)
+  t.equal(answers[1]!.data!.reg_records.length, 1)
+  t.match(answers.slice(2).map((a) => a.status_reason_code), ['rjct.search_criteria.invalid', 'rjct.search_criteria.invalid', 'rjct.search_criteria.invalid', 'rjct.search_criteria.invalid', 'rjct.search_criteria.invalid', 'rjct.sort.invalid'])
+})
+
+t.test('a valid number with nobody behind it is a success with no records', async (t) => {
+  const { app, bearer, key } = await setup(t)
+  const unknown = 'ЯЯ99123199' // valid, and nobody in the population has it
+  const res = await app.inject({ method: 'POST', url: '/dci/social/registry/sync/search', headers: bearer, payload: envelope([searchItem(uin(unknown))], key) })
+  t.equal(res.statusCode, 200, res.body)
+  t.match(res.json().message.search_response[0], { status: 'succ', data: { reg_records: [] }, pagination: { total_count: 0 } })
+})
+
+t.test('a purpose not granted is refused and the refusal is audited', async (t) => {
+  const { app, bearer, key, admin } = await setup(t, { purposes: ['social_protection.eligibility', 'social_protection.portability'] })
+  const res = await app.inject({ method: 'POST', url: '/dci/social/registry/sync/search', headers: bearer, payload: envelope([searchItem(uin(alice!.regnum), { authorize: { purpose: { code: 'vital_events.follow_up' } } })], key) })
+  t.equal(res.statusCode, 200, res.body)
+  t.match(res.json().message.search_response[0], { status: 'rjct', status_reason_code: 'rjct.search_criteria.invalid', status_reason_message: /not granted/ })
+  t.notOk('data' in res.json().message.search_response[0], 'no data')
+  const audit = (await app.inject({ method: 'GET', url: `/v1/admin/audit?citizen=${encodeURIComponent(alice!.regnum)}`, headers: admin })).json()
+  t.match(audit.records[0], { actor: `partner:${PARTNER}`, result: 'denied', purpose: 'vital_events.follow_up', details: { channel: 'dci', registry: 'social' } })
+})
+
+t.test('refusals of the envelope get the spec\'s status and code', async (t) => {
+  const { app, bearer, key, token } = await setup(t)
+  const url = '/dci/social/registry/sync/search'
+  const good = () => envelope([searchItem(uin(alice!.regnum))], key)
+  const { privateKey: other } = generateKeyPairSync('ed25519')
+  const tampered = good()
+  ;(tampered.message.search_request[0] as { reference_id: string }).reference_id = 'changed'
+  const cases: Array<[string, Record<string, string>, unknown, number, string]> = [
+    ['no bearer token', {}, good(), 401, 'err.request.unauthorized'],
+    ['a garbage token', { authorization: 'Bearer abc.def.ghi' }, good(), 401, 'err.request.unauthorized'],
+    ['an officer\'s token', { authorization: `Bearer ${await token('officer')}` }, good(), 403, 'err.request.forbidden'],
+    ['a body without a header', bearer, { message: good().message }, 400, 'err.request.bad'],
+    ['a schema-invalid query type', bearer, envelope([searchItem(uin(alice!.regnum), {}, 'sql')], key), 400, 'err.request.bad'],
+    ['no signature', bearer, envelope([searchItem(uin(alice!.regnum))], null), 401, 'err.signature.missing'],
+    ['a signature by another key', bearer, envelope([searchItem(uin(alice!.regnum))], { kid: 'k1', privateKey: other }), 401, 'err.signature.invalid'],
+    ['a tampered message', bearer, tampered, 401, 'err.signature.invalid'],
+    ['another sender id', bearer, envelope([searchItem(uin(alice!.regnum))], key, { sender_id: 'someone.else' }), 403, 'err.sender_id.invalid'],
+    ['another receiver id', bearer, envelope([searchItem(uin(alice!.regnum))], key, { receiver_id: 'elsewhere' }), 400, 'err.receiver_id.invalid'],
+    ['another version', bearer, envelope([searchItem(uin(alice!.regnum))], key, { version: '2.0.0' }), 400, 'err.version.not_supported'],
+  ]
+  for (const [what, headers, payload, status, code] of cases) {
+    const res = await app.inject({ method: 'POST', url, headers, payload: payload as object })
+    t.equal(res.statusCode, status, `${what}: ${res.body}`)
+    t.equal(res.json().errors?.[0]?.code, code, what)
+  }
+  const notJson = await app.inject({ method: 'POST', url, headers: { ...bearer, 'content-type': 'application/json' }, payload: '{"header":' })
+  t.equal(notJson.statusCode, 400)
+  t.equal(notJson.json().errors[0].code, 'err.request.bad')
+})
+
+t.test('message ids: a retry gets the same answer, another message under a used id is refused', async (t) => {
+  const { app, bearer, key } = await setup(t)
+  const url = '/dci/social/registry/sync/search'
+  const first = envelope([searchItem(uin(alice!.regnum))], key)
+  const a = await app.inject({ method: 'POST', url, headers: bearer, payload: first })
+  const b = await app.inject({ method: 'POST', url, headers: bearer, payload: first })
+  t.equal(a.statusCode, 200)
+  t.equal(b.body, a.body, 'the same answer, correlation id and all')
+  const reused = envelope([searchItem(uin(alice!.regnum))], key, { message_id: first.header.message_id })
+  const c = await app.inject({ method: 'POST', url, headers: bearer, payload: reused })
+  t.equal(c.statusCode, 200)
+  t.match(c.json().header, { status: 'rjct', status_reason_code: 'rjct.message_id.duplicate' })
+  t.same(loadDciSpec('social').validateResponse('/registry/sync/search', c.json()), [])
+  const stale = envelope([searchItem(uin(alice!.regnum))], key, { message_ts: new Date(Date.now() - 3_600_000).toISOString() })
+  t.match((await app.inject({ method: 'POST', url, headers: bearer, payload: stale })).json().header, { status: 'rjct', status_reason_code: 'rjct.message_ts.invalid' })
+  const miscounted = envelope([searchItem(uin(alice!.regnum))], key, { total_count: 3 })
+  t.match((await app.inject({ method: 'POST', url, headers: bearer, payload: miscounted })).json().header, { status: 'rjct', status_reason_code: 'rjct.total_count.invalid' })
+})
