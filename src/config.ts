@@ -84,6 +84,8 @@ const schema = {
     DCI_TOKEN_ISSUER: { type: 'string', default: 'urn:mn:oss-gateway:dci', minLength: 1 },
     DCI_TOKEN_AUDIENCE: { type: 'string', default: 'urn:mn:oss-gateway:dci', minLength: 1 },
     DCI_TOKEN_TTL_SECONDS: { type: 'integer', default: 300, minimum: 60, maximum: 3600 },
+    DCI_MESSAGES_PER_MINUTE: { type: 'integer', default: 120, minimum: 1 },
+    DCI_MAX_ITEMS_PER_MESSAGE: { type: 'integer', default: 100, minimum: 1, maximum: 10000 },
   },
 } as const
 
@@ -191,7 +193,7 @@ export interface Config {
   }
   // The DCI face for partner systems: the gateway's own sender id, and the
   // short-lived bearer tokens it issues to registered partners.
-  dci: { senderId: string, tokenIssuer: string, tokenAudience: string, tokenTtlSeconds: number }
+  dci: { senderId: string, tokenIssuer: string, tokenAudience: string, tokenTtlSeconds: number, messagesPerMinute: number, maxItemsPerMessage: number }
 }
 
 export class ConfigError extends Error {
@@ -269,6 +271,8 @@ interface RawEnv {
   DCI_TOKEN_ISSUER: string
   DCI_TOKEN_AUDIENCE: string
   DCI_TOKEN_TTL_SECONDS: number
+  DCI_MESSAGES_PER_MINUTE: number
+  DCI_MAX_ITEMS_PER_MESSAGE: number
   BUS_CONNECTIONS: number
   BUS_CONNECT_TIMEOUT_MS: number
   BUS_READ_RETRIES: number
@@ -384,7 +388,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
       breakerFailures: raw.BUS_BREAKER_FAILURES,
       breakerCoolDownMs: raw.BUS_BREAKER_COOLDOWN_MS,
     },
-    dci: { senderId: raw.DCI_SENDER_ID, tokenIssuer: raw.DCI_TOKEN_ISSUER, tokenAudience: raw.DCI_TOKEN_AUDIENCE, tokenTtlSeconds: raw.DCI_TOKEN_TTL_SECONDS },
+    dci: { senderId: raw.DCI_SENDER_ID, tokenIssuer: raw.DCI_TOKEN_ISSUER, tokenAudience: raw.DCI_TOKEN_AUDIENCE, tokenTtlSeconds: raw.DCI_TOKEN_TTL_SECONDS, messagesPerMinute: raw.DCI_MESSAGES_PER_MINUTE, maxItemsPerMessage: raw.DCI_MAX_ITEMS_PER_MESSAGE },
   }
 }
 

@@ -71,8 +71,19 @@ export async function dciRegistryRoutes (app: FastifyInstance, options: DciRegis
     return reply.code(problem.status).headers(problem.headers).type('application/json').send(httpErrorBody(dciCodeOf(problem), problem.detail))
   })
 
+  // Per partner, on Redis so every gateway process counts together.
+  const perPartner = app.createRateLimit({
+    max: settings.messagesPerMinute,
+    timeWindow: 60_000,
+    keyGenerator: (request) => `dci:${request.principal!.sub}`,
+  })
+
   // Envelope, partner, signature: what every request of this registry must pass.
   async function admit (request: FastifyRequest, path: string, action: string): Promise<{ envelope: Envelope, partner: Partner }> {
+    const limit = await perPartner(request)
+    if (!limit.isAllowed && limit.isExceeded) {
+      throw new DciError('err.request.too_many_requests', 429, `more than ${settings.messagesPerMinute} messages a minute from this partner; retry in ${limit.ttlInSeconds} s`, { headers: { 'retry-after': String(Math.max(1, limit.ttlInSeconds)) } })
+    }
     const errors = spec.validateRequest(path, request.body)
     if (errors.length > 0) {
       throw new DciError('err.request.bad', 400, errors.map((e) => `${e.pointer || '/'}: ${e.message}`).join('; '))
@@ -251,7 +262,7 @@ export async function dciRegistryRoutes (app: FastifyInstance, options: DciRegis
       security: [{ partnerToken: [] }],
       // The body must be signed with the caller's own key: the document cannot do that for it.
       'x-oss-caller-signs': true,
-      response: { 200: { ...envelopeDoc('search response (on-search)'), description: 'The search response, signed by the gateway' }, 400: httpError, 401: httpError, 403: httpError, 503: httpError },
+      response: { 200: { ...envelopeDoc('search response (on-search)'), description: 'The search response, signed by the gateway' }, 400: httpError, 401: httpError, 403: httpError, 429: httpError, 503: httpError },
     },
   }, async (request, reply) => {
     const { envelope, partner } = await admit(request, path, 'search')
@@ -259,6 +270,7 @@ export async function dciRegistryRoutes (app: FastifyInstance, options: DciRegis
     const items = (message.search_request ?? []) as SearchItem[]
     const reject = (reason: string, reasonMessage: string) => send(reply, path, answer(partner, 'on-search', { transaction_id: message.transaction_id, correlation_id: randomUUID(), search_response: [] }, { status: 'rjct', total: items.length, completed: 0, reason, reasonMessage }))
     if (Math.abs(Date.parse(header.message_ts) - Date.now()) > MESSAGE_TS_SKEW_MS) return reject('rjct.message_ts.invalid', 'message_ts is more than 5 minutes from the registry\'s clock')
+    if (items.length > settings.maxItemsPerMessage) return reject('rjct.total_count.limit_exceeded', `at most ${settings.maxItemsPerMessage} search requests per message`)
     if (header.total_count !== items.length) return reject('rjct.total_count.invalid', `total_count is ${header.total_count} but the message has ${items.length} search requests`)
     const claim = await claimMessage(partner, envelope)
     if ('duplicate' in claim) return reject('rjct.message_id.duplicate', `message_id ${header.message_id} was used for another message`)

@@ -9,8 +9,8 @@ const population = generatePopulation({ citizens: 500 })
 const [alice] = population.livingAdults() as [Citizen]
 const PARTNER = 'spmis.example.org'
 
-async function setup (t: Parameters<typeof buildTestApp>[0], grant: { purposes?: string[], recordTypes?: string[] } = {}) {
-  const test = await buildTestApp(t, { exchange: { citizens: 500 } })
+async function setup (t: Parameters<typeof buildTestApp>[0], grant: { purposes?: string[], recordTypes?: string[] } = {}, env: Record<string, string> = {}) {
+  const test = await buildTestApp(t, { exchange: { citizens: 500 }, env })
   const { privateKey, publicKey } = generateKeyPairSync('ed25519')
   const admin = { authorization: `Bearer ${await test.token('admin')}` }
   const registered = await test.app.inject({
@@ -152,4 +152,17 @@ t.test('message ids: a retry gets the same answer, another message under a used 
   t.match((await app.inject({ method: 'POST', url, headers: bearer, payload: stale })).json().header, { status: 'rjct', status_reason_code: 'rjct.message_ts.invalid' })
   const miscounted = envelope([searchItem(uin(alice!.regnum))], key, { total_count: 3 })
   t.match((await app.inject({ method: 'POST', url, headers: bearer, payload: miscounted })).json().header, { status: 'rjct', status_reason_code: 'rjct.total_count.invalid' })
+})
+
+t.test('each partner is limited in messages a minute and items a message', async (t) => {
+  const { app, bearer, key } = await setup(t, {}, { DCI_MESSAGES_PER_MINUTE: '2', DCI_MAX_ITEMS_PER_MESSAGE: '2' })
+  const url = '/dci/social/registry/sync/search'
+  const three = envelope([searchItem(uin(alice!.regnum)), searchItem(uin(alice!.regnum)), searchItem(uin(alice!.regnum))], key)
+  const big = await app.inject({ method: 'POST', url, headers: bearer, payload: three })
+  t.match(big.json().header, { status: 'rjct', status_reason_code: 'rjct.total_count.limit_exceeded' })
+  t.equal((await app.inject({ method: 'POST', url, headers: bearer, payload: envelope([searchItem(uin(alice!.regnum))], key) })).statusCode, 200)
+  const over = await app.inject({ method: 'POST', url, headers: bearer, payload: envelope([searchItem(uin(alice!.regnum))], key) })
+  t.equal(over.statusCode, 429)
+  t.equal(over.json().errors[0].code, 'err.request.too_many_requests')
+  t.ok(Number(over.headers['retry-after']) >= 1, 'with Retry-After')
 })
