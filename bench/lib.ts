@@ -441,8 +441,10 @@ export async function pgBackendsOf (pids: number | number[], pgPort: number, que
 }
 
 // The environment of a benchmark's gateway and workers: its own schema and
-// key prefix, logs at warn, the worker off, decision polls an hour out and no
-// reconciler, so that nothing runs inside a measured window unasked.
+// key prefix, logs at warn, the worker off, decision polls an hour out, no
+// reconciler and no statistics fold (it folds the events of one path while
+// the next is measured; \`npm run bench:stats\` measures its cost), so that
+// nothing runs inside a measured window unasked.
 export function benchGatewayEnv (o: { dataDir: string, bus: string, databaseUrl: string, schema: string, redisUrl: string, keyPrefix: string }): Record<string, string> {
   return {
     DATA_DIR: o.dataDir,
@@ -455,6 +457,7 @@ export function benchGatewayEnv (o: { dataDir: string, bus: string, databaseUrl:
     WORKER: 'off',
     DECISION_POLL_MS: '3600000',
     RECONCILE_INTERVAL_MS: '0',
+    STATS_FOLD_INTERVAL_MS: '0',
   }
 }
 

@@ -1,13 +1,32 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
+import type { Queue, Worker } from 'bullmq'
 import type { MemberKey } from '../bus/member-keys.ts'
+import { callbackDispatcher } from '../callbacks/delivery.ts'
 import type { Config } from '../config.ts'
+import { createDciQueue, createDciWorker, dciJobId, dciJobOptions, type DciJob, type DciJobName } from '../dci/jobs.ts'
 import { createPartnerStore, type PartnerStore } from '../dci/partners.ts'
 import { loadDciPolicy, type DciPolicy } from '../dci/policy.ts'
+import { createDciService, type DciService } from '../dci/service.ts'
+import { createTransactionStore, type TransactionStore } from '../dci/transactions.ts'
+import { createLimitedErrorLog } from '../errors/limited-log.ts'
+import { closeWorker } from '../queue/close.ts'
+import { createPeriodic } from '../queue/periodic.ts'
+import { createRedisConnection } from '../redis/connection.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    dci: { partners: PartnerStore, policy: DciPolicy, signingKey: MemberKey, settings: Config['dci'] }
+    dci: {
+      partners: PartnerStore
+      transactions: TransactionStore
+      policy: DciPolicy
+      service: DciService
+      signingKey: MemberKey
+      settings: Config['dci']
+      queue: Queue<DciJob, unknown, DciJobName>
+      // Queues the job that answers a stored transaction (the relay retries if this fails).
+      enqueue: (transactionId: number) => Promise<void>
+    }
   }
 }
 
@@ -15,16 +34,89 @@ export interface DciPluginOptions {
   settings: Config['dci']
   // The gateway's own key: it signs partner tokens and outgoing DCI messages.
   signingKey: MemberKey
+  redisUrl: string
+  callbacks: Config['callbacks']
+  delivery: Pick<Config['delivery'], 'worker' | 'concurrency' | 'lockDurationMs' | 'reconcileGraceMs'>
 }
 
-// The DCI face's shared parts: registered partners and what they may be granted.
+// The DCI face's shared parts: registered partners, what they may be granted,
+// the search service, and async requests with their queue, relay and worker
+// (the worker with WORKER=on).
 async function dciPlugin (app: FastifyInstance, options: DciPluginOptions): Promise<void> {
-  app.decorate('dci', {
-    partners: createPartnerStore(app.db),
-    policy: loadDciPolicy(),
-    signingKey: options.signingKey,
+  const { delivery } = options
+  const partners = createPartnerStore(app.db)
+  const transactions = createTransactionStore(app.db)
+  const policy = loadDciPolicy()
+  const service = createDciService({
+    appendAudit: (entry) => app.audit.append(entry),
+    invoke: (operation, body, ctx) => app.adapters.invoke(operation, body, ctx),
+    policy,
     settings: options.settings,
+    signingKey: options.signingKey,
+  })
+  const prefix = `${app.redisKeyPrefix}:bull`
+  const queueConnection = createRedisConnection({ url: options.redisUrl, role: 'queue', connectionName: 'oss-gateway:dci' })
+  queueConnection.on('error', createLimitedErrorLog(app.log, 'the DCI queue\'s Redis connection failed'))
+  const queue = createDciQueue(queueConnection, prefix)
+  queue.on('error', createLimitedErrorLog(app.log, 'DCI queue error'))
+
+  // Stored transactions become jobs; one still unsettled a grace period after
+  // it was queued gets its job again if Redis lost it (the job id is fixed,
+  // so a job still there is not doubled).
+  const relay = createPeriodic({
+    what: 'DCI relay',
+    intervalMs: options.callbacks.pollMs,
+    log: app.log,
+    async run () {
+      for (;;) {
+        const ids = await transactions.due(delivery.reconcileGraceMs, 500)
+        if (ids.length === 0) return
+        for (const id of ids) {
+          const job = await queue.getJob(dciJobId(id))
+          // Finished in Redis but not in the database: its end was lost; run it again.
+          if (job !== undefined && (await job.isCompleted() || await job.isFailed())) await job.remove()
+        }
+        await queue.addBulk(ids.map((transactionId) => ({ name: 'answer' as const, data: { transactionId }, opts: { ...dciJobOptions(options.callbacks), jobId: dciJobId(transactionId) } })))
+        await transactions.markQueued(ids)
+        if (ids.length < 500) return
+      }
+    },
+  })
+  const agent = callbackDispatcher(app.callbacks.policy, options.callbacks)
+  let worker: Worker<DciJob, unknown, DciJobName> | null = null
+  let workerConnection: ReturnType<typeof createRedisConnection> | null = null
+
+  async function enqueue (transactionId: number): Promise<void> {
+    await queue.add('answer', { transactionId }, { ...dciJobOptions(options.callbacks), jobId: dciJobId(transactionId) })
+    await transactions.markQueued([transactionId])
+  }
+
+  app.decorate('dci', { partners, transactions, policy, service, signingKey: options.signingKey, settings: options.settings, queue, enqueue })
+  app.addHook('onReady', async () => {
+    relay.start()
+    if (!delivery.worker) return
+    workerConnection = createRedisConnection({ url: options.redisUrl, role: 'worker', connectionName: 'oss-gateway:dci-worker' })
+    worker = createDciWorker({
+      connection: workerConnection,
+      prefix,
+      transactions,
+      partners,
+      service,
+      dispatcher: agent,
+      settings: options.callbacks,
+      concurrency: delivery.concurrency,
+      lockDurationMs: delivery.lockDurationMs,
+      log: app.log,
+    })
+  })
+  app.addHook('onClose', async () => {
+    const stopping = relay.stop()
+    if (worker !== null && workerConnection !== null) await closeWorker(worker, workerConnection, delivery.lockDurationMs)
+    queueConnection.disconnect()
+    await stopping
+    await queue.close()
+    await agent.close()
   })
 }
 
-export default fp(dciPlugin, { name: 'dci', fastify: '5.x', dependencies: ['storage'] })
+export default fp(dciPlugin, { name: 'dci', fastify: '5.x', dependencies: ['storage', 'redis', 'audit', 'adapters', 'callbacks'] })

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto'
+import { generateKeyPairSync, randomUUID } from 'node:crypto'
 import t from 'tap'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { buildSeedDocument } from '../../src/catalogue/seed.ts'
@@ -10,6 +10,8 @@ import { toProblem } from '../../src/plugins/problem.ts'
 import { createEmbeddedDatabase } from '../../src/db/embedded.ts'
 import { createPostgresDatabase } from '../../src/db/postgres.ts'
 import { generatePopulation, type Citizen } from '../../src/exchange/index.ts'
+import type { DciRegistry } from '../../src/dci/spec.ts'
+import { dciExample } from '../../src/routes/dci/registry.ts'
 import { buildTestApp } from '../helpers/app.ts'
 import { eventually } from '../helpers/eventually.ts'
 import { dropSchema, TEST_DATABASE_URL, uniqueName } from '../helpers/services.ts'
@@ -108,6 +110,9 @@ function firstKey (name: CollectionName): { key: string, entity: unknown } {
 
 interface Plan { url: string, role: string | null, headers: Record<string, string>, payload?: unknown }
 
+// The DCI routes' documented example envelopes, by path (filled from the served document).
+const dciExamples = new Map<string, unknown>()
+
 // A plausible, authorised request for a route: valid parameters, the role the
 // route takes, and a body and preconditions that pass validation, so the
 // request reaches the code that needs (or does not need) the store.
@@ -153,6 +158,15 @@ function planFor (method: string, path: string, roles: Map<string, string>, queu
     if (path.endsWith('/publish')) payload = {}
   } else if (method === 'PUT' && path === '/v1/admin/portals/:portal/callback') {
     payload = { url: 'https://93.184.215.14/callbacks' }
+  } else if (path === '/v1/admin/partners' || path === '/v1/admin/partners/:id') {
+    if (method === 'POST' || method === 'PUT') {
+      const key = { ...generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' }), kid: 'k1' }
+      payload = { ...(method === 'POST' ? { id: `walk-${randomUUID().slice(0, 8)}` } : {}), name: 'Walk MIS', jwks: { keys: [key] }, purposes: ['social_protection.eligibility'], recordTypes: ['SRPerson'] }
+    }
+  } else if (path === '/oauth2/client/token') {
+    payload = { grant_type: 'client_credentials', client_id: 'walk-partner', client_secret: 'walk-secret' }
+  } else if (path.startsWith('/dci/')) {
+    payload = dciExamples.get(path)
   }
   return { url, role, headers, payload }
 }
@@ -167,6 +181,9 @@ t.test('during an outage every route answers without a 500: the store\'s 503, or
       const listed = /Roles: ([a-z, ]+)\./.exec(op.description ?? '')?.[1]?.split(', ')
       if (listed !== undefined) roles.set(`${method.toUpperCase()} ${path.replace(/\{([^}]+)\}/g, ':$1')}`, listed[0]!)
     }
+  }
+  for (const path of Object.keys(doc.paths).filter((p) => p.startsWith('/dci/'))) {
+    dciExamples.set(path, dciExample(path.split('/')[2] as DciRegistry, path))
   }
   tt.equal(roles.get('POST /v1/applications'), 'citizen')
   tt.equal(roles.get('GET /v1/citizens/:regnum'), 'officer')
@@ -201,6 +218,11 @@ t.test('during an outage every route answers without a 500: the store\'s 503, or
       tt.ok(res.statusCode >= 200 && res.statusCode < 400, `${what} keeps working without the database`)
     } else if (path.startsWith(DASHBOARD)) {
       tt.ok(res.statusCode < 500, `${what}: the dashboard needs no database`)
+    } else if (path.startsWith('/dci/')) {
+      // The DCI face answers in the spec's shape, not problem+json.
+      tt.equal(res.statusCode, 503, `${what} needs the database`)
+      tt.ok(Number(res.headers['retry-after']) > 0, `${what} says when to come back`)
+      tt.equal(res.json().errors?.[0]?.code, 'err.service.unavailable', what)
     } else if (base === READINESS) {
       tt.equal(res.statusCode, 503, `${what} is not ready`)
       if (method === 'GET') tt.match(res.json(), { status: 'not_ready', checks: { database: { status: 'down' }, redis: { status: 'up' } } })

@@ -8,7 +8,8 @@ import type { TokenOverrides } from '../helpers/tokens.ts'
 // from its schemas and then broken: wrong types, huge numbers, long strings,
 // unicode, empty, null, nested junk, missing fields. Whoever sends them (any
 // role or none), the gateway never answers 5xx, and every 4xx is problem+json
-// with a code and the request id. Reproduce with FUZZ_SEED; widen with
+// with a code and the request id (on the DCI face, the spec's error body with
+// an err.* code; at the OAuth token endpoint, the RFC's). Reproduce with FUZZ_SEED; widen with
 // FUZZ_REQUESTS.
 
 const SEED = process.env.FUZZ_SEED ?? 'issue-11'
@@ -284,8 +285,20 @@ t.test('fuzzing every operation never gets a 5xx, and every 4xx is a problem', a
         return
       }
       if (res.statusCode < 400) return
-      let body: { code?: unknown, instance?: unknown } = {}
+      let body: { code?: unknown, instance?: unknown, errors?: unknown, error?: unknown } = {}
       try { body = res.json() } catch {}
+      // Protocols with their own error bodies: the DCI face (HttpErrorResponse,
+      // err.* codes) and the OAuth token endpoint (RFC 6749 section 5.2).
+      const json = /^application\/json/.test(String(res.headers['content-type']))
+      const path = op.slice(op.indexOf(' ') + 1)
+      if (path.startsWith('/dci/')) {
+        const errors = body.errors as Array<{ code?: unknown }> | undefined
+        if (!json || !Array.isArray(errors) || errors.length === 0 || !errors.every((e) => typeof e.code === 'string' && e.code.startsWith('err.'))) {
+          fail(op, `${res.statusCode} not a DCI error`, `${where}: ${res.headers['content-type']} ${res.body.slice(0, 200)}`)
+        }
+        return
+      }
+      if (path.startsWith('/oauth2/') && json && typeof body.error === 'string') return
       if (!/^application\/problem\+json/.test(String(res.headers['content-type'])) || typeof body.code !== 'string' ||
         typeof body.instance !== 'string' || body.instance !== res.headers['x-request-id']) {
         fail(op, `${res.statusCode} not a problem`, `${where}: ${res.headers['content-type']} ${res.body.slice(0, 200)}`)

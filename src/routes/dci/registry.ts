@@ -1,14 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { AuditEntry } from '../../audit/record.ts'
 import { storeOutageOf } from '../../db/database.ts'
 import { DciError, dciCodeOf, httpErrorBody } from '../../dci/errors.ts'
 import type { Partner } from '../../dci/partners.ts'
-import { operationsFor, planSearch, readRecord, SearchRefusal, uinOf, type PlannedSearch, type SearchItem } from '../../dci/search.ts'
-import { signDciMessage, verifyDciMessage } from '../../dci/signature.ts'
+import type { SearchItem } from '../../dci/search.ts'
+import type { DciEnvelope } from '../../dci/service.ts'
+import { verifyDciMessage } from '../../dci/signature.ts'
 import { loadDciSpec, type DciRegistry } from '../../dci/spec.ts'
-import { parseRegnum } from '../../domain/regnum.ts'
-import { ProblemError } from '../../errors/problem-error.ts'
 import { toProblem } from '../../plugins/problem.ts'
 
 // A DCI registry (Social Registry or CRVS) in front of the bus adapters: the
@@ -19,16 +17,10 @@ export interface DciRegistryRoutesOptions {
   registry: DciRegistry
 }
 
-const REG_TYPE: Record<DciRegistry, string> = { social: 'ns:org:RegistryType:Social', crvs: 'ns:org:RegistryType:Civil' }
 // How far a message_ts may be from the gateway's clock.
 const MESSAGE_TS_SKEW_MS = 5 * 60_000
-const BUS_DEADLINE_MS = 3000
 
-interface Envelope {
-  signature?: string
-  header: Record<string, unknown> & { message_id: string, message_ts: string, action: string, sender_id: string, receiver_id?: string, total_count: number, version?: string, is_msg_encrypted?: boolean }
-  message: Record<string, unknown>
-}
+type Envelope = DciEnvelope
 
 const envelopeDoc = (what: string) => ({
   type: 'object',
@@ -51,12 +43,32 @@ const exampleSearch = (registry: DciRegistry) => ({
   },
 })
 
+const exampleStatus = {
+  header: { version: '1.0.0', message_id: '2b7c1f4e-7d1a-4c55-8f0e-3a9d5e6b7c21', message_ts: '2026-12-01T09:05:00+08:00', action: 'txn-status', sender_id: 'spmis.example.org', receiver_id: 'oss-gateway.mn', total_count: 1 },
+  message: { transaction_id: 'T-2026-000124', txnstatus_request: { reference_id: 'S-1', txn_type: 'search', attribute_type: 'transaction_id', attribute_value: 'T-2026-000123' } },
+}
+
+// The CRVS spec types reg_records as one object (a Person) in TxnStatusResponse,
+// where its SearchResponse has an array: a search by UIN has at most one record.
+function crvsStatusShape (message: Record<string, unknown>): Record<string, unknown> {
+  const items = (message.search_response ?? []) as Array<Record<string, unknown> & { data?: { reg_records?: unknown[] } }>
+  return {
+    ...message,
+    search_response: items.map((i) => i.data === undefined ? i : { ...i, data: { ...i.data, reg_records: i.data.reg_records?.[0] ?? {} } }),
+  }
+}
+
+// The documented example of a path's request.
+export function dciExample (registry: DciRegistry, path: string): Record<string, unknown> {
+  return path.endsWith('/txn/status') ? exampleStatus : exampleSearch(registry)
+}
+
 const httpError = { description: 'HttpErrorResponse of the DCI specification', type: 'object', properties: { errors: { type: 'array', items: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } } } } }
 
 export async function dciRegistryRoutes (app: FastifyInstance, options: DciRegistryRoutesOptions): Promise<void> {
   const { registry } = options
   const spec = loadDciSpec(registry)
-  const { partners, policy, signingKey, settings } = app.dci
+  const { partners, service, settings } = app.dci
 
   // Errors in the spec's HttpErrorResponse, whatever raised them (auth hook,
   // body parser, store outage).
@@ -66,7 +78,10 @@ export async function dciRegistryRoutes (app: FastifyInstance, options: DciRegis
       return reply.code(error.status).headers(error.headers).type('application/json').send(httpErrorBody(error.code, error.message))
     }
     const problem = toProblem(error)
-    if (problem.status >= 500 && storeOutageOf(error) === undefined) request.log.error({ err: error }, 'DCI request failed')
+    const outage = storeOutageOf(error)
+    // As the problem handler logs them: one line, the route pattern, no stack.
+    if (outage !== undefined) request.log.warn({ code: problem.code, method: request.method, route: request.routeOptions.url, reason: (outage.cause as Error)?.message }, 'the database is unavailable')
+    else if (problem.status >= 500) request.log.error({ err: error }, 'DCI request failed')
     else request.log.info({ code: problem.code, status: problem.status }, problem.title)
     return reply.code(problem.status).headers(problem.headers).type('application/json').send(httpErrorBody(dciCodeOf(problem), problem.detail))
   })
@@ -105,22 +120,13 @@ export async function dciRegistryRoutes (app: FastifyInstance, options: DciRegis
     return { envelope, partner }
   }
 
-  // The header of an answer: signed by the gateway, addressed to the partner.
-  function answer (partner: Partner, action: string, message: Record<string, unknown>, status: { status: 'succ' | 'rjct', total: number, completed: number, reason?: string, reasonMessage?: string }) {
-    const header = {
-      version: '1.0.0',
-      message_id: randomUUID(),
-      message_ts: new Date().toISOString(),
-      action,
-      status: status.status,
-      ...(status.reason === undefined ? {} : { status_reason_code: status.reason, status_reason_message: status.reasonMessage }),
-      total_count: status.total,
-      completed_count: status.completed,
-      sender_id: settings.senderId,
-      receiver_id: partner.id,
-      is_msg_encrypted: false,
-    }
-    return { signature: signDciMessage({ header, message, senderId: settings.senderId, key: signingKey }), header, message }
+  // What the header says that this registry will not take; null when nothing.
+  function headerProblem (envelope: Envelope, items: number): { reason: string, message: string } | null {
+    const { header } = envelope
+    if (Math.abs(Date.parse(header.message_ts) - Date.now()) > MESSAGE_TS_SKEW_MS) return { reason: 'rjct.message_ts.invalid', message: 'message_ts is more than 5 minutes from the registry\'s clock' }
+    if (items > settings.maxItemsPerMessage) return { reason: 'rjct.total_count.limit_exceeded', message: `at most ${settings.maxItemsPerMessage} requests per message` }
+    if (header.total_count !== items) return { reason: 'rjct.total_count.invalid', message: `total_count is ${header.total_count} but the message has ${items} requests` }
+    return null
   }
 
   // A message_id is used once per sender: the same message again gets the same
@@ -140,108 +146,21 @@ export async function dciRegistryRoutes (app: FastifyInstance, options: DciRegis
     await app.db.query('UPDATE dci_messages SET response = $3 WHERE sender_id = $1 AND message_id = $2', [partner.id, messageId, text])
   }
 
-  function auditEntry (request: FastifyRequest, partner: Partner, envelope: Envelope, item: SearchItem, fields: Pick<AuditEntry, 'citizen' | 'purpose' | 'sourcesAsked' | 'sourcesAnswered' | 'result'> & { reason?: string, recordType?: string }): AuditEntry {
-    return {
-      recordType: 'citizen_lookup',
-      at: new Date().toISOString(),
-      requestId: request.id,
-      actor: `partner:${partner.id}`,
-      actorUnit: null,
-      actorAgency: null,
-      purpose: fields.purpose,
-      caseRef: String(envelope.message.transaction_id),
-      citizen: fields.citizen,
-      sourcesAsked: fields.sourcesAsked,
-      sourcesAnswered: fields.sourcesAnswered,
-      result: fields.result,
-      clientIp: request.ip,
-      details: {
-        channel: 'dci',
-        registry,
-        partner: partner.id,
-        partnerName: partner.name,
-        messageId: envelope.header.message_id,
-        referenceId: item.reference_id,
-        ...(fields.recordType === undefined ? {} : { recordType: fields.recordType }),
-        ...(fields.reason === undefined ? {} : { reason: fields.reason }),
-      },
-    }
-  }
-
-  // The registration number a refused item was about, when it names a valid one.
-  function citizenOf (item: SearchItem): string | null {
-    try {
-      const parsed = parseRegnum(uinOf(item.search_criteria.query_type, item.search_criteria.query))
-      return parsed.ok ? parsed.value : null
-    } catch {
-      return null
-    }
-  }
-
-  async function searchItems (request: FastifyRequest, partner: Partner, envelope: Envelope) {
-    const items = (envelope.message.search_request ?? []) as SearchItem[]
-    const call = (op: string, regnum: string) => request.callAdapter<Record<string, unknown>>(op, { regnum }, {
-      userId: `partner:${partner.id}`,
-      issue: String(envelope.message.transaction_id),
-      deadline: Date.now() + BUS_DEADLINE_MS,
-    })
-    const outcomes = await Promise.all(items.map(async (item) => {
-      let plan: PlannedSearch
-      try {
-        plan = planSearch(item, registry, partner, policy)
-      } catch (err) {
-        if (!(err instanceof SearchRefusal)) throw err
-        return { item, refusal: err }
-      }
-      try {
-        return { item, plan, record: await readRecord(plan, call) }
-      } catch (err) {
-        if (err instanceof SearchRefusal) return { item, refusal: err }
-        if (err instanceof ProblemError && err.status >= 500) {
-          throw new DciError('err.service.unavailable', 503, 'a registry behind the bus did not answer; retry later', { cause: err, headers: { 'retry-after': '5' } })
-        }
-        throw err
-      }
-    }))
-    // Written before anything leaves: no audit record, no data.
-    const entries = outcomes.flatMap((o): AuditEntry[] => {
-      if ('refusal' in o) {
-        if (!o.refusal!.denied) return []
-        const purpose = o.item.search_criteria.authorize?.purpose?.code ?? o.item.search_criteria.consent?.purpose?.code ?? null
-        return [auditEntry(request, partner, envelope, o.item, { citizen: citizenOf(o.item), purpose, sourcesAsked: [], sourcesAnswered: [], result: 'denied', reason: o.refusal!.message })]
-      }
-      const ops = operationsFor(o.plan!.recordType)
-      return [auditEntry(request, partner, envelope, o.item, { citizen: o.plan!.regnum, purpose: o.plan!.purpose, sourcesAsked: ops, sourcesAnswered: o.record === null ? [] : ops, result: o.record === null ? 'not_found' : 'ok', recordType: o.plan!.recordType })]
-    })
-    try {
-      await Promise.all(entries.map((e) => app.audit.append(e)))
-    } catch (err) {
-      throw new DciError('err.service.unavailable', 503, 'the look-up could not be recorded, so no data is returned; retry later', { cause: err, headers: { 'retry-after': '5' } })
-    }
-    const now = new Date().toISOString()
-    return outcomes.map((o) => {
-      if ('refusal' in o) {
-        return { reference_id: o.item.reference_id, timestamp: now, status: 'rjct', status_reason_code: o.refusal!.reason, status_reason_message: o.refusal!.message.slice(0, 999) }
-      }
-      const plan = o.plan!
-      const all = o.record === null ? [] : [o.record]
-      const page = all.slice((plan.pageNumber - 1) * plan.pageSize, plan.pageNumber * plan.pageSize)
-      return {
-        reference_id: o.item.reference_id,
-        timestamp: now,
-        status: 'succ',
-        data: { version: '1.0.0', reg_type: REG_TYPE[registry], reg_record_type: plan.recordType, reg_records: page },
-        pagination: { page_size: plan.pageSize, page_number: plan.pageNumber, total_count: all.length },
-        ...(o.item.locale === undefined ? {} : { locale: o.item.locale }),
-      }
-    })
-  }
-
   // Our answer breaking the spec is our bug, never the partner's.
   function checked<T> (path: string, body: T): T {
     const problems = spec.validateResponse(path, body)
     if (problems.length > 0) throw new Error(`the ${registry} ${path} answer does not match the DCI specification: ${problems.map((p) => `${p.pointer} ${p.message}`).join('; ')}`)
     return body
+  }
+
+  function checkedAck<T> (path: string, body: T): T {
+    const problems = spec.validateResponse(path, body)
+    if (problems.length > 0) throw new Error(`the ${registry} ${path} acknowledgement does not match the DCI specification: ${problems.map((p) => `${p.pointer} ${p.message}`).join('; ')}`)
+    return body
+  }
+
+  function sendAck (reply: FastifyReply, path: string, body: Record<string, unknown>) {
+    return reply.type('application/json').send(checkedAck(path, body))
   }
 
   function send (reply: FastifyReply, path: string, body: Record<string, unknown>) {
@@ -268,17 +187,94 @@ export async function dciRegistryRoutes (app: FastifyInstance, options: DciRegis
     const { envelope, partner } = await admit(request, path, 'search')
     const { header, message } = envelope
     const items = (message.search_request ?? []) as SearchItem[]
-    const reject = (reason: string, reasonMessage: string) => send(reply, path, answer(partner, 'on-search', { transaction_id: message.transaction_id, correlation_id: randomUUID(), search_response: [] }, { status: 'rjct', total: items.length, completed: 0, reason, reasonMessage }))
-    if (Math.abs(Date.parse(header.message_ts) - Date.now()) > MESSAGE_TS_SKEW_MS) return reject('rjct.message_ts.invalid', 'message_ts is more than 5 minutes from the registry\'s clock')
-    if (items.length > settings.maxItemsPerMessage) return reject('rjct.total_count.limit_exceeded', `at most ${settings.maxItemsPerMessage} search requests per message`)
-    if (header.total_count !== items.length) return reject('rjct.total_count.invalid', `total_count is ${header.total_count} but the message has ${items.length} search requests`)
+    const reject = (reason: string, reasonMessage: string) => send(reply, path, service.envelope(partner.id, 'on-search', { transaction_id: message.transaction_id, correlation_id: randomUUID(), search_response: [] }, { status: 'rjct', total: items.length, completed: 0, reason, reasonMessage }))
+    const wrong = headerProblem(envelope, items.length)
+    if (wrong !== null) return reject(wrong.reason, wrong.message)
     const claim = await claimMessage(partner, envelope)
     if ('duplicate' in claim) return reject('rjct.message_id.duplicate', `message_id ${header.message_id} was used for another message`)
     if ('replay' in claim) return reply.type('application/json').send(claim.replay)
-    const responses = await searchItems(request, partner, envelope)
-    const body = answer(partner, 'on-search', { transaction_id: message.transaction_id, correlation_id: randomUUID(), search_response: responses }, { status: 'succ', total: items.length, completed: items.length })
+    const responses = await service.search(registry, partner, envelope, { requestId: request.id, clientIp: request.ip })
+    const body = service.envelope(partner.id, 'on-search', { transaction_id: message.transaction_id, correlation_id: randomUUID(), search_response: responses }, { status: 'succ', total: items.length, completed: items.length })
     const text = JSON.stringify(checked(path, body))
     await keepAnswer(partner, header.message_id, text)
     return reply.type('application/json').send(text)
+  })
+
+  const asyncPath = '/registry/search'
+  app.post(asyncPath, {
+    config: { auth: { roles: ['partner'] } },
+    schema: {
+      tags: ['dci'],
+      operationId: `dci${registry === 'social' ? 'Social' : 'Crvs'}Search`,
+      summary: `DCI ${registry === 'social' ? 'Social Registry' : 'CRVS'}: search by UIN, acknowledged at once and answered at the partner's on-search`,
+      description: `POST ${asyncPath}: as the sync search, but answered with an ACK once the request is stored; the signed answer is POSTed to the partner's callback base URL + /registry/on-search ` +
+        '(retried with full jitter; kept for txn/status whatever happens to the callback).',
+      body: { ...envelopeDoc('search request'), examples: [exampleSearch(registry)] },
+      security: [{ partnerToken: [] }],
+      'x-oss-caller-signs': true,
+      response: { 200: { description: 'The acknowledgement (ACK, or ERR with the reason)', type: 'object', additionalProperties: true, properties: { message: { type: 'object', additionalProperties: true } } }, 400: httpError, 401: httpError, 403: httpError, 429: httpError, 503: httpError },
+    },
+  }, async (request, reply) => {
+    const { envelope, partner } = await admit(request, asyncPath, 'search')
+    const { header, message } = envelope
+    const items = (message.search_request ?? []) as SearchItem[]
+    const err = (text: string) => sendAck(reply, asyncPath, service.ack('ERR', randomUUID(), { code: 'err.request.bad', message: text }))
+    const wrong = headerProblem(envelope, items.length)
+    if (wrong !== null) return err(`${wrong.reason}: ${wrong.message}`)
+    const claim = await claimMessage(partner, envelope)
+    if ('duplicate' in claim) return err(`rjct.message_id.duplicate: message_id ${header.message_id} was used for another message`)
+    if ('replay' in claim) return reply.type('application/json').send(claim.replay)
+    // Stored before the ACK: an acknowledged request is answered, whatever fails after.
+    const { transaction } = await app.dci.transactions.create({
+      partnerId: partner.id, registry, action: 'search', messageId: header.message_id, transactionId: String(message.transaction_id), correlationId: randomUUID(), request: JSON.stringify(message),
+    })
+    const ack = JSON.stringify(checkedAck(asyncPath, service.ack('ACK', transaction.correlationId)))
+    await keepAnswer(partner, header.message_id, ack)
+    // Queued now when Redis is there; otherwise the relay queues it.
+    try {
+      await app.dci.enqueue(transaction.id)
+    } catch (cause) {
+      request.log.warn({ err: cause }, 'DCI answer not queued at once; the relay will queue it')
+    }
+    return reply.type('application/json').send(ack)
+  })
+
+  const statusPath = '/registry/sync/txn/status'
+  app.post(statusPath, {
+    config: { auth: { roles: ['partner'] } },
+    schema: {
+      tags: ['dci'],
+      operationId: `dci${registry === 'social' ? 'Social' : 'Crvs'}SyncTxnStatus`,
+      summary: `DCI ${registry === 'social' ? 'Social Registry' : 'CRVS'}: the status of an async search, by transaction_id, correlation_id or reference ids`,
+      description: `POST ${statusPath}: the answer of an async search as it was (or would be) sent to the partner's callback, or its items as pdng while it is being answered; ` +
+        'status_reason_message says whether the callback was delivered.',
+      body: { ...envelopeDoc('transaction status request'), examples: [exampleStatus] },
+      security: [{ partnerToken: [] }],
+      'x-oss-caller-signs': true,
+      response: { 200: { ...envelopeDoc('transaction status response (txn-on-status)'), description: 'The status, signed by the gateway' }, 400: httpError, 401: httpError, 403: httpError, 429: httpError, 503: httpError },
+    },
+  }, async (request, reply) => {
+    const { envelope, partner } = await admit(request, statusPath, 'txn-status')
+    const { message } = envelope
+    const asked = message.txnstatus_request as { txn_type: string, attribute_type: 'transaction_id' | 'correlation_id' | 'reference_id_list', attribute_value: string | string[] }
+    // txnstatus_response is required even when nothing is found: then it lists nothing.
+    const nothing = { transaction_id: asked.attribute_type === 'transaction_id' ? String(asked.attribute_value) : '', correlation_id: asked.attribute_type === 'correlation_id' ? String(asked.attribute_value) : '', search_response: [] }
+    const answerWith = (txnStatus: Record<string, unknown> | null, status: 'succ' | 'rjct', reasonMessage: string, reason?: string) => send(reply, statusPath, service.envelope(partner.id, 'txn-on-status', {
+      transaction_id: message.transaction_id,
+      correlation_id: randomUUID(),
+      txnstatus_response: { txn_type: asked.txn_type, txn_status: txnStatus ?? nothing },
+    }, { status, total: 1, completed: status === 'succ' ? 1 : 0, reasonMessage, ...(reason === undefined ? {} : { reason }) }))
+    const wrong = headerProblem(envelope, 1)
+    if (wrong !== null) return answerWith(null, 'rjct', wrong.message, wrong.reason)
+    if (asked.txn_type !== 'search') return answerWith(null, 'rjct', `${asked.txn_type} transactions are not kept by this registry`, 'rjct.action.not_supported')
+    const listed = asked.attribute_type === 'reference_id_list'
+    if (listed !== Array.isArray(asked.attribute_value)) return answerWith(null, 'rjct', 'attribute_value must be a list exactly when attribute_type is reference_id_list')
+    const found = (await app.dci.transactions.find(partner.id, asked.attribute_type, asked.attribute_value)).filter((t) => t.registry === registry && t.action === 'search')
+    const tx = found[0]
+    if (tx === undefined) return answerWith(null, 'rjct', 'no search of this partner matches')
+    const stored = tx.answer === null ? null : JSON.parse(tx.answer) as { message: Record<string, unknown> }
+    const pending = { transaction_id: tx.transactionId, correlation_id: tx.correlationId, search_response: ((JSON.parse(tx.request) as { search_request?: SearchItem[] }).search_request ?? []).map((i) => ({ reference_id: i.reference_id, timestamp: new Date().toISOString(), status: 'pdng' })) }
+    const delivery = tx.callbackState === 'sent' ? 'the answer was delivered to the partner\'s callback' : tx.callbackState === 'failed' ? `the answer could not be delivered: ${tx.callbackError ?? 'unknown'}` : tx.answer === null ? 'the search is being answered' : 'the answer is being delivered'
+    return answerWith(registry === 'crvs' && stored !== null ? crvsStatusShape(stored.message) : stored?.message ?? pending, 'succ', delivery)
   })
 }

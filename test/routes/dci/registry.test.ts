@@ -1,23 +1,26 @@
 import t from 'tap'
 import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto'
+import { once } from 'node:events'
+import { createServer, type IncomingMessage } from 'node:http'
 import { generatePopulation, type Citizen } from '../../../src/exchange/index.ts'
 import { signDciMessage, verifyDciMessage } from '../../../src/dci/signature.ts'
 import { loadDciSpec, type DciRegistry } from '../../../src/dci/spec.ts'
 import { buildTestApp } from '../../helpers/app.ts'
+import { eventually } from '../../helpers/eventually.ts'
 
 const population = generatePopulation({ citizens: 500 })
 const [alice] = population.livingAdults() as [Citizen]
 const PARTNER = 'spmis.example.org'
 
-async function setup (t: Parameters<typeof buildTestApp>[0], grant: { purposes?: string[], recordTypes?: string[] } = {}, env: Record<string, string> = {}) {
-  const test = await buildTestApp(t, { exchange: { citizens: 500 }, env })
+async function setup (t: Parameters<typeof buildTestApp>[0], grant: { purposes?: string[], recordTypes?: string[], callbackUrl?: string } = {}, env: Record<string, string> = {}) {
+  const test = await buildTestApp(t, { exchange: { citizens: 500 }, env: { CALLBACK_ALLOWED_CIDRS: '127.0.0.0/8', ...env } })
   const { privateKey, publicKey } = generateKeyPairSync('ed25519')
   const admin = { authorization: `Bearer ${await test.token('admin')}` }
   const registered = await test.app.inject({
     method: 'POST',
     url: '/v1/admin/partners',
     headers: admin,
-    payload: { id: PARTNER, name: 'Example MIS', jwks: { keys: [{ ...publicKey.export({ format: 'jwk' }), kid: 'k1' }] }, purposes: grant.purposes ?? ['social_protection.eligibility'], recordTypes: grant.recordTypes ?? ['SRPerson', 'Member', 'Person'] },
+    payload: { id: PARTNER, name: 'Example MIS', jwks: { keys: [{ ...publicKey.export({ format: 'jwk' }), kid: 'k1' }] }, purposes: grant.purposes ?? ['social_protection.eligibility'], recordTypes: grant.recordTypes ?? ['SRPerson', 'Member', 'Person'], ...(grant.callbackUrl === undefined ? {} : { callbackUrl: grant.callbackUrl }) },
   })
   t.equal(registered.statusCode, 201, registered.body)
   const issued = await test.app.inject({ method: 'POST', url: '/oauth2/client/token', payload: { grant_type: 'client_credentials', client_id: PARTNER, client_secret: registered.json().clientSecret } })
@@ -165,4 +168,75 @@ t.test('each partner is limited in messages a minute and items a message', async
   t.equal(over.statusCode, 429)
   t.equal(over.json().errors[0].code, 'err.request.too_many_requests')
   t.ok(Number(over.headers['retry-after']) >= 1, 'with Retry-After')
+})
+
+// The partner's own DCI endpoints: what the gateway POSTs there, answered
+// with the statuses given in turn (then 200).
+async function partnerReceiver (t: Parameters<typeof buildTestApp>[0], statuses: number[] = []) {
+  const received: Array<{ path: string, body: Record<string, any> }> = []
+  const server = createServer(async (req: IncomingMessage, res) => {
+    const chunks: Buffer[] = []
+    for await (const c of req) chunks.push(c as Buffer)
+    received.push({ path: req.url ?? '', body: JSON.parse(Buffer.concat(chunks).toString('utf8')) })
+    res.writeHead(statuses.shift() ?? 200, { 'content-type': 'application/json' }).end('{}')
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  return { received, base: `http://127.0.0.1:${(server.address() as { port: number }).port}/dci` }
+}
+
+t.test('an async search is acknowledged, answered at the partner\'s on-search (retried, the same signed message), and its status is readable', async (t) => {
+  const receiver = await partnerReceiver(t, [503])
+  const { app, bearer, key, gatewayKeys } = await setup(t, { callbackUrl: receiver.base }, { CALLBACK_BACKOFF_BASE_MS: '10', CALLBACK_BACKOFF_MAX_MS: '50', DCI_MESSAGES_PER_MINUTE: '100000' })
+  const spec = loadDciSpec('social')
+  const request = envelope([searchItem(uin(alice!.regnum)), searchItem(uin('ЯЯ99123199'))], key)
+  const res = await app.inject({ method: 'POST', url: '/dci/social/registry/search', headers: bearer, payload: request })
+  t.equal(res.statusCode, 200, res.body)
+  t.same(spec.validateResponse('/registry/search', res.json()), [], 'a spec-valid ACK')
+  const { correlation_id: correlationId, ack_status: ackStatus } = res.json().message
+  t.equal(ackStatus, 'ACK')
+  const again = await app.inject({ method: 'POST', url: '/dci/social/registry/search', headers: bearer, payload: request })
+  t.equal(again.body, res.body, 'a retried request gets the same ACK')
+
+  await eventually(async () => receiver.received.length >= 2)
+  const [first, second] = receiver.received
+  t.equal(first!.path, '/dci/registry/on-search')
+  t.same(second!.body, first!.body, 'the retry after the partner\'s 503 is the same message')
+  const body = second!.body
+  t.same(spec.validateRequest('/registry/on-search', body), [], 'a spec-valid on-search')
+  t.ok(verifyDciMessage({ signature: body.signature, header: body.header, message: body.message, keys: gatewayKeys, expectedSenderId: 'oss-gateway.mn' }).ok, 'signed by the gateway')
+  t.match(body.header, { action: 'on-search', receiver_id: PARTNER })
+  t.match(body.message, { transaction_id: request.message.transaction_id, correlation_id: correlationId })
+  t.match(body.message.search_response[0].data.reg_records[0], { identifier: [{ identifier_value: alice!.regnum }] })
+  t.match(body.message.search_response[1], { status: 'succ', data: { reg_records: [] } })
+
+  // The status, by transaction id, once the callback is settled.
+  const status = async () => {
+    const h = { version: '1.0.0', message_id: randomUUID(), message_ts: new Date().toISOString(), action: 'txn-status', sender_id: PARTNER, total_count: 1 }
+    const message = { transaction_id: randomUUID().slice(0, 20), txnstatus_request: { reference_id: 'S-1', txn_type: 'search', attribute_type: 'transaction_id', attribute_value: request.message.transaction_id } }
+    return app.inject({ method: 'POST', url: '/dci/social/registry/sync/txn/status', headers: bearer, payload: { signature: signDciMessage({ header: h, message, senderId: PARTNER, key }), header: h, message } })
+  }
+  await eventually(async () => /delivered to the partner/.test((await status()).json().header.status_reason_message))
+  const read = await status()
+  t.same(spec.validateResponse('/registry/sync/txn/status', read.json()), [], 'a spec-valid status')
+  t.match(read.json().message.txnstatus_response, { txn_type: 'search', txn_status: { correlation_id: correlationId, search_response: [{ status: 'succ' }, { status: 'succ' }] } })
+})
+
+t.test('an async search for a partner without a callback URL is kept for txn/status; an unknown transaction is rjct', async (t) => {
+  // Status is polled below: the per-partner message limit is lifted.
+  const { app, bearer, key } = await setup(t, {}, { DCI_MESSAGES_PER_MINUTE: '100000' })
+  const request = envelope([searchItem(uin(alice!.regnum))], key)
+  t.equal((await app.inject({ method: 'POST', url: '/dci/crvs/registry/search', headers: bearer, payload: request })).json().message.ack_status, 'ACK')
+  const status = async (value: string) => {
+    const h = { version: '1.0.0', message_id: randomUUID(), message_ts: new Date().toISOString(), action: 'txn-status', sender_id: PARTNER, total_count: 1 }
+    const message = { transaction_id: randomUUID().slice(0, 20), txnstatus_request: { reference_id: 'S-1', txn_type: 'search', attribute_type: 'transaction_id', attribute_value: value } }
+    return (await app.inject({ method: 'POST', url: '/dci/crvs/registry/sync/txn/status', headers: bearer, payload: { signature: signDciMessage({ header: h, message, senderId: PARTNER, key }), header: h, message } })).json()
+  }
+  await eventually(async () => /could not be delivered/.test((await status(request.message.transaction_id)).header.status_reason_message))
+  const read = await status(request.message.transaction_id)
+  t.same(loadDciSpec('crvs').validateResponse('/registry/sync/txn/status', read), [], 'a spec-valid status')
+  // The CRVS spec's TxnStatusResponse has one record object, not a list.
+  t.match(read.message.txnstatus_response.txn_status.search_response[0], { status: 'succ', data: { reg_record_type: 'Person', reg_records: { identifier: [{ identifier_value: alice!.regnum }] } } })
+  t.match((await status('no-such-transaction')).header, { status: 'rjct' })
 })

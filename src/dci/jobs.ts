@@ -1,0 +1,143 @@
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq'
+import type { FastifyBaseLogger } from 'fastify'
+import type { Redis } from 'ioredis'
+import { request, type Dispatcher } from 'undici'
+import { fullJitterBackoff } from '../applications/queue.ts'
+import type { CallbackSettings } from '../callbacks/delivery.ts'
+import { CallbackRefusedError } from '../callbacks/url-guard.ts'
+import { storeOutageOf } from '../db/database.ts'
+import { createLimitedErrorLog } from '../errors/limited-log.ts'
+import { putOff } from '../queue/put-off.ts'
+import type { PartnerStore } from './partners.ts'
+import type { DciEnvelope, DciService } from './service.ts'
+import { loadDciSpec } from './spec.ts'
+import type { TransactionStore } from './transactions.ts'
+
+// Async DCI requests: a job per stored transaction answers it (bus calls and
+// audit, once) and POSTs the signed answer to the partner's callback, with
+// retries and full jitter, through the same SSRF guard as portal callbacks.
+// Jobs carry the transaction id only.
+
+export const DCI_QUEUE = 'dci-callbacks'
+export interface DciJob { transactionId: number }
+export type DciJobName = 'answer'
+export const dciJobId = (transactionId: number) => `dci-${transactionId}`
+
+const STORE_WAIT_MS = 1000
+
+// The partner's endpoint for an answer: its callback base URL and the spec's path.
+const CALLBACK_PATH: Record<string, string> = { search: '/registry/on-search' }
+
+export function createDciQueue (connection: Redis, prefix: string): Queue<DciJob, unknown, DciJobName> {
+  return new Queue<DciJob, unknown, DciJobName>(DCI_QUEUE, { connection, prefix })
+}
+
+export function dciJobOptions (settings: CallbackSettings) {
+  return {
+    attempts: settings.attempts,
+    backoff: { type: 'full-jitter' },
+    removeOnComplete: { age: 24 * 3600, count: 10000 },
+    removeOnFail: { age: 7 * 24 * 3600, count: 100000 },
+  }
+}
+
+export function callbackUrlOf (base: string, action: string): string {
+  return base.replace(/\/+$/, '') + CALLBACK_PATH[action]!
+}
+
+export interface DciWorkerOptions {
+  connection: Redis
+  prefix: string
+  transactions: TransactionStore
+  partners: PartnerStore
+  service: DciService
+  dispatcher: Dispatcher
+  settings: CallbackSettings
+  concurrency: number
+  lockDurationMs: number
+  log: FastifyBaseLogger
+}
+
+export function createDciWorker (options: DciWorkerOptions): Worker<DciJob, unknown, DciJobName> {
+  const { transactions, partners, service } = options
+
+  async function handle (job: Job<DciJob, unknown, DciJobName>, token?: string): Promise<unknown> {
+    try {
+      return await answer(job)
+    } catch (err) {
+      // The database away costs time, never one of the attempts.
+      if (storeOutageOf(err) !== undefined) return putOff(job, token, STORE_WAIT_MS + Math.floor(Math.random() * STORE_WAIT_MS))
+      // Nothing more will be tried: say so where txn/status reads it.
+      if (!(err instanceof UnrecoverableError) && job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) {
+        await transactions.settle(job.data.transactionId, 'failed', (err as Error).message).catch(() => {})
+      }
+      throw err
+    }
+  }
+
+  async function answer (job: Job<DciJob, unknown, DciJobName>): Promise<unknown> {
+    const id = job.data.transactionId
+    const tx = await transactions.get(id)
+    if (tx === null || tx.callbackState !== 'pending') return { skipped: 'settled' }
+    const giveUp = async (why: string): Promise<never> => {
+      await transactions.settle(id, 'failed', why)
+      throw new UnrecoverableError(why)
+    }
+    const partner = await partners.get(tx.partnerId)
+    if (partner === null || !partner.active) return giveUp('the partner is no longer registered or active')
+
+    let text = tx.answer
+    if (text === null) {
+      // Answered once: a resend is the same signed message, with the same message_id.
+      const envelope = { header: { message_id: tx.messageId, action: tx.action }, message: JSON.parse(tx.request) } as unknown as DciEnvelope
+      const items = await service.search(tx.registry, partner, envelope, { requestId: `dci-${tx.id}`, clientIp: null })
+      const body = service.envelope(partner.id, `on-${tx.action}`, { transaction_id: tx.transactionId, correlation_id: tx.correlationId, search_response: items }, { status: 'succ', total: items.length, completed: items.length })
+      const problems = loadDciSpec(tx.registry).validateRequest(CALLBACK_PATH[tx.action]!, body)
+      if (problems.length > 0) throw new Error(`the on-${tx.action} message does not match the DCI specification: ${problems.map((p) => `${p.pointer} ${p.message}`).join('; ')}`)
+      text = JSON.stringify(body)
+      await transactions.answered(id, text, 'succ')
+    }
+    // Kept for txn/status; a partner without a callback URL asks for it there.
+    if (partner.callbackUrl === null) {
+      await transactions.settle(id, 'failed', 'the partner has no callback URL')
+      return { skipped: 'no callback URL' }
+    }
+    const url = callbackUrlOf(partner.callbackUrl, tx.action)
+    let status: number
+    try {
+      const res = await request(url, {
+        method: 'POST',
+        dispatcher: options.dispatcher,
+        headers: { 'content-type': 'application/json', 'user-agent': 'oss-gateway' },
+        body: text,
+        headersTimeout: options.settings.timeoutMs,
+        bodyTimeout: options.settings.timeoutMs,
+        signal: AbortSignal.timeout(options.settings.timeoutMs),
+      })
+      status = res.statusCode
+      await res.body.dump()
+    } catch (err) {
+      if (err instanceof CallbackRefusedError || (err as { code?: string }).code === 'ECALLBACKREFUSED') return giveUp(`the callback URL is refused: ${(err as Error).message}`)
+      throw err
+    }
+    if (status >= 200 && status < 300) {
+      await transactions.settle(id, 'sent')
+      return { status }
+    }
+    if (status >= 400 && status < 500 && status !== 408 && status !== 429) return giveUp(`the partner answered ${status}`)
+    throw new Error(`the partner answered ${status}`)
+  }
+
+  const worker = new Worker<DciJob, unknown, DciJobName>(DCI_QUEUE, handle, {
+    connection: options.connection,
+    prefix: options.prefix,
+    concurrency: options.concurrency,
+    lockDuration: options.lockDurationMs,
+    stalledInterval: options.lockDurationMs,
+    maxStalledCount: options.settings.attempts,
+    settings: { backoffStrategy: fullJitterBackoff(options.settings) },
+  })
+  worker.on('error', createLimitedErrorLog(options.log, 'DCI worker error'))
+  worker.on('failed', (job, err) => options.log.info({ transaction: job?.data.transactionId, attemptsMade: job?.attemptsMade, reason: err.message }, 'DCI answer not delivered'))
+  return worker
+}

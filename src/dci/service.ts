@@ -1,0 +1,173 @@
+import { randomUUID } from 'node:crypto'
+import type { AuditEntry } from '../audit/record.ts'
+import type { MemberKey } from '../bus/member-keys.ts'
+import type { Config } from '../config.ts'
+import { parseRegnum } from '../domain/regnum.ts'
+import { ProblemError } from '../errors/problem-error.ts'
+import { DciError } from './errors.ts'
+import type { Partner } from './partners.ts'
+import type { DciPolicy } from './policy.ts'
+import { operationsFor, planSearch, readRecord, SearchRefusal, uinOf, type PlannedSearch, type SearchItem } from './search.ts'
+import { signDciMessage } from './signature.ts'
+import type { DciRegistry } from './spec.ts'
+
+// What answering a DCI search takes, wherever it runs: in the request (sync)
+// or in the worker (async). Records are read from the bus, each look-up is
+// written to the audit log before any record is handed back, and answers are
+// signed with the gateway's key.
+
+export const REG_TYPE: Record<DciRegistry, string> = { social: 'ns:org:RegistryType:Social', crvs: 'ns:org:RegistryType:Civil' }
+const BUS_DEADLINE_MS = 3000
+
+export interface DciEnvelope {
+  signature?: string
+  header: Record<string, unknown> & { message_id: string, message_ts: string, action: string, sender_id: string, receiver_id?: string, total_count: number, version?: string, is_msg_encrypted?: boolean }
+  message: Record<string, unknown>
+}
+
+export interface DciServiceDeps {
+  appendAudit: (entry: AuditEntry) => Promise<unknown>
+  invoke: (operation: string, body: unknown, ctx: { xRoadId?: string, userId?: string, issue?: string, deadline?: number }) => Promise<unknown>
+  policy: DciPolicy
+  settings: Config['dci']
+  signingKey: MemberKey
+  now?: () => number
+}
+
+// Who asked, for the audit record: the request that carried the search, or
+// the job that answers it later.
+export interface SearchContext { requestId: string, clientIp: string | null }
+
+export type SearchResponseItem = Record<string, unknown> & { reference_id: string, status: string }
+
+export function createDciService (deps: DciServiceDeps) {
+  const now = deps.now ?? Date.now
+
+  function auditEntry (ctx: SearchContext, registry: DciRegistry, partner: Partner, envelope: DciEnvelope, item: SearchItem, fields: Pick<AuditEntry, 'citizen' | 'purpose' | 'sourcesAsked' | 'sourcesAnswered' | 'result'> & { reason?: string, recordType?: string }): AuditEntry {
+    return {
+      recordType: 'citizen_lookup',
+      at: new Date(now()).toISOString(),
+      requestId: ctx.requestId,
+      actor: `partner:${partner.id}`,
+      actorUnit: null,
+      actorAgency: null,
+      purpose: fields.purpose,
+      caseRef: String(envelope.message.transaction_id),
+      citizen: fields.citizen,
+      sourcesAsked: fields.sourcesAsked,
+      sourcesAnswered: fields.sourcesAnswered,
+      result: fields.result,
+      clientIp: ctx.clientIp,
+      details: {
+        channel: 'dci',
+        registry,
+        partner: partner.id,
+        partnerName: partner.name,
+        messageId: envelope.header.message_id,
+        referenceId: item.reference_id,
+        ...(fields.recordType === undefined ? {} : { recordType: fields.recordType }),
+        ...(fields.reason === undefined ? {} : { reason: fields.reason }),
+      },
+    }
+  }
+
+  // The registration number a refused item was about, when it names a valid one.
+  function citizenOf (item: SearchItem): string | null {
+    try {
+      const parsed = parseRegnum(uinOf(item.search_criteria.query_type, item.search_criteria.query))
+      return parsed.ok ? parsed.value : null
+    } catch {
+      return null
+    }
+  }
+
+  return {
+    // Every item of a search message, answered. A bus or audit failure fails
+    // the whole message (retry later); refusals are answered per item.
+    async search (registry: DciRegistry, partner: Partner, envelope: DciEnvelope, ctx: SearchContext): Promise<SearchResponseItem[]> {
+      const items = (envelope.message.search_request ?? []) as SearchItem[]
+      const call = (op: string, regnum: string) => deps.invoke(op, { regnum }, {
+        xRoadId: ctx.requestId,
+        userId: `partner:${partner.id}`,
+        issue: String(envelope.message.transaction_id),
+        deadline: now() + BUS_DEADLINE_MS,
+      }) as Promise<Record<string, unknown>>
+      const outcomes = await Promise.all(items.map(async (item): Promise<{ item: SearchItem, refusal: SearchRefusal } | { item: SearchItem, plan: PlannedSearch, record: Record<string, unknown> | null }> => {
+        let plan: PlannedSearch
+        try {
+          plan = planSearch(item, registry, partner, deps.policy)
+        } catch (err) {
+          if (!(err instanceof SearchRefusal)) throw err
+          return { item, refusal: err }
+        }
+        try {
+          return { item, plan, record: await readRecord(plan, call) }
+        } catch (err) {
+          if (err instanceof SearchRefusal) return { item, refusal: err }
+          if (err instanceof ProblemError && err.status >= 500) {
+            throw new DciError('err.service.unavailable', 503, 'a registry behind the bus did not answer; retry later', { cause: err, headers: { 'retry-after': '5' } })
+          }
+          throw err
+        }
+      }))
+      // Written before anything leaves: no audit record, no data.
+      const entries = outcomes.flatMap((o): AuditEntry[] => {
+        if ('refusal' in o) {
+          if (!o.refusal.denied) return []
+          const purpose = o.item.search_criteria.authorize?.purpose?.code ?? o.item.search_criteria.consent?.purpose?.code ?? null
+          return [auditEntry(ctx, registry, partner, envelope, o.item, { citizen: citizenOf(o.item), purpose, sourcesAsked: [], sourcesAnswered: [], result: 'denied', reason: o.refusal.message })]
+        }
+        const ops = operationsFor(o.plan.recordType)
+        return [auditEntry(ctx, registry, partner, envelope, o.item, { citizen: o.plan.regnum, purpose: o.plan.purpose, sourcesAsked: ops, sourcesAnswered: o.record === null ? [] : ops, result: o.record === null ? 'not_found' : 'ok', recordType: o.plan.recordType })]
+      })
+      try {
+        await Promise.all(entries.map((e) => deps.appendAudit(e)))
+      } catch (err) {
+        throw new DciError('err.service.unavailable', 503, 'the look-up could not be recorded, so no data is returned; retry later', { cause: err, headers: { 'retry-after': '5' } })
+      }
+      const at = new Date(now()).toISOString()
+      return outcomes.map((o): SearchResponseItem => {
+        if ('refusal' in o) {
+          return { reference_id: o.item.reference_id, timestamp: at, status: 'rjct', status_reason_code: o.refusal.reason, status_reason_message: o.refusal.message.slice(0, 999) }
+        }
+        const { plan } = o
+        const all = o.record === null ? [] : [o.record]
+        const page = all.slice((plan.pageNumber - 1) * plan.pageSize, plan.pageNumber * plan.pageSize)
+        return {
+          reference_id: o.item.reference_id,
+          timestamp: at,
+          status: 'succ',
+          data: { version: '1.0.0', reg_type: REG_TYPE[registry], reg_record_type: plan.recordType, reg_records: page },
+          pagination: { page_size: plan.pageSize, page_number: plan.pageNumber, total_count: all.length },
+          ...(o.item.locale === undefined ? {} : { locale: o.item.locale }),
+        }
+      })
+    },
+
+    // A message from the gateway to a partner: its header, signed with the gateway's key.
+    envelope (partnerId: string, action: string, message: Record<string, unknown>, status: { status: 'rcvd' | 'pdng' | 'succ' | 'rjct', total: number, completed: number, reason?: string, reasonMessage?: string }) {
+      const header = {
+        version: '1.0.0',
+        message_id: randomUUID(),
+        message_ts: new Date(now()).toISOString(),
+        action,
+        status: status.status,
+        ...(status.reason === undefined ? {} : { status_reason_code: status.reason }),
+        ...(status.reasonMessage === undefined ? {} : { status_reason_message: status.reasonMessage.slice(0, 999) }),
+        total_count: status.total,
+        completed_count: status.completed,
+        sender_id: deps.settings.senderId,
+        receiver_id: partnerId,
+        is_msg_encrypted: false,
+      }
+      return { signature: signDciMessage({ header, message, senderId: deps.settings.senderId, key: deps.signingKey, now }), header, message }
+    },
+
+    // The acknowledgement of an async request (components.responses.Response).
+    ack (status: 'ACK' | 'NACK' | 'ERR', correlationId: string, error?: { code: string, message: string }) {
+      return { message: { ack_status: status, timestamp: new Date(now()).toISOString(), correlation_id: correlationId, ...(error === undefined ? {} : { error }) } }
+    },
+  }
+}
+
+export type DciService = ReturnType<typeof createDciService>
