@@ -3,10 +3,10 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Redis } from 'ioredis'
 import { Counter, type Registry } from 'prom-client'
 import { request, type Dispatcher } from 'undici'
-import { fullJitterBackoff } from '../applications/queue.ts'
 import type { MemberKey } from '../bus/member-keys.ts'
 import { storeOutageOf } from '../db/database.ts'
 import { createLimitedErrorLog } from '../errors/limited-log.ts'
+import { callbackWorkerOptions } from '../queue/jobs.ts'
 import { putOff } from '../queue/put-off.ts'
 import { signDetached } from './sign.ts'
 import type { CallbackStore } from './store.ts'
@@ -134,17 +134,9 @@ export function createCallbackWorker (options: CallbackWorkerOptions): Worker<Ca
     return retry(`${change.portal} answered ${status}`)
   }
 
-  const worker = new Worker<CallbackJob>(CALLBACK_QUEUE, handle, {
-    connection: options.connection,
-    prefix: options.prefix,
-    concurrency: options.concurrency,
-    // As for deliveries: a stopped worker's callbacks are taken over within
-    // two lock periods, and whatever BullMQ gives up on the reconciler finds.
-    lockDuration: options.lockDurationMs,
-    stalledInterval: options.lockDurationMs,
-    maxStalledCount: options.settings.attempts,
-    settings: { backoffStrategy: fullJitterBackoff(options.settings) },
-  })
+  // As for deliveries: a stopped worker's callbacks are taken over within
+  // two lock periods, and whatever BullMQ gives up on the reconciler finds.
+  const worker = new Worker<CallbackJob>(CALLBACK_QUEUE, handle, callbackWorkerOptions({ ...options, ...options.settings }))
   worker.on('error', createLimitedErrorLog(options.log, 'callback worker error'))
   worker.on('failed', (job, err) => options.log.info({ eventId: job?.data.eventId, attemptsMade: job?.attemptsMade, reason: err.message }, 'status callback failed'))
   return worker

@@ -2,11 +2,11 @@ import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Redis } from 'ioredis'
 import { request, type Dispatcher } from 'undici'
-import { fullJitterBackoff } from '../applications/queue.ts'
 import type { CallbackSettings } from '../callbacks/delivery.ts'
 import { CallbackRefusedError } from '../callbacks/url-guard.ts'
 import { storeOutageOf } from '../db/database.ts'
 import { createLimitedErrorLog } from '../errors/limited-log.ts'
+import { callbackWorkerOptions } from '../queue/jobs.ts'
 import { putOff } from '../queue/put-off.ts'
 import type { PartnerStore } from './partners.ts'
 import type { DciEnvelope, DciService } from './service.ts'
@@ -128,15 +128,7 @@ export function createDciWorker (options: DciWorkerOptions): Worker<DciJob, unkn
     throw new Error(`the partner answered ${status}`)
   }
 
-  const worker = new Worker<DciJob, unknown, DciJobName>(DCI_QUEUE, handle, {
-    connection: options.connection,
-    prefix: options.prefix,
-    concurrency: options.concurrency,
-    lockDuration: options.lockDurationMs,
-    stalledInterval: options.lockDurationMs,
-    maxStalledCount: options.settings.attempts,
-    settings: { backoffStrategy: fullJitterBackoff(options.settings) },
-  })
+  const worker = new Worker<DciJob, unknown, DciJobName>(DCI_QUEUE, handle, callbackWorkerOptions({ ...options, ...options.settings }))
   worker.on('error', createLimitedErrorLog(options.log, 'DCI worker error'))
   worker.on('failed', (job, err) => options.log.info({ transaction: job?.data.transactionId, attemptsMade: job?.attemptsMade, reason: err.message }, 'DCI answer not delivered'))
   return worker

@@ -19,14 +19,8 @@ export interface Partner {
   updatedAt: string
 }
 
-export interface PartnerInput {
-  name: string
-  jwks: { keys: JsonWebKey[] }
-  callbackUrl: string | null
-  purposes: string[]
-  recordTypes: string[]
-  active: boolean
-}
+// What an admin sets; the rest is kept by the store.
+export type PartnerInput = Pick<Partner, 'name' | 'jwks' | 'callbackUrl' | 'purposes' | 'recordTypes' | 'active'>
 
 // The gateway makes every secret itself, 256 random bits: a plain SHA-256 is
 // as strong as a slow hash for such a secret, and costs an attacker-driven

@@ -33,15 +33,7 @@ function toTransaction (r: Record<string, unknown>): DciTransaction {
   return { ...(r as unknown as DciTransaction), createdAt: new Date(r.createdAt as string).toISOString(), updatedAt: new Date(r.updatedAt as string).toISOString() }
 }
 
-export interface NewTransaction {
-  partnerId: string
-  registry: DciRegistry
-  action: string
-  messageId: string
-  transactionId: string
-  correlationId: string
-  request: string
-}
+export type NewTransaction = Pick<DciTransaction, 'partnerId' | 'registry' | 'action' | 'messageId' | 'transactionId' | 'correlationId' | 'request'>
 
 export function createTransactionStore (db: Queryable) {
   return {

@@ -11,6 +11,7 @@ import { createDciService, type DciService } from '../dci/service.ts'
 import { createTransactionStore, type TransactionStore } from '../dci/transactions.ts'
 import { createLimitedErrorLog } from '../errors/limited-log.ts'
 import { closeWorker } from '../queue/close.ts'
+import { removeFinished } from '../queue/jobs.ts'
 import { createPeriodic } from '../queue/periodic.ts'
 import { createRedisConnection } from '../redis/connection.ts'
 
@@ -71,11 +72,8 @@ async function dciPlugin (app: FastifyInstance, options: DciPluginOptions): Prom
       for (;;) {
         const ids = await transactions.due(delivery.reconcileGraceMs, 500)
         if (ids.length === 0) return
-        for (const id of ids) {
-          const job = await queue.getJob(dciJobId(id))
-          // Finished in Redis but not in the database: its end was lost; run it again.
-          if (job !== undefined && (await job.isCompleted() || await job.isFailed())) await job.remove()
-        }
+        // Finished in Redis but not in the database: its end was lost; run it again.
+        for (const id of ids) await removeFinished(queue, dciJobId(id))
         await queue.addBulk(ids.map((transactionId) => ({ name: 'answer' as const, data: { transactionId }, opts: { ...dciJobOptions(options.callbacks), jobId: dciJobId(transactionId) } })))
         await transactions.markQueued(ids)
         if (ids.length < 500) return
