@@ -2,7 +2,7 @@ import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Redis } from 'ioredis'
 import { Counter, type Registry } from 'prom-client'
-import { request, type Dispatcher } from 'undici'
+import type { Dispatcher } from 'undici'
 import type { MemberKey } from '../bus/member-keys.ts'
 import { storeOutageOf } from '../db/database.ts'
 import { createLimitedErrorLog } from '../errors/limited-log.ts'
@@ -10,7 +10,8 @@ import { callbackWorkerOptions } from '../queue/jobs.ts'
 import { putOff } from '../queue/put-off.ts'
 import { signDetached } from './sign.ts'
 import type { CallbackStore } from './store.ts'
-import { CallbackRefusedError, createCallbackAgent, type AddressPolicy } from './url-guard.ts'
+import { postCallback } from './post.ts'
+import { createCallbackAgent, type AddressPolicy } from './url-guard.ts'
 
 // Status callbacks to portals: their own queue, so a slow or absent portal
 // never holds up deliveries to agencies. Jobs carry the event id only.
@@ -99,39 +100,25 @@ export function createCallbackWorker (options: CallbackWorkerOptions): Worker<Ca
       throw new Error(message)
     }
     const body = Buffer.from(JSON.stringify(change.body))
-    let status: number
-    try {
-      const res = await request(change.url, {
-        method: 'POST',
-        dispatcher: options.dispatcher,
-        headers: {
-          'content-type': 'application/json',
-          'x-jws-signature': await signDetached(body, options.signingKey),
-          // The same id on every attempt, so a portal can drop repeats.
-          'idempotency-key': `event-${change.body.eventId}`,
-          'user-agent': 'oss-gateway',
-        },
-        body,
-        headersTimeout: options.settings.timeoutMs,
-        bodyTimeout: options.settings.timeoutMs,
-        signal: AbortSignal.timeout(options.settings.timeoutMs),
-      })
-      status = res.statusCode
-      await res.body.dump()
-    } catch (err) {
-      if (err instanceof CallbackRefusedError || (err as { code?: string }).code === 'ECALLBACKREFUSED') {
-        return giveUp('refused', `callback URL of ${change.portal} refused: ${(err as Error).message}`)
-      }
-      return retry((err as Error).message)
+    const posted = await postCallback(change.url, {
+      body,
+      headers: {
+        'x-jws-signature': await signDetached(body, options.signingKey),
+        // The same id on every attempt, so a portal can drop repeats.
+        'idempotency-key': `event-${change.body.eventId}`,
+      },
+      dispatcher: options.dispatcher,
+      timeoutMs: options.settings.timeoutMs,
+    })
+    switch (posted.outcome) {
+      case 'sent':
+        sent.inc({ outcome: 'sent' })
+        await options.store.settle(eventId)
+        return { status: posted.status }
+      case 'refused': return giveUp('refused', `callback URL of ${change.portal} refused: ${posted.reason}`)
+      case 'rejected': return giveUp('rejected', `${change.portal} answered ${posted.status}`)
+      case 'retry': return retry(`${change.portal}: ${posted.reason}`)
     }
-    if (status >= 200 && status < 300) {
-      sent.inc({ outcome: 'sent' })
-      await options.store.settle(eventId)
-      return { status }
-    }
-    // The portal said no for good; 408 and 429 are "later".
-    if (status >= 400 && status < 500 && status !== 408 && status !== 429) return giveUp('rejected', `${change.portal} answered ${status}`)
-    return retry(`${change.portal} answered ${status}`)
   }
 
   // As for deliveries: a stopped worker's callbacks are taken over within

@@ -1,9 +1,9 @@
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Redis } from 'ioredis'
-import { request, type Dispatcher } from 'undici'
+import type { Dispatcher } from 'undici'
 import type { CallbackSettings } from '../callbacks/delivery.ts'
-import { CallbackRefusedError } from '../callbacks/url-guard.ts'
+import { postCallback } from '../callbacks/post.ts'
 import { storeOutageOf } from '../db/database.ts'
 import { createLimitedErrorLog } from '../errors/limited-log.ts'
 import { callbackWorkerOptions } from '../queue/jobs.ts'
@@ -102,30 +102,15 @@ export function createDciWorker (options: DciWorkerOptions): Worker<DciJob, unkn
       await transactions.settle(id, 'failed', 'the partner has no callback URL')
       return { skipped: 'no callback URL' }
     }
-    const url = callbackUrlOf(partner.callbackUrl, tx.action)
-    let status: number
-    try {
-      const res = await request(url, {
-        method: 'POST',
-        dispatcher: options.dispatcher,
-        headers: { 'content-type': 'application/json', 'user-agent': 'oss-gateway' },
-        body: text,
-        headersTimeout: options.settings.timeoutMs,
-        bodyTimeout: options.settings.timeoutMs,
-        signal: AbortSignal.timeout(options.settings.timeoutMs),
-      })
-      status = res.statusCode
-      await res.body.dump()
-    } catch (err) {
-      if (err instanceof CallbackRefusedError || (err as { code?: string }).code === 'ECALLBACKREFUSED') return giveUp(`the callback URL is refused: ${(err as Error).message}`)
-      throw err
+    const posted = await postCallback(callbackUrlOf(partner.callbackUrl, tx.action), { body: text, headers: {}, dispatcher: options.dispatcher, timeoutMs: options.settings.timeoutMs })
+    switch (posted.outcome) {
+      case 'sent':
+        await transactions.settle(id, 'sent')
+        return { status: posted.status }
+      case 'refused': return giveUp(`the callback URL is refused: ${posted.reason}`)
+      case 'rejected': return giveUp(`the partner answered ${posted.status}`)
+      case 'retry': throw new Error(`the partner's callback: ${posted.reason}`)
     }
-    if (status >= 200 && status < 300) {
-      await transactions.settle(id, 'sent')
-      return { status }
-    }
-    if (status >= 400 && status < 500 && status !== 408 && status !== 429) return giveUp(`the partner answered ${status}`)
-    throw new Error(`the partner answered ${status}`)
   }
 
   const worker = new Worker<DciJob, unknown, DciJobName>(DCI_QUEUE, handle, callbackWorkerOptions({ ...options, ...options.settings }))
