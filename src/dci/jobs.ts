@@ -2,7 +2,7 @@ import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Redis } from 'ioredis'
 import type { Dispatcher } from 'undici'
-import type { CallbackSettings } from '../callbacks/delivery.ts'
+import { callbackJobOptions, type CallbackSettings } from '../callbacks/delivery.ts'
 import { postCallback } from '../callbacks/post.ts'
 import { storeOutageOf } from '../db/database.ts'
 import { createLimitedErrorLog } from '../errors/limited-log.ts'
@@ -32,14 +32,8 @@ export function createDciQueue (connection: Redis, prefix: string): Queue<DciJob
   return new Queue<DciJob, unknown, DciJobName>(DCI_QUEUE, { connection, prefix })
 }
 
-export function dciJobOptions (settings: CallbackSettings) {
-  return {
-    attempts: settings.attempts,
-    backoff: { type: 'full-jitter' },
-    removeOnComplete: { age: 24 * 3600, count: 10000 },
-    removeOnFail: { age: 7 * 24 * 3600, count: 100000 },
-  }
-}
+// Retried as portal callbacks are (CALLBACK_ATTEMPTS, full jitter), and kept as long.
+export const dciJobOptions = callbackJobOptions
 
 export function callbackUrlOf (base: string, action: string): string {
   return base.replace(/\/+$/, '') + CALLBACK_PATH[action]!
