@@ -8,6 +8,8 @@
 //   intake           POST /v1/applications (gateway WORKER=off: 202 after the commit)
 //   delivery         the queued applications drained by one src/worker.ts, then by two
 //   catalogue read   GET /v1/units/{bag}/services
+//   dci              POST /dci/social/registry/sync/search, a partner's signed
+//                    envelope per request (npm run bench:dci runs it alone)
 // Variants: direct (the gateway's own bus client, signed, from this process,
 // in BENCH_CONNECTIONS loops), nginx (the same client through an nginx proxy;
 // for the catalogue nginx serving the same bytes from a file), baseline
@@ -17,7 +19,7 @@
 // gateway at a time, so that no other gateway's relay takes a share of the
 // outbox). Results go to stdout and bench/results/latest.md.
 // Env: BENCH_SECONDS (5), BENCH_CONNECTIONS (50), BENCH_PATHS (one-source,
-// five-source,intake,delivery,catalogue), BENCH_PROFILE=1 (--cpu-prof the
+// five-source,intake,delivery,catalogue,dci), BENCH_PROFILE=1 (--cpu-prof the
 // single-process gateway; kept in BENCH_PROFILE_DIR when set), BENCH_DATABASE_URL, BENCH_REDIS_URL,
 // BENCH_GATEWAY_ROOT (another checkout, a git worktree of an earlier commit
 // say, whose src/server.ts and src/worker.ts are measured instead of this
@@ -25,7 +27,7 @@
 // BENCH_RESULTS (where the tables go instead of bench/results/latest.md),
 // BENCH_TOKENS=fresh (a new officer token on every request, instead of one
 // per officer reused as clients do).
-import { randomUUID } from 'node:crypto'
+import { generateKeyPairSync, randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -37,6 +39,7 @@ import { devMemberFiles, ensureDevMemberKeys, loadMemberKeys } from '../src/bus/
 import { createRestClient, type RestClient } from '../src/bus/rest-client.ts'
 import { buildSeedDocument } from '../src/catalogue/seed.ts'
 import { loadPolicies } from '../src/citizen/policy.ts'
+import { signDciMessage } from '../src/dci/signature.ts'
 import {
   agencyCounters, applicationStatuses, BENCH_OFFICER, benchGatewayEnv, cannon, cleanupOnce, closedLoops, cpuSeconds, cpuUsed, deleteRedisKeys,
   devTokenMinter, dropPgSchema, freePort, intakeTarget, machineBusy, nginxBinary, outboxDrained, pgBackendsOf, processTree, ROOT, start,
@@ -45,7 +48,7 @@ import {
 
 const GATEWAY_ROOT = process.env.BENCH_GATEWAY_ROOT ?? ROOT
 const RESULTS = process.env.BENCH_RESULTS ?? join(ROOT, 'bench', 'results', 'latest.md')
-const PATHS = ['one-source', 'five-source', 'intake', 'delivery', 'catalogue'] as const
+const PATHS = ['one-source', 'five-source', 'intake', 'delivery', 'catalogue', 'dci'] as const
 type PathName = typeof PATHS[number]
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
@@ -270,6 +273,32 @@ try {
   const direct = busClient(bus)
   const viaNginx = nginx === null ? null : busClient(nginx.url)
 
+  // A partner system on the DCI face: registered by an admin, with its own
+  // key, a client-credentials token, and each request a signed envelope.
+  const partnerKey = generateKeyPairSync('ed25519')
+  const registered = await fetch(`${gateway.url}/v1/admin/partners`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${mint({ role: 'admin', sub: 'bench-admin' })}` },
+    body: JSON.stringify({ id: 'bench.partner', name: 'Benchmark MIS', jwks: { keys: [{ ...partnerKey.publicKey.export({ format: 'jwk' }), kid: 'b1' }] }, purposes: ['social_protection.eligibility'], recordTypes: ['SRPerson'] }),
+  })
+  if (registered.status !== 201) throw new Error(`registering the benchmark partner: ${registered.status} ${await registered.text()}`)
+  const partnerSecret = ((await registered.json()) as { clientSecret: string }).clientSecret
+  const partnerToken = async () => {
+    const res = await fetch(`${gateway!.url}/oauth2/client/token`, { method: 'POST', headers: { authorization: `Basic ${Buffer.from(`bench.partner:${partnerSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' })
+    return ((await res.json()) as { access_token: string }).access_token
+  }
+  let dciToken = { token: await partnerToken(), madeAt: Date.now() }
+  const dciSearch = () => {
+    const header = { version: '1.0.0', message_id: randomUUID(), message_ts: new Date().toISOString(), action: 'search', sender_id: 'bench.partner', total_count: 1 }
+    const message = { transaction_id: randomUUID().slice(0, 32), search_request: [{ reference_id: randomUUID(), timestamp: header.message_ts, search_criteria: { query_type: 'idtype-value', query: { type: 'UIN', value: nextCitizen() } } }] }
+    const body = JSON.stringify({ signature: signDciMessage({ header, message, senderId: 'bench.partner', key: { kid: 'b1', privateKey: partnerKey.privateKey } }), header, message })
+    return { method: 'POST' as const, path: '/dci/social/registry/sync/search', headers: { 'content-type': 'application/json', authorization: `Bearer ${dciToken.token}` }, body }
+  }
+  // The token lasts DCI_TOKEN_TTL_SECONDS (300 s): a fresh one every four minutes.
+  const refreshDciToken = setInterval(() => { partnerToken().then((token) => { dciToken = { token, madeAt: Date.now() } }, () => {}) }, 240_000)
+  refreshDciToken.unref()
+  const welfare = adapters.get('welfare.getEnrolments')!.service
+
   // The bus calls each path makes, one iteration each.
   const readCalls = (services: string[]) => async (client: RestClient) => {
     const regnum = nextCitizen()
@@ -310,7 +339,8 @@ try {
     nginx?: (seconds: number) => Promise<LoadResult>
     // Whether the path calls the bus (the catalogue read does not).
     bus: boolean
-    baseline: (seconds: number) => Promise<LoadResult>
+    baseline: ((seconds: number) => Promise<LoadResult>) | null
+    baselineNote?: string
     gateway: (url: string) => (seconds: number) => Promise<LoadResult>
     tail?: () => Promise<unknown>
   }
@@ -344,6 +374,16 @@ try {
       tail: drained,
     },
     {
+      name: 'dci',
+      bus: true,
+      title: `DCI sync search by UIN (POST /dci/social/registry/sync/search, one signed envelope per request, record SRPerson: ${civil} and ${welfare}; direct and nginx: those two bus calls)`,
+      direct: viaClient(direct, readCalls([civil, welfare])),
+      ...(viaNginx === null ? {} : { nginx: viaClient(viaNginx, readCalls([civil, welfare])) }),
+      baseline: null,
+      baselineNote: 'n/a (the baseline has no DCI face)',
+      gateway: (url) => viaHttp(url, dciSearch),
+    },
+    {
       name: 'catalogue',
       bus: false,
       title: `catalogue read (GET ${cataloguePath}, ${catalogueBody.length} bytes)`,
@@ -368,7 +408,7 @@ try {
     const list: Row[] = []
     list.push(p.direct === undefined ? skipped('direct', p.directNote ?? 'n/a') : await variant(`${p.name}: direct`, involved('direct', p.bus), p.direct))
     list.push(p.nginx === undefined ? skipped('nginx', nginxNote) : await variant(`${p.name}: nginx`, involved('nginx', p.bus), p.nginx))
-    list.push(await variant(`${p.name}: baseline`, involved('baseline', p.bus), p.baseline))
+    list.push(p.baseline === null ? skipped('baseline', p.baselineNote ?? 'n/a') : await variant(`${p.name}: baseline`, involved('baseline', p.bus), p.baseline))
     list.push(await variant(`${p.name}: gateway`, involved('gateway', p.bus), p.gateway(gateway.url), p.tail))
     for (const r of list) r.variant = r.variant.replace(`${p.name}: `, '')
     rows.set(p.name, list)
@@ -538,6 +578,7 @@ try {
     ['one-source read: gateway CPU ms per read', '≤ 0.5', '≤ 0.3', verdict(cpuOf(gw1, 'gateway'), 0.5, 0.3, false, 3)],
     ['intake: CPU ms per application, gateway + PostgreSQL', '≤ 0.8', '≤ 0.4', verdict(cpuOf(intakeGw, 'gateway', 'postgres'), 0.8, 0.4, false, 3)],
     ['delivery: CPU ms per delivery, worker + PostgreSQL', '≤ 1.2', '≤ 0.6', verdict(cpuOf(oneWorker, 'worker', 'postgres'), 1.2, 0.6, false, 3)],
+    ['DCI sync search by UIN: gateway/direct req/s', '≥ 0.5', '–', verdict(rate(find('dci', 'gateway')) !== undefined && rate(find('dci', 'direct')) ? rate(find('dci', 'gateway'))! / rate(find('dci', 'direct'))! : undefined, 0.5, 0.5, true, 2)],
   ]
   say()
   say('## against the goals (single-process gateway, one worker)')

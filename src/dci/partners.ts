@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual, type JsonWebKey } from 'node:crypto'
-import { isoTime, type Queryable } from '../db/database.ts'
+import type { AuditEntry } from '../audit/record.ts'
+import { isoTime, type Database, type Queryable } from '../db/database.ts'
 
 // Partner systems registered by admins: who may reach the DCI face, with
 // which keys, for which purposes and record types (nothing else: deny by
@@ -93,3 +94,33 @@ export function createPartnerStore (db: Queryable) {
 }
 
 export type PartnerStore = ReturnType<typeof createPartnerStore>
+
+// A registration change goes into the audit chain in the same transaction:
+// who granted which partner what. Secrets never appear, only that one was set.
+export function partnerChange (actor: string, action: 'create' | 'update' | 'secret' | 'delete', id: string, before: Partner | null, after: Partner | null, requestId: string): AuditEntry {
+  return {
+    recordType: 'partner_change',
+    at: new Date().toISOString(),
+    requestId,
+    actor,
+    actorUnit: null,
+    actorAgency: null,
+    purpose: null,
+    caseRef: null,
+    citizen: null,
+    sourcesAsked: [],
+    sourcesAnswered: [],
+    result: action,
+    clientIp: null,
+    details: { partner: id, before, after },
+  }
+}
+
+// Runs a change of the partner store and its audit record in one transaction.
+export async function auditedPartnerChange<T> (db: Pick<Database, 'transaction'>, appendWithin: (tx: Queryable, entries: AuditEntry[]) => Promise<unknown>, change: (store: PartnerStore) => Promise<{ result: T, entry: AuditEntry | null }>): Promise<T> {
+  return db.transaction(async (tx) => {
+    const { result, entry } = await change(createPartnerStore(tx))
+    if (entry !== null) await appendWithin(tx, [entry])
+    return result
+  })
+}

@@ -29,3 +29,7 @@ CREATE TABLE dci_messages (
   received_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (sender_id, message_id)
 );
+
+-- Partner registrations go into the audit chain too.
+ALTER TABLE audit_log DROP CONSTRAINT audit_log_record_type_check;
+ALTER TABLE audit_log ADD CONSTRAINT audit_log_record_type_check CHECK (record_type IN ('citizen_lookup', 'catalogue_change', 'partner_change'));

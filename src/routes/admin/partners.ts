@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { publicKeysByKid } from '../../auth/jwt.ts'
 import { checkCallbackUrl } from '../../callbacks/url-guard.ts'
-import { hashSecret, newSecret, type PartnerInput } from '../../dci/partners.ts'
+import { auditedPartnerChange, hashSecret, newSecret, partnerChange, type Partner, type PartnerInput, type PartnerStore } from '../../dci/partners.ts'
 import { allRecordTypes, bareRecordType } from '../../dci/policy.ts'
 import { ProblemError } from '../../errors/problem-error.ts'
 
@@ -76,6 +76,9 @@ const partnerView = {
 export async function partnerRoutes (app: FastifyInstance): Promise<void> {
   const { partners, policy } = app.dci
   const body = inputSchema(Object.keys(policy.purposes), allRecordTypes(policy))
+  // Each change with its audit record, in one transaction.
+  const audited = <T>(change: (store: PartnerStore) => Promise<{ result: T, entry: ReturnType<typeof partnerChange> | null }>) =>
+    auditedPartnerChange(app.db, (tx, entries) => app.audit.appendWithin(tx, entries), change)
 
   // What the schema cannot say: keys that import, a callback URL that passes the SSRF rules.
   async function checked (raw: PartnerInput & { callbackUrl?: string | null }): Promise<PartnerInput> {
@@ -112,7 +115,11 @@ export async function partnerRoutes (app: FastifyInstance): Promise<void> {
     const { id, ...raw } = request.body as PartnerInput & { id: string }
     const input = await checked(raw)
     const secret = newSecret()
-    const created = await partners.create(id, input, hashSecret(secret), `admin:${request.principal!.sub}`)
+    const actor = `admin:${request.principal!.sub}`
+    const created = await audited(async (store) => {
+      const row = await store.create(id, input, hashSecret(secret), actor)
+      return { result: row, entry: row === null ? null : partnerChange(actor, 'create', id, null, row, request.id) }
+    })
     if (created === null) throw new ProblemError('CONFLICT', `a partner ${id} is already registered`)
     reply.header('cache-control', 'no-store')
     return reply.code(201).send({ ...created, clientSecret: secret })
@@ -138,7 +145,13 @@ export async function partnerRoutes (app: FastifyInstance): Promise<void> {
     schema: { tags: ['admin'], operationId: 'updatePartner', summary: 'Change a partner\'s keys, callback URL, grants or state (active: false refuses its tokens and messages)', params: idParams, body, response: { 200: partnerView, 404: problem('No such partner'), 422: problem('The callback URL is not a public https address') } },
   }, async (request) => {
     const { id } = request.params as { id: string }
-    const updated = await partners.update(id, await checked(request.body as PartnerInput), `admin:${request.principal!.sub}`)
+    const input = await checked(request.body as PartnerInput)
+    const actor = `admin:${request.principal!.sub}`
+    const updated = await audited(async (store) => {
+      const before = await store.get(id)
+      const row = before === null ? null : await store.update(id, input, actor)
+      return { result: row, entry: row === null ? null : partnerChange(actor, 'update', id, before, row, request.id) }
+    })
     if (updated === null) throw new ProblemError('NOT_FOUND', `no partner ${id}`)
     return updated
   })
@@ -149,7 +162,12 @@ export async function partnerRoutes (app: FastifyInstance): Promise<void> {
   }, async (request, reply) => {
     const { id } = request.params as { id: string }
     const secret = newSecret()
-    if (!await partners.setSecret(id, hashSecret(secret), `admin:${request.principal!.sub}`)) throw new ProblemError('NOT_FOUND', `no partner ${id}`)
+    const actor = `admin:${request.principal!.sub}`
+    const done = await audited(async (store) => {
+      const set = await store.setSecret(id, hashSecret(secret), actor)
+      return { result: set, entry: set ? partnerChange(actor, 'secret', id, null, null, request.id) : null }
+    })
+    if (!done) throw new ProblemError('NOT_FOUND', `no partner ${id}`)
     reply.header('cache-control', 'no-store')
     return { clientSecret: secret }
   })
@@ -159,7 +177,13 @@ export async function partnerRoutes (app: FastifyInstance): Promise<void> {
     schema: { tags: ['admin'], operationId: 'deletePartner', summary: 'Remove a partner system', params: idParams, response: { 204: { type: 'null', description: 'Removed' }, 404: problem('No such partner') } },
   }, async (request, reply) => {
     const { id } = request.params as { id: string }
-    if (!await partners.remove(id)) throw new ProblemError('NOT_FOUND', `no partner ${id}`)
+    const actor = `admin:${request.principal!.sub}`
+    const removed = await audited(async (store) => {
+      const before: Partner | null = await store.get(id)
+      const gone = before !== null && await store.remove(id)
+      return { result: gone, entry: gone ? partnerChange(actor, 'delete', id, before, null, request.id) : null }
+    })
+    if (!removed) throw new ProblemError('NOT_FOUND', `no partner ${id}`)
     return reply.code(204).send()
   })
 }

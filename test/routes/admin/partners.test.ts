@@ -53,6 +53,14 @@ t.test('an admin registers, reads, changes, rotates and removes a partner; the s
   t.equal((await app.inject({ method: 'DELETE', url: '/v1/admin/partners/spmis.example.org', headers: admin })).statusCode, 204)
   t.equal((await app.inject({ method: 'GET', url: '/v1/admin/partners/spmis.example.org', headers: admin })).statusCode, 404)
   t.equal((await app.inject({ method: 'DELETE', url: '/v1/admin/partners/spmis.example.org', headers: admin })).statusCode, 404)
+
+  // Every change is in the hash-chained audit log; no secret is.
+  const audit = await app.inject({ method: 'GET', url: '/v1/admin/audit?type=partner_change', headers: admin })
+  t.equal(audit.statusCode, 200, audit.body)
+  t.same(audit.json().records.map((r: { result: string }) => r.result).sort(), ['create', 'delete', 'secret', 'update'])
+  t.match(audit.json().records.find((r: { result: string }) => r.result === 'update'), { actor: 'admin:admin-1', details: { partner: 'spmis.example.org', before: { active: true }, after: { active: false } } })
+  t.notOk(audit.body.includes(body.clientSecret) || audit.body.includes(rotated.json().clientSecret), 'no secret in the audit log')
+  t.match((await app.inject({ method: 'GET', url: '/v1/admin/audit/verify', headers: admin })).json(), { ok: true })
 })
 
 t.test('bad registrations get a 4xx naming the field', async (t) => {
