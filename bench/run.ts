@@ -276,26 +276,30 @@ try {
   // A partner system on the DCI face: registered by an admin, with its own
   // key, a client-credentials token, and each request a signed envelope.
   const partnerKey = generateKeyPairSync('ed25519')
-  const registered = await fetch(`${gateway.url}/v1/admin/partners`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${mint({ role: 'admin', sub: 'bench-admin' })}` },
-    body: JSON.stringify({ id: 'bench.partner', name: 'Benchmark MIS', jwks: { keys: [{ ...partnerKey.publicKey.export({ format: 'jwk' }), kid: 'b1' }] }, purposes: ['social_protection.eligibility'], recordTypes: ['SRPerson'] }),
-  })
-  if (registered.status !== 201) throw new Error(`registering the benchmark partner: ${registered.status} ${await registered.text()}`)
-  const partnerSecret = ((await registered.json()) as { clientSecret: string }).clientSecret
+  let partnerSecret = ''
+  // Only when the path runs: a gateway from BENCH_GATEWAY_ROOT may have no DCI face.
+  if (wanted('dci')) {
+    const registered = await fetch(`${gateway.url}/v1/admin/partners`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${mint({ role: 'admin', sub: 'bench-admin' })}` },
+      body: JSON.stringify({ id: 'bench.partner', name: 'Benchmark MIS', jwks: { keys: [{ ...partnerKey.publicKey.export({ format: 'jwk' }), kid: 'b1' }] }, purposes: ['social_protection.eligibility'], recordTypes: ['SRPerson'] }),
+    })
+    if (registered.status !== 201) throw new Error(`registering the benchmark partner: ${registered.status} ${await registered.text()}`)
+    partnerSecret = ((await registered.json()) as { clientSecret: string }).clientSecret
+  }
   const partnerToken = async () => {
     const res = await fetch(`${gateway!.url}/oauth2/client/token`, { method: 'POST', headers: { authorization: `Basic ${Buffer.from(`bench.partner:${partnerSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' })
     return ((await res.json()) as { access_token: string }).access_token
   }
-  let dciToken = { token: await partnerToken(), madeAt: Date.now() }
+  let dciToken = wanted('dci') ? await partnerToken() : ''
   const dciSearch = () => {
     const header = { version: '1.0.0', message_id: randomUUID(), message_ts: new Date().toISOString(), action: 'search', sender_id: 'bench.partner', total_count: 1 }
     const message = { transaction_id: randomUUID().slice(0, 32), search_request: [{ reference_id: randomUUID(), timestamp: header.message_ts, search_criteria: { query_type: 'idtype-value', query: { type: 'UIN', value: nextCitizen() } } }] }
     const body = JSON.stringify({ signature: signDciMessage({ header, message, senderId: 'bench.partner', key: { kid: 'b1', privateKey: partnerKey.privateKey } }), header, message })
-    return { method: 'POST' as const, path: '/dci/social/registry/sync/search', headers: { 'content-type': 'application/json', authorization: `Bearer ${dciToken.token}` }, body }
+    return { method: 'POST' as const, path: '/dci/social/registry/sync/search', headers: { 'content-type': 'application/json', authorization: `Bearer ${dciToken}` }, body }
   }
   // The token lasts DCI_TOKEN_TTL_SECONDS (300 s): a fresh one every four minutes.
-  const refreshDciToken = setInterval(() => { partnerToken().then((token) => { dciToken = { token, madeAt: Date.now() } }, () => {}) }, 240_000)
+  const refreshDciToken = setInterval(() => { if (wanted('dci')) partnerToken().then((token) => { dciToken = token }, () => {}) }, 240_000)
   refreshDciToken.unref()
   const welfare = adapters.get('welfare.getEnrolments')!.service
 
