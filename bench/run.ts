@@ -83,10 +83,11 @@ const busPort = await freePort()
 const bus = `http://127.0.0.1:${busPort}`
 const env = {
   ...benchGatewayEnv({ dataDir, bus, databaseUrl: DATABASE_URL, schema, redisUrl: REDIS_URL, keyPrefix }),
-  // Lookups without the per-officer, per-unit and harvest limits: a load test is one officer.
+  // Without the per-officer, per-unit, harvest and per-partner limits: a load test is one officer (or one partner).
   OFFICER_LOOKUPS_PER_MINUTE: '100000000',
   UNIT_LOOKUPS_PER_MINUTE: '100000000',
   HARVEST_DISTINCT_CITIZENS: '100000000',
+  DCI_MESSAGES_PER_MINUTE: '100000000',
 }
 
 // ---- processes and clean-up ---------------------------------------------------
@@ -520,7 +521,7 @@ try {
   say(`machine CPU in use before the run (machineBusy): ${busyBefore === null ? 'unknown' : `${Math.round(busyBefore * 100)}%`}${busyBefore !== null && busyBefore > 0.1 ? ' — other work is running: compare CPU ms per request rather than req/s' : ''}`)
   say(`settings: BENCH_SECONDS=${SECONDS} per variant after a ${WARM_UP_SECONDS} s warm-up (and ${GATEWAY_WARM_UP_SECONDS} s of the first path's load after each gateway start), BENCH_CONNECTIONS=${CONNECTIONS}, paths ${selected.join(', ')}; emulator latency 0 ms; ` +
     `nginx ${nginx === null ? `skipped (${nginxNote})` : `${nginx.version}, worker_processes ${nginx.workers}, keepalive upstream, access_log off`}; ` +
-    `${FRESH_TOKENS ? 'a new officer token on every request' : `${CONNECTIONS} officers, each reusing its token`}; gateways${GATEWAY_ROOT === ROOT ? '' : ` from ${GATEWAY_ROOT}`} with WORKER=off, no statistics fold, no reconciler, logs at warn, lookup limits lifted, other settings default; PostgreSQL schema ${schema}, Redis prefix ${keyPrefix}; whole run ${totalSeconds.toFixed(0)} s`)
+    `${FRESH_TOKENS ? 'a new officer token on every request' : `${CONNECTIONS} officers, each reusing its token`}; gateways${GATEWAY_ROOT === ROOT ? '' : ` from ${GATEWAY_ROOT}`} with WORKER=off, no statistics fold, no reconciler, logs at warn, look-up and DCI message limits lifted, other settings default; PostgreSQL schema ${schema}, Redis prefix ${keyPrefix}; whole run ${totalSeconds.toFixed(0)} s`)
   say('CPU ms per request: each process\'s CPU time over the measured window (from /proc) divided by the successful requests in it; "–": not part of that variant. ' +
     'gateway: all its processes; nginx: master and workers; postgres: only the backends serving the gateway or worker; redis: every redis-server; driver: this process (autocannon, or the bus client\'s signing and checking for direct and nginx).')
   for (const note of notes) say(note)

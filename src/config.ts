@@ -86,6 +86,7 @@ const schema = {
     DCI_TOKEN_TTL_SECONDS: { type: 'integer', default: 300, minimum: 60, maximum: 3600 },
     DCI_MESSAGES_PER_MINUTE: { type: 'integer', default: 120, minimum: 1 },
     DCI_MAX_ITEMS_PER_MESSAGE: { type: 'integer', default: 100, minimum: 1, maximum: 10000 },
+    DCI_RETENTION_DAYS: { type: 'integer', default: 30, minimum: 1, maximum: 3650 },
   },
 } as const
 
@@ -193,7 +194,7 @@ export interface Config {
   }
   // The DCI face for partner systems: the gateway's own sender id, and the
   // short-lived bearer tokens it issues to registered partners.
-  dci: { senderId: string, tokenIssuer: string, tokenAudience: string, tokenTtlSeconds: number, messagesPerMinute: number, maxItemsPerMessage: number }
+  dci: { senderId: string, tokenIssuer: string, tokenAudience: string, tokenTtlSeconds: number, messagesPerMinute: number, maxItemsPerMessage: number, retentionDays: number }
 }
 
 export class ConfigError extends Error {
@@ -273,6 +274,7 @@ interface RawEnv {
   DCI_TOKEN_TTL_SECONDS: number
   DCI_MESSAGES_PER_MINUTE: number
   DCI_MAX_ITEMS_PER_MESSAGE: number
+  DCI_RETENTION_DAYS: number
   BUS_CONNECTIONS: number
   BUS_CONNECT_TIMEOUT_MS: number
   BUS_READ_RETRIES: number
@@ -388,7 +390,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
       breakerFailures: raw.BUS_BREAKER_FAILURES,
       breakerCoolDownMs: raw.BUS_BREAKER_COOLDOWN_MS,
     },
-    dci: { senderId: raw.DCI_SENDER_ID, tokenIssuer: raw.DCI_TOKEN_ISSUER, tokenAudience: raw.DCI_TOKEN_AUDIENCE, tokenTtlSeconds: raw.DCI_TOKEN_TTL_SECONDS, messagesPerMinute: raw.DCI_MESSAGES_PER_MINUTE, maxItemsPerMessage: raw.DCI_MAX_ITEMS_PER_MESSAGE },
+    dci: { senderId: raw.DCI_SENDER_ID, tokenIssuer: raw.DCI_TOKEN_ISSUER, tokenAudience: raw.DCI_TOKEN_AUDIENCE, tokenTtlSeconds: raw.DCI_TOKEN_TTL_SECONDS, messagesPerMinute: raw.DCI_MESSAGES_PER_MINUTE, maxItemsPerMessage: raw.DCI_MAX_ITEMS_PER_MESSAGE, retentionDays: raw.DCI_RETENTION_DAYS },
   }
 }
 

@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual, type JsonWebKey } from 'node:crypto'
 import type { AuditEntry } from '../audit/record.ts'
-import { isoTime, type Database, type Queryable } from '../db/database.ts'
+import { isoTime, storeOutageOf, type Database, type Queryable } from '../db/database.ts'
+import { createGrouper } from '../db/grouper.ts'
 
 // Partner systems registered by admins: who may reach the DCI face, with
 // which keys, for which purposes and record types (nothing else: deny by
@@ -77,6 +78,9 @@ export function createPartnerStore (db: Queryable) {
       return rows[0] === undefined ? null : toPartner(rows[0])
     },
 
+    // The partners of the messages of one turn, read in one statement.
+    current: groupedLookup(db),
+
     async secretHashOf (id: string): Promise<{ hash: string, active: boolean } | null> {
       const { rows } = await db.query<{ hash: string, active: boolean }>('SELECT secret_hash AS hash, active FROM dci_partners WHERE id = $1', [id])
       return rows[0] ?? null
@@ -91,6 +95,19 @@ export function createPartnerStore (db: Queryable) {
       return ((await db.query('DELETE FROM dci_partners WHERE id = $1', [id])).rowCount ?? 0) > 0
     },
   }
+}
+
+function groupedLookup (db: Queryable): (id: string) => Promise<Partner | null> {
+  const reads = createGrouper<string, Partner | null>({
+    maxGroup: 200,
+    async write (ids) {
+      const { rows } = await db.query<Record<string, unknown>>(`SELECT ${COLUMNS} FROM dci_partners WHERE id = ANY($1::text[])`, [[...new Set(ids)]])
+      const byId = new Map(rows.map((r) => [r.id as string, toPartner(r)]))
+      return ids.map((id) => byId.get(id) ?? null)
+    },
+    isolate: (err) => storeOutageOf(err) === undefined,
+  })
+  return (id) => reads.add(id)
 }
 
 export type PartnerStore = ReturnType<typeof createPartnerStore>

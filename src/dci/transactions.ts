@@ -75,6 +75,15 @@ export function createTransactionStore (db: Queryable) {
       await db.query('UPDATE dci_transactions SET queued_at = now() WHERE id = ANY($1::bigint[])', [ids])
     },
 
+    // Message ids and settled transactions older than the retention; what is
+    // still being answered or delivered stays whatever its age.
+    async expire (retentionDays: number): Promise<number> {
+      const cut = "now() - ($1::int * interval '1 day')"
+      const messages = await db.query(`DELETE FROM dci_messages WHERE received_at < ${cut}`, [retentionDays])
+      const settled = await db.query(`DELETE FROM dci_transactions WHERE callback_state <> 'pending' AND updated_at < ${cut}`, [retentionDays])
+      return (messages.rowCount ?? 0) + (settled.rowCount ?? 0)
+    },
+
     // A partner's transactions found by what a txn/status request names.
     async find (partnerId: string, attributeType: 'transaction_id' | 'correlation_id' | 'reference_id_list', value: string | string[]): Promise<DciTransaction[]> {
       const where = attributeType === 'transaction_id'

@@ -5,6 +5,7 @@ import type { MemberKey } from '../bus/member-keys.ts'
 import { callbackDispatcher } from '../callbacks/delivery.ts'
 import type { Config } from '../config.ts'
 import { createDciQueue, createDciWorker, dciJobId, dciJobOptions, type DciJob, type DciJobName } from '../dci/jobs.ts'
+import { createMessageStore, type MessageStore } from '../dci/messages.ts'
 import { createPartnerStore, type PartnerStore } from '../dci/partners.ts'
 import { loadDciPolicy, type DciPolicy } from '../dci/policy.ts'
 import { createDciService, type DciService } from '../dci/service.ts'
@@ -20,6 +21,7 @@ declare module 'fastify' {
     dci: {
       partners: PartnerStore
       transactions: TransactionStore
+      messages: MessageStore
       policy: DciPolicy
       service: DciService
       signingKey: MemberKey
@@ -80,6 +82,15 @@ async function dciPlugin (app: FastifyInstance, options: DciPluginOptions): Prom
       }
     },
   })
+  const expiry = createPeriodic({
+    what: 'DCI message expiry',
+    intervalMs: 3_600_000,
+    log: app.log,
+    async run () {
+      const gone = await transactions.expire(options.settings.retentionDays)
+      if (gone > 0) app.log.info({ gone, retentionDays: options.settings.retentionDays }, 'expired DCI message ids and settled transactions')
+    },
+  })
   const agent = callbackDispatcher(app.callbacks.policy, options.callbacks)
   let worker: Worker<DciJob, unknown, DciJobName> | null = null
   let workerConnection: ReturnType<typeof createRedisConnection> | null = null
@@ -89,9 +100,10 @@ async function dciPlugin (app: FastifyInstance, options: DciPluginOptions): Prom
     await transactions.markQueued([transactionId])
   }
 
-  app.decorate('dci', { partners, transactions, policy, service, signingKey: options.signingKey, settings: options.settings, queue, enqueue })
+  app.decorate('dci', { partners, transactions, messages: createMessageStore(app.db), policy, service, signingKey: options.signingKey, settings: options.settings, queue, enqueue })
   app.addHook('onReady', async () => {
     relay.start()
+    expiry.start()
     if (!delivery.worker) return
     workerConnection = createRedisConnection({ url: options.redisUrl, role: 'worker', connectionName: 'oss-gateway:dci-worker' })
     worker = createDciWorker({
@@ -108,7 +120,7 @@ async function dciPlugin (app: FastifyInstance, options: DciPluginOptions): Prom
     })
   })
   app.addHook('onClose', async () => {
-    const stopping = relay.stop()
+    const stopping = Promise.all([relay.stop(), expiry.stop()])
     if (worker !== null && workerConnection !== null) await closeWorker(worker, workerConnection, delivery.lockDurationMs)
     queueConnection.disconnect()
     await stopping

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { storeOutageOf } from '../../db/database.ts'
 import { DciError, dciCodeOf, httpErrorBody } from '../../dci/errors.ts'
@@ -111,7 +111,7 @@ export async function dciRegistryRoutes (app: FastifyInstance, options: DciRegis
     // The partner the token was issued to; its keys check the signature
     // (whose kidId names the sender) before anything the header claims is used.
     const principal = request.principal!
-    const partner = await partners.get(principal.sub)
+    const partner = await partners.current(principal.sub)
     if (partner === null || !partner.active) throw new DciError('err.request.forbidden', 403, 'the partner is not registered or not active')
     const verified = verifyDciMessage({ signature: envelope.signature, header: envelope.header, message: envelope.message, keys: partner.jwks.keys, expectedSenderId: partner.id })
     if (!verified.ok) throw new DciError(verified.code, 401, `/signature: ${verified.reason}`)
@@ -127,23 +127,6 @@ export async function dciRegistryRoutes (app: FastifyInstance, options: DciRegis
     if (items > settings.maxItemsPerMessage) return { reason: 'rjct.total_count.limit_exceeded', message: `at most ${settings.maxItemsPerMessage} requests per message` }
     if (header.total_count !== items) return { reason: 'rjct.total_count.invalid', message: `total_count is ${header.total_count} but the message has ${items} requests` }
     return null
-  }
-
-  // A message_id is used once per sender: the same message again gets the same
-  // answer; another message under it is refused.
-  async function claimMessage (partner: Partner, envelope: Envelope): Promise<{ replay: string } | { duplicate: true } | { fresh: true }> {
-    const digest = createHash('sha256').update(envelope.header.action).update('\n').update(JSON.stringify(envelope.message)).digest('base64url')
-    const inserted = await app.db.query('INSERT INTO dci_messages (sender_id, message_id, digest) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [partner.id, envelope.header.message_id, digest])
-    if ((inserted.rowCount ?? 0) === 1) return { fresh: true }
-    const { rows } = await app.db.query<{ digest: string, response: string | null }>('SELECT digest, response FROM dci_messages WHERE sender_id = $1 AND message_id = $2', [partner.id, envelope.header.message_id])
-    const seen = rows[0]
-    if (seen === undefined || seen.digest !== digest) return { duplicate: true }
-    // Same message, answer not kept yet (in progress, or the first try failed): answer it again.
-    return seen.response === null ? { fresh: true } : { replay: seen.response }
-  }
-
-  async function keepAnswer (partner: Partner, messageId: string, text: string): Promise<void> {
-    await app.db.query('UPDATE dci_messages SET response = $3 WHERE sender_id = $1 AND message_id = $2', [partner.id, messageId, text])
   }
 
   // Our answer breaking the spec is our bug, never the partner's.
@@ -190,13 +173,13 @@ export async function dciRegistryRoutes (app: FastifyInstance, options: DciRegis
     const reject = (reason: string, reasonMessage: string) => send(reply, path, service.envelope(partner.id, 'on-search', { transaction_id: message.transaction_id, correlation_id: randomUUID(), search_response: [] }, { status: 'rjct', total: items.length, completed: 0, reason, reasonMessage }))
     const wrong = headerProblem(envelope, items.length)
     if (wrong !== null) return reject(wrong.reason, wrong.message)
-    const claim = await claimMessage(partner, envelope)
+    const claim = await app.dci.messages.claim(partner.id, envelope)
     if ('duplicate' in claim) return reject('rjct.message_id.duplicate', `message_id ${header.message_id} was used for another message`)
     if ('replay' in claim) return reply.type('application/json').send(claim.replay)
     const responses = await service.search(registry, partner, envelope, { requestId: request.id, clientIp: request.ip })
     const body = service.envelope(partner.id, 'on-search', { transaction_id: message.transaction_id, correlation_id: randomUUID(), search_response: responses }, { status: 'succ', total: items.length, completed: items.length })
     const text = JSON.stringify(checked(path, body))
-    await keepAnswer(partner, header.message_id, text)
+    await app.dci.messages.keep(partner.id, header.message_id, text)
     return reply.type('application/json').send(text)
   })
 
@@ -221,7 +204,7 @@ export async function dciRegistryRoutes (app: FastifyInstance, options: DciRegis
     const err = (text: string) => sendAck(reply, asyncPath, service.ack('ERR', randomUUID(), { code: 'err.request.bad', message: text }))
     const wrong = headerProblem(envelope, items.length)
     if (wrong !== null) return err(`${wrong.reason}: ${wrong.message}`)
-    const claim = await claimMessage(partner, envelope)
+    const claim = await app.dci.messages.claim(partner.id, envelope)
     if ('duplicate' in claim) return err(`rjct.message_id.duplicate: message_id ${header.message_id} was used for another message`)
     if ('replay' in claim) return reply.type('application/json').send(claim.replay)
     // Stored before the ACK: an acknowledged request is answered, whatever fails after.
@@ -229,7 +212,7 @@ export async function dciRegistryRoutes (app: FastifyInstance, options: DciRegis
       partnerId: partner.id, registry, action: 'search', messageId: header.message_id, transactionId: String(message.transaction_id), correlationId: randomUUID(), request: JSON.stringify(message),
     })
     const ack = JSON.stringify(checkedAck(asyncPath, service.ack('ACK', transaction.correlationId)))
-    await keepAnswer(partner, header.message_id, ack)
+    await app.dci.messages.keep(partner.id, header.message_id, ack)
     // Queued now when Redis is there; otherwise the relay queues it.
     try {
       await app.dci.enqueue(transaction.id)
