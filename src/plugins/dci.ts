@@ -11,7 +11,7 @@ import { loadDciPolicy, type DciPolicy } from '../dci/policy.ts'
 import { createDciService, type DciService } from '../dci/service.ts'
 import { createTransactionStore, type TransactionStore } from '../dci/transactions.ts'
 import { createLimitedErrorLog } from '../errors/limited-log.ts'
-import { closeWorker } from '../queue/close.ts'
+import { closeQueue, closeWorker } from '../queue/close.ts'
 import { removeFinished } from '../queue/jobs.ts'
 import { createPeriodic } from '../queue/periodic.ts'
 import { createRedisConnection } from '../redis/connection.ts'
@@ -122,9 +122,8 @@ async function dciPlugin (app: FastifyInstance, options: DciPluginOptions): Prom
   app.addHook('onClose', async () => {
     const stopping = Promise.all([relay.stop(), expiry.stop()])
     if (worker !== null && workerConnection !== null) await closeWorker(worker, workerConnection, delivery.lockDurationMs)
-    queueConnection.disconnect()
     await stopping
-    await queue.close()
+    await closeQueue(queue, queueConnection, delivery.lockDurationMs)
     await agent.close()
   })
 }

@@ -14,3 +14,14 @@ export async function closeWorker (worker: Pick<Worker, 'close'>, connection: Re
   timeout.abort()
   connection.disconnect()
 }
+
+// Closes a queue, then its connection. BullMQ's close waits for a connection
+// that is not ready (Redis away, or reconnecting) forever: it gets `graceMs`.
+export async function closeQueue (queue: { close(): Promise<void> }, connection: Redis, graceMs: number): Promise<void> {
+  const closing = queue.close()
+  closing.catch(() => {})
+  const timeout = new AbortController()
+  await Promise.race([closing, sleep(graceMs, undefined, { signal: timeout.signal }).catch(() => {})])
+  timeout.abort()
+  connection.disconnect()
+}

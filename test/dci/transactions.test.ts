@@ -2,10 +2,12 @@ import t from 'tap'
 import { createTransactionStore } from '../../src/dci/transactions.ts'
 import { buildTestApp } from '../helpers/app.ts'
 
+// No worker: the rows stay as the test leaves them (the relay still queues them).
+const ENV = { WORKER: 'off' }
 const tx = (messageId: string) => ({ partnerId: 'p1', registry: 'social' as const, action: 'search', messageId, transactionId: `T-${messageId}`, correlationId: `C-${messageId}`, request: JSON.stringify({ search_request: [{ reference_id: `R-${messageId}` }] }) })
 
 t.test('a message id makes one transaction; lookups by transaction, correlation and reference ids', async (t) => {
-  const { app } = await buildTestApp(t)
+  const { app } = await buildTestApp(t, { env: ENV })
   const store = createTransactionStore(app.db)
   const first = await store.create(tx('m1'))
   const again = await store.create({ ...tx('m1'), correlationId: 'other' })
@@ -21,7 +23,7 @@ t.test('a message id makes one transaction; lookups by transaction, correlation 
 })
 
 t.test('expiry drops old message ids and settled transactions, never one still pending', async (t) => {
-  const { app } = await buildTestApp(t)
+  const { app } = await buildTestApp(t, { env: ENV })
   const store = createTransactionStore(app.db)
   const settled = (await store.create(tx('old-settled'))).transaction
   const pending = (await store.create(tx('old-pending'))).transaction
