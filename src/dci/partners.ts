@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual, type JsonWebKey } from 'node:crypto'
-import type { AuditEntry } from '../audit/record.ts'
+import { changeRecord, type AuditEntry } from '../audit/record.ts'
 import { isoTime, storeOutageOf, type Database, type Queryable } from '../db/database.ts'
 import { createGrouper } from '../db/grouper.ts'
 
@@ -115,22 +115,7 @@ export type PartnerStore = ReturnType<typeof createPartnerStore>
 // A registration change goes into the audit chain in the same transaction:
 // who granted which partner what. Secrets never appear, only that one was set.
 export function partnerChange (actor: string, action: 'create' | 'update' | 'secret' | 'delete', id: string, before: Partner | null, after: Partner | null, requestId: string): AuditEntry {
-  return {
-    recordType: 'partner_change',
-    at: new Date().toISOString(),
-    requestId,
-    actor,
-    actorUnit: null,
-    actorAgency: null,
-    purpose: null,
-    caseRef: null,
-    citizen: null,
-    sourcesAsked: [],
-    sourcesAnswered: [],
-    result: action,
-    clientIp: null,
-    details: { partner: id, before, after },
-  }
+  return changeRecord('partner_change', { requestId, actor, result: action, details: { partner: id, before, after } })
 }
 
 // Runs a change of the partner store and its audit record in one transaction.

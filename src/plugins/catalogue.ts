@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
+import { changeRecord } from '../audit/record.ts'
 import { mongoliaToday } from '../catalogue/offering.ts'
 import { buildSeedDocument } from '../catalogue/seed.ts'
 import { createSnapshot, type Snapshot } from '../catalogue/snapshot.ts'
@@ -33,20 +34,10 @@ export async function createCatalogueService (app: FastifyInstance, options: { t
   const store = createCatalogueStore(app.db, {
     // Catalogue changes go into the audit chain, in the same transaction.
     onChanges: async (tx, version, actor, changes) => {
-      await app.audit.appendWithin(tx, changes.map((c) => ({
-        recordType: 'catalogue_change',
-        at: new Date().toISOString(),
+      await app.audit.appendWithin(tx, changes.map((c) => changeRecord('catalogue_change', {
         requestId: `catalogue-v${version}`,
         actor,
-        actorUnit: null,
-        actorAgency: null,
-        purpose: null,
-        caseRef: null,
-        citizen: null,
-        sourcesAsked: [],
-        sourcesAnswered: [],
         result: c.action,
-        clientIp: null,
         details: { version, collection: c.collection, key: c.key, before: c.before ?? null, after: c.after ?? null },
       })))
     },

@@ -129,21 +129,11 @@ export async function dciRegistryRoutes (app: FastifyInstance, options: DciRegis
     return null
   }
 
-  // Our answer breaking the spec is our bug, never the partner's.
+  // Our answer (or acknowledgement) breaking the spec is our bug, never the partner's.
   function checked<T> (path: string, body: T): T {
     const problems = spec.validateResponse(path, body)
     if (problems.length > 0) throw new Error(`the ${registry} ${path} answer does not match the DCI specification: ${problems.map((p) => `${p.pointer} ${p.message}`).join('; ')}`)
     return body
-  }
-
-  function checkedAck<T> (path: string, body: T): T {
-    const problems = spec.validateResponse(path, body)
-    if (problems.length > 0) throw new Error(`the ${registry} ${path} acknowledgement does not match the DCI specification: ${problems.map((p) => `${p.pointer} ${p.message}`).join('; ')}`)
-    return body
-  }
-
-  function sendAck (reply: FastifyReply, path: string, body: Record<string, unknown>) {
-    return reply.type('application/json').send(checkedAck(path, body))
   }
 
   function send (reply: FastifyReply, path: string, body: Record<string, unknown>) {
@@ -201,7 +191,7 @@ export async function dciRegistryRoutes (app: FastifyInstance, options: DciRegis
     const { envelope, partner } = await admit(request, asyncPath, 'search')
     const { header, message } = envelope
     const items = (message.search_request ?? []) as SearchItem[]
-    const err = (text: string) => sendAck(reply, asyncPath, service.ack('ERR', randomUUID(), { code: 'err.request.bad', message: text }))
+    const err = (text: string) => send(reply, asyncPath, service.ack('ERR', randomUUID(), { code: 'err.request.bad', message: text }))
     const wrong = headerProblem(envelope, items.length)
     if (wrong !== null) return err(`${wrong.reason}: ${wrong.message}`)
     const claim = await app.dci.messages.claim(partner.id, envelope)
@@ -211,7 +201,7 @@ export async function dciRegistryRoutes (app: FastifyInstance, options: DciRegis
     const { transaction } = await app.dci.transactions.create({
       partnerId: partner.id, registry, action: 'search', messageId: header.message_id, transactionId: String(message.transaction_id), correlationId: randomUUID(), request: JSON.stringify(message),
     })
-    const ack = JSON.stringify(checkedAck(asyncPath, service.ack('ACK', transaction.correlationId)))
+    const ack = JSON.stringify(checked(asyncPath, service.ack('ACK', transaction.correlationId)))
     await app.dci.messages.keep(partner.id, header.message_id, ack)
     // Queued now when Redis is there; otherwise the relay queues it.
     try {
