@@ -87,6 +87,7 @@ const schema = {
     DCI_MESSAGES_PER_MINUTE: { type: 'integer', default: 120, minimum: 1 },
     DCI_MAX_ITEMS_PER_MESSAGE: { type: 'integer', default: 100, minimum: 1, maximum: 10000 },
     DCI_RETENTION_DAYS: { type: 'integer', default: 30, minimum: 1, maximum: 3650 },
+    DCI_EVENTS_POLL_MS: { type: 'integer', default: 1000, minimum: 10, maximum: 3_600_000 },
   },
 } as const
 
@@ -194,7 +195,7 @@ export interface Config {
   }
   // The DCI face for partner systems: the gateway's own sender id, and the
   // short-lived bearer tokens it issues to registered partners.
-  dci: { senderId: string, tokenIssuer: string, tokenAudience: string, tokenTtlSeconds: number, messagesPerMinute: number, maxItemsPerMessage: number, retentionDays: number }
+  dci: { senderId: string, tokenIssuer: string, tokenAudience: string, tokenTtlSeconds: number, messagesPerMinute: number, maxItemsPerMessage: number, retentionDays: number, eventsPollMs: number }
 }
 
 export class ConfigError extends Error {
@@ -275,6 +276,7 @@ interface RawEnv {
   DCI_MESSAGES_PER_MINUTE: number
   DCI_MAX_ITEMS_PER_MESSAGE: number
   DCI_RETENTION_DAYS: number
+  DCI_EVENTS_POLL_MS: number
   BUS_CONNECTIONS: number
   BUS_CONNECT_TIMEOUT_MS: number
   BUS_READ_RETRIES: number
@@ -390,7 +392,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
       breakerFailures: raw.BUS_BREAKER_FAILURES,
       breakerCoolDownMs: raw.BUS_BREAKER_COOLDOWN_MS,
     },
-    dci: { senderId: raw.DCI_SENDER_ID, tokenIssuer: raw.DCI_TOKEN_ISSUER, tokenAudience: raw.DCI_TOKEN_AUDIENCE, tokenTtlSeconds: raw.DCI_TOKEN_TTL_SECONDS, messagesPerMinute: raw.DCI_MESSAGES_PER_MINUTE, maxItemsPerMessage: raw.DCI_MAX_ITEMS_PER_MESSAGE, retentionDays: raw.DCI_RETENTION_DAYS },
+    dci: { senderId: raw.DCI_SENDER_ID, tokenIssuer: raw.DCI_TOKEN_ISSUER, tokenAudience: raw.DCI_TOKEN_AUDIENCE, tokenTtlSeconds: raw.DCI_TOKEN_TTL_SECONDS, messagesPerMinute: raw.DCI_MESSAGES_PER_MINUTE, maxItemsPerMessage: raw.DCI_MAX_ITEMS_PER_MESSAGE, retentionDays: raw.DCI_RETENTION_DAYS, eventsPollMs: raw.DCI_EVENTS_POLL_MS },
   }
 }
 

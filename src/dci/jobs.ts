@@ -8,10 +8,13 @@ import { storeOutageOf } from '../db/database.ts'
 import { createLimitedErrorLog } from '../errors/limited-log.ts'
 import { callbackWorkerOptions } from '../queue/jobs.ts'
 import { putOff } from '../queue/put-off.ts'
-import type { PartnerStore } from './partners.ts'
+import type { NotifyRequest } from './events.ts'
+import type { Partner, PartnerStore } from './partners.ts'
 import type { DciEnvelope, DciService } from './service.ts'
 import { loadDciSpec } from './spec.ts'
-import type { TransactionStore } from './transactions.ts'
+import { statusAnswer, statusMessage, type TxnStatusRequest } from './status.ts'
+import type { SubscriptionStore } from './subscriptions.ts'
+import type { DciTransaction, TransactionStore, TxnStatus } from './transactions.ts'
 
 // Async DCI requests: a job per stored transaction answers it (bus calls and
 // audit, once) and POSTs the signed answer to the partner's callback, with
@@ -25,8 +28,15 @@ export const dciJobId = (transactionId: number) => `dci-${transactionId}`
 
 const STORE_WAIT_MS = 1000
 
-// The partner's endpoint for an answer: its callback base URL and the spec's path.
-const CALLBACK_PATH: Record<string, string> = { search: '/registry/on-search' }
+// The partner's endpoint for each answer: its callback base URL and the spec's path.
+const CALLBACK_PATH: Record<string, string> = {
+  search: '/registry/on-search',
+  subscribe: '/registry/on-subscribe',
+  unsubscribe: '/registry/on-unsubscribe',
+  'txn-status': '/registry/txn/on-status',
+  notify: '/registry/notify',
+}
+const CALLBACK_ACTION: Record<string, string> = { search: 'on-search', subscribe: 'on-subscribe', unsubscribe: 'on-unsubscribe', 'txn-status': 'txn-on-status', notify: 'notify' }
 
 export function createDciQueue (connection: Redis, prefix: string): Queue<DciJob, unknown, DciJobName> {
   return new Queue<DciJob, unknown, DciJobName>(DCI_QUEUE, { connection, prefix })
@@ -44,6 +54,7 @@ export interface DciWorkerOptions {
   prefix: string
   transactions: TransactionStore
   partners: PartnerStore
+  subscriptions: SubscriptionStore
   service: DciService
   dispatcher: Dispatcher
   settings: CallbackSettings
@@ -83,13 +94,12 @@ export function createDciWorker (options: DciWorkerOptions): Worker<DciJob, unkn
     let text = tx.answer
     if (text === null) {
       // Answered once: a resend is the same signed message, with the same message_id.
-      const envelope = { header: { message_id: tx.messageId, action: tx.action }, message: JSON.parse(tx.request) } as unknown as DciEnvelope
-      const items = await service.search(tx.registry, partner, envelope, { requestId: `dci-${tx.id}`, clientIp: null })
-      const body = service.envelope(partner.id, `on-${tx.action}`, { transaction_id: tx.transactionId, correlation_id: tx.correlationId, search_response: items }, { status: 'succ', total: items.length, completed: items.length })
-      const problems = loadDciSpec(tx.registry).validateRequest(CALLBACK_PATH[tx.action]!, body)
-      if (problems.length > 0) throw new Error(`the on-${tx.action} message does not match the DCI specification: ${problems.map((p) => `${p.pointer} ${p.message}`).join('; ')}`)
-      text = JSON.stringify(body)
-      await transactions.answered(id, text, 'succ')
+      const composed = await compose(tx, partner)
+      if ('skipped' in composed) return giveUp(composed.skipped)
+      const problems = loadDciSpec(tx.registry).validateRequest(CALLBACK_PATH[tx.action]!, composed.body)
+      if (problems.length > 0) throw new Error(`the ${CALLBACK_ACTION[tx.action]} message does not match the DCI specification: ${problems.map((p) => `${p.pointer} ${p.message}`).join('; ')}`)
+      text = JSON.stringify(composed.body)
+      await transactions.answered(id, text, composed.status)
     }
     // Kept for txn/status; a partner without a callback URL asks for it there.
     if (partner.callbackUrl === null) {
@@ -105,6 +115,41 @@ export function createDciWorker (options: DciWorkerOptions): Worker<DciJob, unkn
       case 'rejected': return giveUp(`the partner answered ${posted.status}`)
       case 'retry': throw new Error(`the partner's callback: ${posted.reason}`)
     }
+  }
+
+  // The message the partner's callback receives for a transaction.
+  async function compose (tx: DciTransaction, partner: Partner): Promise<{ body: Record<string, unknown>, status: TxnStatus } | { skipped: string }> {
+    const request = JSON.parse(tx.request) as Record<string, unknown>
+    const envelope = { header: { message_id: tx.messageId, action: tx.action }, message: request } as unknown as DciEnvelope
+    const ctx = { requestId: `dci-${tx.id}`, clientIp: null }
+    const action = CALLBACK_ACTION[tx.action]!
+    const ids = { transaction_id: tx.transactionId, correlation_id: tx.correlationId }
+    const done = (message: Record<string, unknown>, total: number, extra: { reason?: string, reasonMessage?: string } = {}) =>
+      ({ body: service.envelope(partner.id, action, message, { status: 'succ', total, completed: total, ...extra }), status: 'succ' as const })
+    switch (tx.action) {
+      case 'search': {
+        const items = await service.search(tx.registry, partner, envelope, ctx)
+        return done({ ...ids, search_response: items }, items.length)
+      }
+      case 'subscribe': {
+        const items = await service.subscribe(tx.registry, partner, envelope, tx.id, ctx)
+        return done({ ...ids, subscribe_response: items }, items.length)
+      }
+      case 'unsubscribe': {
+        const codes = request.subscription_codes as string[]
+        return done({ ...ids, ...await service.unsubscribe(partner, codes) }, codes.length)
+      }
+      case 'txn-status': {
+        const answer = await statusAnswer({ transactions, subscriptions: options.subscriptions }, tx.registry, partner.id, request.txnstatus_request as TxnStatusRequest)
+        return done(statusMessage(tx.transactionId, answer), 1, { reasonMessage: answer.reasonMessage, ...(answer.reason === undefined ? {} : { reason: answer.reason }) })
+      }
+      case 'notify': {
+        const notified = await service.notify(partner, request as unknown as NotifyRequest, tx.messageId)
+        if ('skipped' in notified) return notified
+        return done({ transaction_id: tx.transactionId, notify_event: [notified.item] }, 1)
+      }
+    }
+    return { skipped: `${tx.action} is not answered by this registry` }
   }
 
   const worker = new Worker<DciJob, unknown, DciJobName>(DCI_QUEUE, handle, callbackWorkerOptions({ ...options, ...options.settings }))

@@ -14,14 +14,25 @@ export interface DciPurpose {
   registries: DciRegistry[]
 }
 
+export type EventSubject = 'newborn' | 'deceased' | 'applicant'
+
+// An event partners may subscribe to: an approval of one of `services`.
+export interface DciEvent {
+  services: string[]
+  subject: EventSubject
+  recordTypes: string[]
+}
+
 export interface DciPolicy {
   recordTypes: Record<DciRegistry, string[]>
   purposes: Record<string, DciPurpose>
+  // Per registry, by reg_event_type (bare).
+  events: Record<DciRegistry, Record<string, DciEvent>>
 }
 
 const schema = {
   type: 'object',
-  required: ['record_types', 'purposes'],
+  required: ['record_types', 'purposes', 'events'],
   additionalProperties: false,
   properties: {
     record_types: {
@@ -32,6 +43,12 @@ const schema = {
         social: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', pattern: '^[A-Za-z]+$' } },
         crvs: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', pattern: '^[A-Za-z]+$' } },
       },
+    },
+    events: {
+      type: 'object',
+      required: ['social', 'crvs'],
+      additionalProperties: false,
+      properties: { social: { $ref: '#/$defs/events' }, crvs: { $ref: '#/$defs/events' } },
     },
     purposes: {
       type: 'object',
@@ -48,14 +65,36 @@ const schema = {
       },
     },
   },
+  $defs: {
+    events: {
+      type: 'object',
+      propertyNames: { pattern: '^[A-Za-z]+$' },
+      additionalProperties: {
+        type: 'object',
+        required: ['services', 'subject', 'record_types'],
+        additionalProperties: false,
+        properties: {
+          services: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', pattern: '^[a-z_]+\\.[a-z0-9-]+$' } },
+          subject: { enum: ['newborn', 'deceased', 'applicant'] },
+          record_types: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', pattern: '^[A-Za-z]+$' } },
+        },
+      },
+    },
+  },
 }
 
 export function loadDciPolicy (file: string = DCI_POLICY_FILE): DciPolicy {
   const doc = parseYaml(readFileSync(file, 'utf8')) as unknown
   const validate = new Ajv({ allErrors: true }).compile(schema)
   if (!validate(doc)) throw new Error(`${file}: ${validate.errors?.map((e) => `${e.instancePath} ${e.message}`).join('; ')}`)
-  const raw = doc as { record_types: Record<DciRegistry, string[]>, purposes: Record<string, DciPurpose> }
-  return { recordTypes: raw.record_types, purposes: raw.purposes }
+  type RawEvent = Omit<DciEvent, 'recordTypes'> & { record_types: string[] }
+  const raw = doc as { record_types: Record<DciRegistry, string[]>, purposes: Record<string, DciPurpose>, events: Record<DciRegistry, Record<string, RawEvent>> }
+  const events = (registry: DciRegistry) => Object.fromEntries(Object.entries(raw.events[registry]).map(([type, e]) => {
+    const stray = e.record_types.filter((r) => !raw.record_types[registry].includes(r))
+    if (stray.length > 0) throw new Error(`${file}: /events/${registry}/${type}: ${stray.join(', ')} is not a record type of the ${registry} registry`)
+    return [type, { services: e.services, subject: e.subject, recordTypes: e.record_types }]
+  }))
+  return { recordTypes: raw.record_types, purposes: raw.purposes, events: { social: events('social'), crvs: events('crvs') } }
 }
 
 // "spdci-extensions-dci:Person" and "Person" name the same record type.

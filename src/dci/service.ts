@@ -8,7 +8,9 @@ import { DciError } from './errors.ts'
 import type { Partner } from './partners.ts'
 import type { DciPolicy } from './policy.ts'
 import { operationsFor, planSearch, readRecord, SearchRefusal, uinOf, type PlannedSearch, type SearchItem } from './search.ts'
+import { factsOf, notifyRecord, type NotifyRequest } from './events.ts'
 import { signDciMessage } from './signature.ts'
+import { planSubscription, SubscribeRefusal, subscriptionInfo, type PlannedSubscription, type SubscribeItem, type SubscribeReason, type SubscriptionStore } from './subscriptions.ts'
 import type { DciRegistry } from './spec.ts'
 
 // What answering a DCI search takes, wherever it runs: in the request (sync)
@@ -31,6 +33,7 @@ export interface DciServiceDeps {
   policy: DciPolicy
   settings: Config['dci']
   signingKey: MemberKey
+  subscriptions: SubscriptionStore
   now?: () => number
 }
 
@@ -43,7 +46,7 @@ export type SearchResponseItem = Record<string, unknown> & { reference_id: strin
 export function createDciService (deps: DciServiceDeps) {
   const now = deps.now ?? Date.now
 
-  function auditEntry (ctx: SearchContext, registry: DciRegistry, partner: Partner, envelope: DciEnvelope, item: SearchItem, fields: Pick<AuditEntry, 'citizen' | 'purpose' | 'sourcesAsked' | 'sourcesAnswered' | 'result'> & { reason?: string, recordType?: string }): AuditEntry {
+  function auditEntry (ctx: SearchContext, registry: DciRegistry, partner: Partner, envelope: Pick<DciEnvelope, 'header' | 'message'>, item: { reference_id: string }, fields: Pick<AuditEntry, 'citizen' | 'purpose' | 'sourcesAsked' | 'sourcesAnswered' | 'result'> & { reason?: string, recordType?: string, more?: Record<string, unknown> }): AuditEntry {
     return {
       recordType: 'citizen_lookup',
       at: new Date(now()).toISOString(),
@@ -67,7 +70,16 @@ export function createDciService (deps: DciServiceDeps) {
         referenceId: item.reference_id,
         ...(fields.recordType === undefined ? {} : { recordType: fields.recordType }),
         ...(fields.reason === undefined ? {} : { reason: fields.reason }),
+        ...fields.more,
       },
+    }
+  }
+
+  async function writeAudit (entries: AuditEntry[]): Promise<void> {
+    try {
+      await Promise.all(entries.map((e) => deps.appendAudit(e)))
+    } catch (err) {
+      throw new DciError('err.service.unavailable', 503, 'the look-up could not be recorded, so no data is returned; retry later', { cause: err, headers: { 'retry-after': '5' } })
     }
   }
 
@@ -120,11 +132,7 @@ export function createDciService (deps: DciServiceDeps) {
         const ops = operationsFor(o.plan.recordType)
         return [auditEntry(ctx, registry, partner, envelope, o.item, { citizen: o.plan.regnum, purpose: o.plan.purpose, sourcesAsked: ops, sourcesAnswered: o.record === null ? [] : ops, result: o.record === null ? 'not_found' : 'ok', recordType: o.plan.recordType })]
       })
-      try {
-        await Promise.all(entries.map((e) => deps.appendAudit(e)))
-      } catch (err) {
-        throw new DciError('err.service.unavailable', 503, 'the look-up could not be recorded, so no data is returned; retry later', { cause: err, headers: { 'retry-after': '5' } })
-      }
+      await writeAudit(entries)
       const at = new Date(now()).toISOString()
       return outcomes.map((o): SearchResponseItem => {
         if ('refusal' in o) {
@@ -142,6 +150,93 @@ export function createDciService (deps: DciServiceDeps) {
           ...(o.item.locale === undefined ? {} : { locale: o.item.locale }),
         }
       })
+    },
+
+    // Each subscribe_request item, as a subscription or its refusal. Refusals
+    // of what the partner may ask are audited, as search refusals are.
+    async subscribe (registry: DciRegistry, partner: Partner, envelope: Pick<DciEnvelope, 'header' | 'message'>, transactionRef: number, ctx: SearchContext): Promise<Array<Record<string, unknown>>> {
+      const items = (envelope.message.subscribe_request ?? []) as SubscribeItem[]
+      const seen = new Set<string>()
+      const answers: Array<Record<string, unknown>> = []
+      const denied: AuditEntry[] = []
+      for (const item of items) {
+        const at = new Date(now()).toISOString()
+        const refuse = (reason: SubscribeReason, message: string) => answers.push({ reference_id: item.reference_id, timestamp: at, status: 'rjct', status_reason_code: reason, status_reason_message: message.slice(0, 999) })
+        if (seen.has(item.reference_id)) {
+          refuse('rjct.reference_id.duplicate', `reference_id ${item.reference_id} is used twice in this message`)
+          continue
+        }
+        seen.add(item.reference_id)
+        let plan: PlannedSubscription
+        try {
+          plan = planSubscription(item, registry, REG_TYPE[registry], partner, deps.policy)
+        } catch (err) {
+          if (!(err instanceof SubscribeRefusal)) throw err
+          if (err.denied) {
+            const purpose = item.subscribe_criteria.authorize?.purpose?.code ?? null
+            denied.push(auditEntry(ctx, registry, partner, envelope, item, { citizen: null, purpose, sourcesAsked: [], sourcesAnswered: [], result: 'denied', reason: err.message, more: { action: 'subscribe' } }))
+          }
+          refuse(err.reason, err.message)
+          continue
+        }
+        const c = item.subscribe_criteria
+        const criteria = {
+          reg_type: REG_TYPE[registry],
+          reg_event_type: c.reg_event_type,
+          ...(c.frequency === undefined ? {} : { frequency: c.frequency }),
+          ...(c.filter_type === undefined ? {} : { filter_type: c.filter_type }),
+          filter: c.filter,
+          notify_record_type: c.notify_record_type,
+          ...(item.locale === undefined ? {} : { locale: item.locale }),
+        }
+        const wanted = { partnerId: partner.id, registry, transactionRef, referenceId: item.reference_id, regEventType: c.reg_event_type, eventType: plan.eventType, recordType: plan.recordType, purpose: plan.purpose, criteria, conditions: plan.conditions, startsAt: plan.startsAt, endsAt: plan.endsAt }
+        const same = await deps.subscriptions.same(wanted)
+        if (same !== null) {
+          refuse('rjct.event.already_subscribed', `the subscription ${same.code} asks for the same events`)
+          continue
+        }
+        const subscription = await deps.subscriptions.create(wanted)
+        answers.push({ reference_id: item.reference_id, timestamp: at, status: 'succ', subscriptions: [subscriptionInfo(subscription)], ...(item.locale === undefined ? {} : { locale: item.locale }) })
+      }
+      await writeAudit(denied)
+      return answers
+    },
+
+    // The partner's subscriptions under the codes, ended together or not at all.
+    async unsubscribe (partner: Partner, codes: string[]): Promise<Record<string, unknown>> {
+      const at = new Date(now()).toISOString()
+      const found = await deps.subscriptions.byCodes(partner.id, codes)
+      const unknown = codes.filter((c) => !found.some((s) => s.code === c))
+      if (unknown.length > 0) return { timestamp: at, status: 'rjct', status_reason_code: 'rjct.subscription_code.invalid', status_reason_message: `no subscription of this partner has the code ${unknown.join(', ')}`.slice(0, 999) }
+      if (found.every((s) => s.status === 'unsubscribe')) return { timestamp: at, status: 'rjct', status_reason_code: 'rjct.event.already_unsubscribed', status_reason_message: 'every subscription named was already ended' }
+      await deps.subscriptions.unsubscribe(partner.id, codes)
+      return { timestamp: at, status: 'succ', subscription_status: codes.map((code) => ({ code, status: 'unsubscribe' })) }
+    },
+
+    // The notify_event of one event for one subscription; null when the
+    // subscription has ended or the partner lost the grant (nothing leaves).
+    // The record is audited before it is handed back.
+    async notify (partner: Partner, request: NotifyRequest, messageId: string): Promise<{ item: Record<string, unknown> } | { skipped: string }> {
+      const s = await deps.subscriptions.get(request.subscription)
+      if (s === null || s.status !== 'subscribe') return { skipped: 'the subscription has ended' }
+      if (!partner.purposes.includes(s.purpose) || !partner.recordTypes.includes(s.recordType)) return { skipped: `the partner is no longer granted ${s.purpose} and ${s.recordType}` }
+      const event = deps.policy.events[s.registry][s.eventType]
+      if (event === undefined) return { skipped: `the ${s.registry} registry no longer notifies ${s.eventType}` }
+      const record = notifyRecord(event, s.recordType, request.event)
+      const facts = factsOf(event, request.event)
+      const envelope = { header: { message_id: messageId, action: 'notify' }, message: { transaction_id: messageId } } as unknown as DciEnvelope
+      await writeAudit([auditEntry({ requestId: messageId, clientIp: null }, s.registry, partner, envelope, { reference_id: s.referenceId }, {
+        citizen: facts.subject ?? null, purpose: s.purpose, sourcesAsked: [], sourcesAnswered: [], result: 'ok', recordType: s.recordType,
+        more: { action: 'notify', subscription: s.code, event: s.regEventType, service: request.event.service },
+      })])
+      return {
+        item: {
+          reference_id: s.referenceId,
+          timestamp: new Date(now()).toISOString(),
+          data: { version: '1.0.0', reg_type: REG_TYPE[s.registry], reg_event_type: s.regEventType, reg_record_type: s.recordType, reg_records: record },
+          ...(typeof s.criteria.locale === 'string' ? { locale: s.criteria.locale } : {}),
+        },
+      }
     },
 
     // A message from the gateway to a partner: its header, signed with the gateway's key.

@@ -84,15 +84,15 @@ export function createTransactionStore (db: Queryable) {
       return (messages.rowCount ?? 0) + (settled.rowCount ?? 0)
     },
 
-    // A partner's transactions found by what a txn/status request names.
-    async find (partnerId: string, attributeType: 'transaction_id' | 'correlation_id' | 'reference_id_list', value: string | string[]): Promise<DciTransaction[]> {
+    // A partner's transactions of one action found by what a txn/status request names.
+    async find (partnerId: string, action: string, attributeType: 'transaction_id' | 'correlation_id' | 'reference_id_list', value: string | string[]): Promise<DciTransaction[]> {
       const where = attributeType === 'transaction_id'
-        ? 'transaction_id = $2'
+        ? 'transaction_id = $3'
         : attributeType === 'correlation_id'
-          ? 'correlation_id = $2'
+          ? 'correlation_id = $3'
           // Reference ids are inside the stored requests.
-          : `EXISTS (SELECT 1 FROM jsonb_array_elements(request::jsonb -> 'search_request') i WHERE i ->> 'reference_id' = ANY($2::text[]))`
-      const { rows } = await db.query<Record<string, unknown>>(`SELECT ${COLUMNS} FROM dci_transactions WHERE partner_id = $1 AND ${where} ORDER BY id LIMIT 100`, [partnerId, value])
+          : `EXISTS (SELECT 1 FROM jsonb_array_elements(request::jsonb -> (action || '_request')) i WHERE i ->> 'reference_id' = ANY($3::text[]))`
+      const { rows } = await db.query<Record<string, unknown>>(`SELECT ${COLUMNS} FROM dci_transactions WHERE partner_id = $1 AND action = $2 AND ${where} ORDER BY id LIMIT 100`, [partnerId, action, value])
       return rows.map(toTransaction)
     },
   }

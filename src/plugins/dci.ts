@@ -8,7 +8,9 @@ import { createDciQueue, createDciWorker, dciJobId, dciJobOptions, type DciJob, 
 import { createMessageStore, type MessageStore } from '../dci/messages.ts'
 import { createPartnerStore, type PartnerStore } from '../dci/partners.ts'
 import { loadDciPolicy, type DciPolicy } from '../dci/policy.ts'
+import { createEventFeed } from '../dci/events.ts'
 import { createDciService, type DciService } from '../dci/service.ts'
+import { createSubscriptionStore, type SubscriptionStore } from '../dci/subscriptions.ts'
 import { createTransactionStore, type TransactionStore } from '../dci/transactions.ts'
 import { createLimitedErrorLog } from '../errors/limited-log.ts'
 import { closeQueue, closeWorker } from '../queue/close.ts'
@@ -21,6 +23,7 @@ declare module 'fastify' {
     dci: {
       partners: PartnerStore
       transactions: TransactionStore
+      subscriptions: SubscriptionStore
       messages: MessageStore
       policy: DciPolicy
       service: DciService
@@ -49,6 +52,7 @@ async function dciPlugin (app: FastifyInstance, options: DciPluginOptions): Prom
   const { delivery } = options
   const partners = createPartnerStore(app.db)
   const transactions = createTransactionStore(app.db)
+  const subscriptions = createSubscriptionStore(app.db)
   const policy = loadDciPolicy()
   const service = createDciService({
     appendAudit: (entry) => app.audit.append(entry),
@@ -56,6 +60,7 @@ async function dciPlugin (app: FastifyInstance, options: DciPluginOptions): Prom
     policy,
     settings: options.settings,
     signingKey: options.signingKey,
+    subscriptions,
   })
   const prefix = `${app.redisKeyPrefix}:bull`
   const queueConnection = createRedisConnection({ url: options.redisUrl, role: 'queue', connectionName: 'oss-gateway:dci' })
@@ -82,6 +87,19 @@ async function dciPlugin (app: FastifyInstance, options: DciPluginOptions): Prom
       }
     },
   })
+  // Subscribed events become notify transactions, which the relay queues.
+  const feed = createEventFeed({ db: app.db, policy, batchSize: 500 })
+  const events = createPeriodic({
+    what: 'DCI event feed',
+    intervalMs: options.settings.eventsPollMs,
+    log: app.log,
+    async run () {
+      const stored = await feed.feed()
+      if (stored === 0) return
+      app.log.info({ notifications: stored }, 'DCI notifications stored')
+      relay.nudge()
+    },
+  })
   const expiry = createPeriodic({
     what: 'DCI message expiry',
     intervalMs: 3_600_000,
@@ -100,9 +118,10 @@ async function dciPlugin (app: FastifyInstance, options: DciPluginOptions): Prom
     await transactions.markQueued([transactionId])
   }
 
-  app.decorate('dci', { partners, transactions, messages: createMessageStore(app.db), policy, service, signingKey: options.signingKey, settings: options.settings, queue, enqueue })
+  app.decorate('dci', { partners, transactions, subscriptions, messages: createMessageStore(app.db), policy, service, signingKey: options.signingKey, settings: options.settings, queue, enqueue })
   app.addHook('onReady', async () => {
     relay.start()
+    events.start()
     expiry.start()
     if (!delivery.worker) return
     workerConnection = createRedisConnection({ url: options.redisUrl, role: 'worker', connectionName: 'oss-gateway:dci-worker' })
@@ -111,6 +130,7 @@ async function dciPlugin (app: FastifyInstance, options: DciPluginOptions): Prom
       prefix,
       transactions,
       partners,
+      subscriptions,
       service,
       dispatcher: agent,
       settings: options.callbacks,
@@ -120,7 +140,7 @@ async function dciPlugin (app: FastifyInstance, options: DciPluginOptions): Prom
     })
   })
   app.addHook('onClose', async () => {
-    const stopping = Promise.all([relay.stop(), expiry.stop()])
+    const stopping = Promise.all([relay.stop(), events.stop(), expiry.stop()])
     if (worker !== null && workerConnection !== null) await closeWorker(worker, workerConnection, delivery.lockDurationMs)
     await stopping
     await closeQueue(queue, queueConnection, delivery.lockDurationMs)

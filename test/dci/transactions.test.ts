@@ -16,10 +16,10 @@ t.test('a message id makes one transaction; lookups by transaction, correlation 
   t.equal(again.transaction.id, first.transaction.id)
   t.equal(again.transaction.correlationId, 'C-m1', 'the first one\'s correlation id')
   await store.create(tx('m2'))
-  t.same((await store.find('p1', 'transaction_id', 'T-m2')).map((x) => x.messageId), ['m2'])
-  t.same((await store.find('p1', 'correlation_id', 'C-m1')).map((x) => x.messageId), ['m1'])
-  t.same((await store.find('p1', 'reference_id_list', ['R-m2', 'R-none'])).map((x) => x.messageId), ['m2'])
-  t.same(await store.find('p2', 'transaction_id', 'T-m2'), [], 'another partner sees nothing')
+  t.same((await store.find('p1', 'search', 'transaction_id', 'T-m2')).map((x) => x.messageId), ['m2'])
+  t.same((await store.find('p1', 'search', 'correlation_id', 'C-m1')).map((x) => x.messageId), ['m1'])
+  t.same((await store.find('p1', 'search', 'reference_id_list', ['R-m2', 'R-none'])).map((x) => x.messageId), ['m2'])
+  t.same(await store.find('p2', 'search', 'transaction_id', 'T-m2'), [], 'another partner sees nothing')
 })
 
 t.test('expiry drops old message ids and settled transactions, never one still pending', async (t) => {

@@ -6,6 +6,7 @@ import type { Partner } from '../../dci/partners.ts'
 import type { SearchItem } from '../../dci/search.ts'
 import type { DciEnvelope } from '../../dci/service.ts'
 import { verifyDciMessage } from '../../dci/signature.ts'
+import { statusAnswer, statusMessage, type StatusAnswer, type TxnStatusRequest } from '../../dci/status.ts'
 import { loadDciSpec, type DciRegistry } from '../../dci/spec.ts'
 import { toProblem } from '../../plugins/problem.ts'
 
@@ -48,19 +49,31 @@ const exampleStatus = {
   message: { transaction_id: 'T-2026-000124', txnstatus_request: { reference_id: 'S-1', txn_type: 'search', attribute_type: 'transaction_id', attribute_value: 'T-2026-000123' } },
 }
 
-// The CRVS spec types reg_records as one object (a Person) in TxnStatusResponse,
-// where its SearchResponse has an array: a search by UIN has at most one record.
-function crvsStatusShape (message: Record<string, unknown>): Record<string, unknown> {
-  const items = (message.search_response ?? []) as Array<Record<string, unknown> & { data?: { reg_records?: unknown[] } }>
-  return {
-    ...message,
-    search_response: items.map((i) => i.data === undefined ? i : { ...i, data: { ...i.data, reg_records: i.data.reg_records?.[0] ?? {} } }),
-  }
+const exampleSubscribe = (registry: DciRegistry) => ({
+  header: { version: '1.0.0', message_id: '5e0b9d3a-1c2f-4a8e-b7d6-9f3e2a1c0b45', message_ts: '2026-12-01T09:10:00+08:00', action: 'subscribe', sender_id: 'spmis.example.org', receiver_id: 'oss-gateway.mn', total_count: 1 },
+  message: {
+    transaction_id: 'T-2026-000125',
+    subscribe_request: [{
+      reference_id: 'S-1',
+      timestamp: '2026-12-01T09:10:00+08:00',
+      subscribe_criteria: registry === 'crvs'
+        ? { reg_event_type: 'spdci-common:RegistryEventType:LiveBirth', filter_type: 'predicate', filter: [{ seq_num: 1, expression1: { attribute_name: 'admin_unit', operator: 'eq', attribute_value: '82' } }], notify_record_type: 'Person', authorize: { purpose: { code: 'vital_events.follow_up' } } }
+        : { reg_event_type: 'REGISTER', filter_type: 'predicate', filter: [{ seq_num: 1, expression1: { attribute_name: 'admin_unit', operator: 'eq', attribute_value: '82' } }], notify_record_type: 'Member', authorize: { purpose: { code: 'social_protection.eligibility' } } },
+    }],
+  },
+})
+
+const exampleUnsubscribe = {
+  header: { version: '1.0.0', message_id: '9a1e7c52-3b4d-4f60-8e2a-7c5d1b9f0e36', message_ts: '2026-12-01T09:20:00+08:00', action: 'unsubscribe', sender_id: 'spmis.example.org', receiver_id: 'oss-gateway.mn', total_count: 1 },
+  message: { transaction_id: 'T-2026-000126', timestamp: '2026-12-01T09:20:00+08:00', subscription_codes: ['3f2b8c1d-6e4a-4b9f-a0d7-1c5e9b2f8a64'] },
 }
 
 // The documented example of a path's request.
 export function dciExample (registry: DciRegistry, path: string): Record<string, unknown> {
-  return path.endsWith('/txn/status') ? exampleStatus : exampleSearch(registry)
+  if (path.endsWith('/txn/status')) return exampleStatus
+  if (path.endsWith('/unsubscribe')) return exampleUnsubscribe
+  if (path.endsWith('/subscribe')) return exampleSubscribe(registry)
+  return exampleSearch(registry)
 }
 
 const httpError = { description: 'HttpErrorResponse of the DCI specification', type: 'object', properties: { errors: { type: 'array', items: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } } } } }
@@ -173,43 +186,94 @@ export async function dciRegistryRoutes (app: FastifyInstance, options: DciRegis
     return reply.type('application/json').send(text)
   })
 
-  const asyncPath = '/registry/search'
-  app.post(asyncPath, {
-    config: { auth: { roles: ['partner'] } },
-    schema: {
-      tags: ['dci'],
-      operationId: `dci${registry === 'social' ? 'Social' : 'Crvs'}Search`,
-      summary: `DCI ${registry === 'social' ? 'Social Registry' : 'CRVS'}: search by UIN, acknowledged at once and answered at the partner's on-search`,
-      description: `POST ${asyncPath}: as the sync search, but answered with an ACK once the request is stored; the signed answer is POSTed to the partner's callback base URL + /registry/on-search ` +
-        '(retried with full jitter; kept for txn/status whatever happens to the callback).',
-      body: { ...envelopeDoc('search request'), examples: [exampleSearch(registry)] },
-      security: [{ partnerToken: [] }],
-      'x-oss-caller-signs': true,
-      response: { 200: { description: 'The acknowledgement (ACK, or ERR with the reason)', type: 'object', additionalProperties: true, properties: { message: { type: 'object', additionalProperties: true } } }, 400: httpError, 401: httpError, 403: httpError, 429: httpError, 503: httpError },
-    },
-  }, async (request, reply) => {
-    const { envelope, partner } = await admit(request, asyncPath, 'search')
-    const { header, message } = envelope
-    const items = (message.search_request ?? []) as SearchItem[]
-    const err = (text: string) => send(reply, asyncPath, service.ack('ERR', randomUUID(), { code: 'err.request.bad', message: text }))
-    const wrong = headerProblem(envelope, items.length)
-    if (wrong !== null) return err(`${wrong.reason}: ${wrong.message}`)
-    const claim = await app.dci.messages.claim(partner.id, envelope)
-    if ('duplicate' in claim) return err(`rjct.message_id.duplicate: message_id ${header.message_id} was used for another message`)
-    if ('replay' in claim) return reply.type('application/json').send(claim.replay)
-    // Stored before the ACK: an acknowledged request is answered, whatever fails after.
-    const { transaction } = await app.dci.transactions.create({
-      partnerId: partner.id, registry, action: 'search', messageId: header.message_id, transactionId: String(message.transaction_id), correlationId: randomUUID(), request: JSON.stringify(message),
+  const name = registry === 'social' ? 'Social Registry' : 'CRVS'
+  const Name = registry === 'social' ? 'Social' : 'Crvs'
+  const ackDoc = { description: 'The acknowledgement (ACK, or ERR with the reason)', type: 'object', additionalProperties: true, properties: { message: { type: 'object', additionalProperties: true } } }
+
+  // An async request: stored, acknowledged, then answered by a job that
+  // POSTs the signed answer to the partner's callback base URL + `callback`.
+  function asyncRoute (r: { path: string, action: string, callback: string, operationId: string, summary: string, description: string, example: Record<string, unknown>, items: (message: Record<string, unknown>) => number }) {
+    app.post(r.path, {
+      config: { auth: { roles: ['partner'] } },
+      schema: {
+        tags: ['dci'],
+        operationId: `dci${Name}${r.operationId}`,
+        summary: `DCI ${name}: ${r.summary}`,
+        description: `POST ${r.path}: ${r.description} Acknowledged once stored; the signed answer is POSTed to the partner's callback base URL + ${r.callback} ` +
+          '(retried with full jitter; kept for txn/status whatever happens to the callback).',
+        body: { ...envelopeDoc(`${r.action} request`), examples: [r.example] },
+        security: [{ partnerToken: [] }],
+        'x-oss-caller-signs': true,
+        response: { 200: ackDoc, 400: httpError, 401: httpError, 403: httpError, 429: httpError, 503: httpError },
+      },
+    }, async (request, reply) => {
+      const { envelope, partner } = await admit(request, r.path, r.action)
+      const { header, message } = envelope
+      const err = (text: string) => send(reply, r.path, service.ack('ERR', randomUUID(), { code: 'err.request.bad', message: text }))
+      const wrong = headerProblem(envelope, r.items(message))
+      if (wrong !== null) return err(`${wrong.reason}: ${wrong.message}`)
+      const claim = await app.dci.messages.claim(partner.id, envelope)
+      if ('duplicate' in claim) return err(`rjct.message_id.duplicate: message_id ${header.message_id} was used for another message`)
+      if ('replay' in claim) return reply.type('application/json').send(claim.replay)
+      // Stored before the ACK: an acknowledged request is answered, whatever fails after.
+      const { transaction } = await app.dci.transactions.create({
+        partnerId: partner.id, registry, action: r.action, messageId: header.message_id, transactionId: String(message.transaction_id), correlationId: randomUUID(), request: JSON.stringify(message),
+      })
+      const ack = JSON.stringify(checked(r.path, service.ack('ACK', transaction.correlationId)))
+      await app.dci.messages.keep(partner.id, header.message_id, ack)
+      // Queued now when Redis is there; otherwise the relay queues it.
+      try {
+        await app.dci.enqueue(transaction.id)
+      } catch (cause) {
+        request.log.warn({ err: cause }, 'DCI answer not queued at once; the relay will queue it')
+      }
+      return reply.type('application/json').send(ack)
     })
-    const ack = JSON.stringify(checked(asyncPath, service.ack('ACK', transaction.correlationId)))
-    await app.dci.messages.keep(partner.id, header.message_id, ack)
-    // Queued now when Redis is there; otherwise the relay queues it.
-    try {
-      await app.dci.enqueue(transaction.id)
-    } catch (cause) {
-      request.log.warn({ err: cause }, 'DCI answer not queued at once; the relay will queue it')
-    }
-    return reply.type('application/json').send(ack)
+  }
+
+  const listed = (key: string) => (message: Record<string, unknown>) => ((message[key] ?? []) as unknown[]).length
+  asyncRoute({
+    path: '/registry/search',
+    action: 'search',
+    callback: '/registry/on-search',
+    operationId: 'Search',
+    summary: 'search by UIN, acknowledged at once and answered at the partner\'s on-search',
+    description: 'as the sync search, answered later.',
+    example: exampleSearch(registry),
+    items: listed('search_request'),
+  })
+  const events = Object.keys(app.dci.policy.events[registry])
+  asyncRoute({
+    path: '/registry/subscribe',
+    action: 'subscribe',
+    callback: '/registry/on-subscribe',
+    operationId: 'Subscribe',
+    summary: `subscribe to events (${events.join(', ')}), answered at the partner's on-subscribe`,
+    description: `reg_event_type one of ${events.join(', ')} (a prefix such as spdci-common:RegistryEventType: is ignored), each an agency's approval answered through the bus; ` +
+      'filter by UIN, admin_unit (an administrative unit code: the unit and every unit below) or event_date, as idtype-value, predicate (expressions joined with "and") or expression; ' +
+      'frequency.start_time and end_time bound the events notified. Each event is POSTed, signed, to the callback base URL + /registry/notify as it happens, its record audited before it leaves.',
+    example: exampleSubscribe(registry),
+    items: listed('subscribe_request'),
+  })
+  asyncRoute({
+    path: '/registry/unsubscribe',
+    action: 'unsubscribe',
+    callback: '/registry/on-unsubscribe',
+    operationId: 'Unsubscribe',
+    summary: 'end subscriptions by their codes, answered at the partner\'s on-unsubscribe',
+    description: 'every code named must be one of the partner\'s subscriptions (rjct.subscription_code.invalid otherwise, and none is ended); notifications not yet sent for them are dropped.',
+    example: exampleUnsubscribe,
+    items: listed('subscription_codes'),
+  })
+  asyncRoute({
+    path: '/registry/txn/status',
+    action: 'txn-status',
+    callback: '/registry/txn/on-status',
+    operationId: 'TxnStatus',
+    summary: 'the status of an async transaction, answered at the partner\'s txn/on-status',
+    description: 'as the sync txn/status, answered later.',
+    example: exampleStatus,
+    items: () => 1,
   })
 
   const statusPath = '/registry/sync/txn/status'
@@ -217,9 +281,9 @@ export async function dciRegistryRoutes (app: FastifyInstance, options: DciRegis
     config: { auth: { roles: ['partner'] } },
     schema: {
       tags: ['dci'],
-      operationId: `dci${registry === 'social' ? 'Social' : 'Crvs'}SyncTxnStatus`,
-      summary: `DCI ${registry === 'social' ? 'Social Registry' : 'CRVS'}: the status of an async search, by transaction_id, correlation_id or reference ids`,
-      description: `POST ${statusPath}: the answer of an async search as it was (or would be) sent to the partner's callback, or its items as pdng while it is being answered; ` +
+      operationId: `dci${Name}SyncTxnStatus`,
+      summary: `DCI ${name}: the status of an async search or subscription, by transaction_id, correlation_id, reference ids${registry === 'crvs' ? ' or subscription codes' : ''}`,
+      description: `POST ${statusPath}: the answer of an async transaction as it was (or would be) sent to the partner's callback, or its items as pdng while it is being answered; ` +
         'status_reason_message says whether the callback was delivered.',
       body: { ...envelopeDoc('transaction status request'), examples: [exampleStatus] },
       security: [{ partnerToken: [] }],
@@ -228,26 +292,20 @@ export async function dciRegistryRoutes (app: FastifyInstance, options: DciRegis
     },
   }, async (request, reply) => {
     const { envelope, partner } = await admit(request, statusPath, 'txn-status')
-    const { message } = envelope
-    const asked = message.txnstatus_request as { txn_type: string, attribute_type: 'transaction_id' | 'correlation_id' | 'reference_id_list', attribute_value: string | string[] }
-    // txnstatus_response is required even when nothing is found: then it lists nothing.
-    const nothing = { transaction_id: asked.attribute_type === 'transaction_id' ? String(asked.attribute_value) : '', correlation_id: asked.attribute_type === 'correlation_id' ? String(asked.attribute_value) : '', search_response: [] }
-    const answerWith = (txnStatus: Record<string, unknown> | null, status: 'succ' | 'rjct', reasonMessage: string, reason?: string) => send(reply, statusPath, service.envelope(partner.id, 'txn-on-status', {
-      transaction_id: message.transaction_id,
-      correlation_id: randomUUID(),
-      txnstatus_response: { txn_type: asked.txn_type, txn_status: txnStatus ?? nothing },
-    }, { status, total: 1, completed: status === 'succ' ? 1 : 0, reasonMessage, ...(reason === undefined ? {} : { reason }) }))
+    const { header, message } = envelope
+    const asked = message.txnstatus_request as TxnStatusRequest
+    const answerWith = (answer: StatusAnswer) => service.envelope(partner.id, 'txn-on-status', statusMessage(message.transaction_id, answer), {
+      status: answer.status, total: 1, completed: answer.status === 'succ' ? 1 : 0, reasonMessage: answer.reasonMessage, ...(answer.reason === undefined ? {} : { reason: answer.reason }),
+    })
+    const reject = (reason: string, reasonMessage: string) => send(reply, statusPath, answerWith({ txnstatusResponse: { txn_type: asked.txn_type, txn_status: { transaction_id: '', correlation_id: '', search_response: [] } }, status: 'rjct', reason, reasonMessage }))
     const wrong = headerProblem(envelope, 1)
-    if (wrong !== null) return answerWith(null, 'rjct', wrong.message, wrong.reason)
-    if (asked.txn_type !== 'search') return answerWith(null, 'rjct', `${asked.txn_type} transactions are not kept by this registry`, 'rjct.action.not_supported')
-    const listed = asked.attribute_type === 'reference_id_list'
-    if (listed !== Array.isArray(asked.attribute_value)) return answerWith(null, 'rjct', 'attribute_value must be a list exactly when attribute_type is reference_id_list')
-    const found = (await app.dci.transactions.find(partner.id, asked.attribute_type, asked.attribute_value)).filter((t) => t.registry === registry && t.action === 'search')
-    const tx = found[0]
-    if (tx === undefined) return answerWith(null, 'rjct', 'no search of this partner matches')
-    const stored = tx.answer === null ? null : JSON.parse(tx.answer) as { message: Record<string, unknown> }
-    const pending = { transaction_id: tx.transactionId, correlation_id: tx.correlationId, search_response: ((JSON.parse(tx.request) as { search_request?: SearchItem[] }).search_request ?? []).map((i) => ({ reference_id: i.reference_id, timestamp: new Date().toISOString(), status: 'pdng' })) }
-    const delivery = tx.callbackState === 'sent' ? 'the answer was delivered to the partner\'s callback' : tx.callbackState === 'failed' ? `the answer could not be delivered: ${tx.callbackError ?? 'unknown'}` : tx.answer === null ? 'the search is being answered' : 'the answer is being delivered'
-    return answerWith(registry === 'crvs' && stored !== null ? crvsStatusShape(stored.message) : stored?.message ?? pending, 'succ', delivery)
+    if (wrong !== null) return reject(wrong.reason, wrong.message)
+    const claim = await app.dci.messages.claim(partner.id, envelope)
+    if ('duplicate' in claim) return reject('rjct.message_id.duplicate', `message_id ${header.message_id} was used for another message`)
+    if ('replay' in claim) return reply.type('application/json').send(claim.replay)
+    const answer = await statusAnswer({ transactions: app.dci.transactions, subscriptions: app.dci.subscriptions }, registry, partner.id, asked)
+    const text = JSON.stringify(checked(statusPath, answerWith(answer)))
+    await app.dci.messages.keep(partner.id, header.message_id, text)
+    return reply.type('application/json').send(text)
   })
 }

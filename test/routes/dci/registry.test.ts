@@ -1,33 +1,15 @@
 import t from 'tap'
 import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto'
-import { once } from 'node:events'
-import { createServer, type IncomingMessage } from 'node:http'
 import { generatePopulation, type Citizen } from '../../../src/exchange/index.ts'
 import { signDciMessage, verifyDciMessage } from '../../../src/dci/signature.ts'
 import { loadDciSpec, type DciRegistry } from '../../../src/dci/spec.ts'
-import { buildTestApp } from '../../helpers/app.ts'
+import { dciSetup, PARTNER, partnerReceiver } from '../../helpers/dci.ts'
 import { eventually } from '../../helpers/eventually.ts'
 
 const population = generatePopulation({ citizens: 500 })
 const [alice] = population.livingAdults() as [Citizen]
-const PARTNER = 'spmis.example.org'
 
-async function setup (t: Parameters<typeof buildTestApp>[0], grant: { purposes?: string[], recordTypes?: string[], callbackUrl?: string } = {}, env: Record<string, string> = {}) {
-  const test = await buildTestApp(t, { exchange: { citizens: 500 }, env: { CALLBACK_ALLOWED_CIDRS: '127.0.0.0/8', ...env } })
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519')
-  const admin = { authorization: `Bearer ${await test.token('admin')}` }
-  const registered = await test.app.inject({
-    method: 'POST',
-    url: '/v1/admin/partners',
-    headers: admin,
-    payload: { id: PARTNER, name: 'Example MIS', jwks: { keys: [{ ...publicKey.export({ format: 'jwk' }), kid: 'k1' }] }, purposes: grant.purposes ?? ['social_protection.eligibility'], recordTypes: grant.recordTypes ?? ['SRPerson', 'Member', 'Person'], ...(grant.callbackUrl === undefined ? {} : { callbackUrl: grant.callbackUrl }) },
-  })
-  t.equal(registered.statusCode, 201, registered.body)
-  const issued = await test.app.inject({ method: 'POST', url: '/oauth2/client/token', payload: { grant_type: 'client_credentials', client_id: PARTNER, client_secret: registered.json().clientSecret } })
-  const bearer = { authorization: `Bearer ${issued.json().access_token as string}` }
-  const gatewayKeys = (await test.app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json().keys
-  return { ...test, bearer, key: { kid: 'k1', privateKey: privateKey as KeyObject }, gatewayKeys, admin }
-}
+const setup = dciSetup
 
 function searchItem (query: unknown, extra: Record<string, unknown> = {}, queryType = 'idtype-value') {
   return { reference_id: randomUUID(), timestamp: new Date().toISOString(), search_criteria: { query_type: queryType, query, ...extra } }
@@ -169,22 +151,6 @@ t.test('each partner is limited in messages a minute and items a message', async
   t.equal(over.json().errors[0].code, 'err.request.too_many_requests')
   t.ok(Number(over.headers['retry-after']) >= 1, 'with Retry-After')
 })
-
-// The partner's own DCI endpoints: what the gateway POSTs there, answered
-// with the statuses given in turn (then 200).
-async function partnerReceiver (t: Parameters<typeof buildTestApp>[0], statuses: number[] = []) {
-  const received: Array<{ path: string, body: Record<string, any> }> = []
-  const server = createServer(async (req: IncomingMessage, res) => {
-    const chunks: Buffer[] = []
-    for await (const c of req) chunks.push(c as Buffer)
-    received.push({ path: req.url ?? '', body: JSON.parse(Buffer.concat(chunks).toString('utf8')) })
-    res.writeHead(statuses.shift() ?? 200, { 'content-type': 'application/json' }).end('{}')
-  })
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
-  return { received, base: `http://127.0.0.1:${(server.address() as { port: number }).port}/dci` }
-}
 
 t.test('an async search is acknowledged, answered at the partner\'s on-search (retried, the same signed message), and its status is readable', async (t) => {
   const receiver = await partnerReceiver(t, [503])
