@@ -19,9 +19,9 @@ const ROOT = join(import.meta.dirname, '..')
 
 interface Step { commands: string[], expected: string[] }
 
-export function walkThrough (readme: string): Step[] {
-  const section = readme.split(/^## /m).find((s) => s.startsWith('Walk-through'))
-  if (section === undefined) throw new Error('the README has no "Walk-through" section')
+export function walkThrough (readme: string, title = 'Walk-through'): Step[] {
+  const section = readme.split(/^## /m).find((s) => s.startsWith(title))
+  if (section === undefined) throw new Error(`the README has no "${title}" section`)
   const steps: Step[] = []
   for (const [, block] of section.matchAll(/^```sh\n([\s\S]*?)^```/gm)) {
     let step: Step | null = null
@@ -64,7 +64,11 @@ function shows (output: string, expected: string[]): string | null {
 }
 
 t.test('the README walk-through runs as written against `npm start`, which stops when npm is stopped', async (tt) => {
-  const steps = walkThrough(readFileSync(join(ROOT, 'README.md'), 'utf8'))
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
+  // The walk-through, then a partner system trying the DCI face.
+  const partner = walkThrough(readme, 'Partner systems through the DCI standard')
+  tt.ok(partner.length >= 5, `${partner.length} steps of the DCI section`)
+  const steps = [...walkThrough(readme), ...partner]
   tt.ok(steps.length >= 5, `${steps.length} steps`)
   tt.ok(steps.some((s) => s.expected.length > 0), 'the walk-through shows what to expect')
 
