@@ -20,6 +20,8 @@ import { partnerIssuer } from './dci/tokens.ts'
 import { partnerRoutes } from './routes/admin/partners.ts'
 import { tokenRoutes } from './routes/dci/token.ts'
 import { dciRegistryRoutes } from './routes/dci/registry.ts'
+import { dciReceiverRoutes } from './routes/dci/receiver.ts'
+import { partnerRegistryRoutes } from './routes/partner-registries.ts'
 import auth from './plugins/auth.ts'
 import adapters from './plugins/adapters.ts'
 import catalogue from './plugins/catalogue.ts'
@@ -140,6 +142,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(tokenRoutes)
   await app.register(dciRegistryRoutes, { registry: 'social', prefix: '/dci/social' })
   await app.register(dciRegistryRoutes, { registry: 'crvs', prefix: '/dci/crvs' })
+  await app.register(dciReceiverRoutes, { prefix: '/dci/receiver' })
+  await app.register(partnerRegistryRoutes)
   await app.register(queueDashboardRoutes, { queues: [app.applications.queue, app.callbacks.queue], sessionTtlSeconds: config.auth.dashboardSessionTtlSeconds })
 
   return app

@@ -3,6 +3,7 @@
 // gateway's configuration nor its store; only `verify --jwks-url` goes online.
 import { createPrivateKey, generateKeyPairSync, randomUUID, type JsonWebKey, type KeyObject } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { text } from 'node:stream/consumers'
 import { parseArgs } from 'node:util'
 import { request } from 'undici'
@@ -87,11 +88,17 @@ export function generatePartnerKey (options: { kid?: string, alg?: string, now?:
   }
 }
 
+// `npm run` starts the script in the project's root: relative names are the
+// caller's, from the directory npm was run in.
+function fromCaller (file: string): string {
+  return resolve(process.env.INIT_CWD ?? process.cwd(), file)
+}
+
 // flag 'wx': a key file is never replaced, so a registered key is never lost.
 export function writePartnerKey (file: string, options: { kid?: string, alg?: string } = {}): PartnerKey['jwks'] {
   const key = generatePartnerKey(options)
   try {
-    writeFileSync(file, JSON.stringify(key.privateJwk, null, 2) + '\n', { mode: 0o600, flag: 'wx' })
+    writeFileSync(fromCaller(file), JSON.stringify(key.privateJwk, null, 2) + '\n', { mode: 0o600, flag: 'wx' })
   } catch (err) {
     if ((err as { code?: string }).code === 'EEXIST') throw new DciCliError(`${file} exists; it is not overwritten (a partner's registered key would be lost)`)
     throw new DciCliError(`cannot write ${file}: ${(err as Error).message}`)
@@ -102,7 +109,7 @@ export function writePartnerKey (file: string, options: { kid?: string, alg?: st
 export function readPartnerKey (file: string): { kid: string, privateKey: KeyObject } {
   let jwk: JsonWebKey & { kid?: unknown }
   try {
-    jwk = JSON.parse(readFileSync(file, 'utf8')) as JsonWebKey
+    jwk = JSON.parse(readFileSync(fromCaller(file), 'utf8')) as JsonWebKey
   } catch (err) {
     throw new DciCliError(`cannot read the key file ${file}: ${(err as Error).message}`)
   }
@@ -307,7 +314,7 @@ export async function runDci (argv: string[], io: Io = standardIo): Promise<numb
 
 function readText (file: string): string {
   try {
-    return readFileSync(file, 'utf8')
+    return readFileSync(fromCaller(file), 'utf8')
   } catch (err) {
     throw new DciCliError(`cannot read ${file}: ${(err as Error).message}`)
   }

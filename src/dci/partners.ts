@@ -7,11 +7,37 @@ import { createGrouper } from '../db/grouper.ts'
 // which keys, for which purposes and record types (nothing else: deny by
 // default). The client secret is shown once, at registration or rotation.
 
+// The partner's own DCI registry, which the gateway queries as a client. The
+// client secret it issued to the gateway is write-only: stored, never shown.
+export interface PartnerRegistry {
+  url: string
+  tokenUrl: string
+  clientId: string
+  hasClientSecret: boolean
+}
+
+export interface PartnerRegistryInput {
+  url: string
+  tokenUrl: string
+  clientId: string
+  // Absent on a change: the stored one is kept.
+  clientSecret?: string
+}
+
+// What the DCI client needs to reach the partner's registry.
+export interface PartnerRegistryCredentials {
+  url: string
+  tokenUrl: string
+  clientId: string
+  clientSecret: string | null
+}
+
 export interface Partner {
   id: string
   name: string
   jwks: { keys: JsonWebKey[] }
   callbackUrl: string | null
+  registry: PartnerRegistry | null
   purposes: string[]
   recordTypes: string[]
   active: boolean
@@ -22,7 +48,7 @@ export interface Partner {
 }
 
 // What an admin sets; the rest is kept by the store.
-export type PartnerInput = Pick<Partner, 'name' | 'jwks' | 'callbackUrl' | 'purposes' | 'recordTypes' | 'active'>
+export type PartnerInput = Pick<Partner, 'name' | 'jwks' | 'callbackUrl' | 'purposes' | 'recordTypes' | 'active'> & { registry: PartnerRegistryInput | null }
 
 // The gateway makes every secret itself, 256 random bits: a plain SHA-256 is
 // as strong as a slow hash for such a secret, and costs an attacker-driven
@@ -42,11 +68,18 @@ export function newSecret (): string {
   return randomBytes(32).toString('base64url')
 }
 
+// Never the registry's client secret: only whether there is one.
 const COLUMNS = `id, name, jwks, callback_url AS "callbackUrl", purposes, record_types AS "recordTypes", active,
+  registry_url AS "registryUrl", registry_token_url AS "registryTokenUrl", registry_client_id AS "registryClientId",
+  registry_client_secret IS NOT NULL AS "hasClientSecret",
   created_by AS "createdBy", created_at AS "createdAt", updated_by AS "updatedBy", updated_at AS "updatedAt"`
 
 function toPartner (r: Record<string, unknown>): Partner {
-  return { ...(r as unknown as Partner), createdAt: isoTime(r.createdAt), updatedAt: isoTime(r.updatedAt) }
+  const { registryUrl, registryTokenUrl, registryClientId, hasClientSecret, ...rest } = r
+  const registry = registryUrl === null || registryUrl === undefined
+    ? null
+    : { url: registryUrl as string, tokenUrl: registryTokenUrl as string, clientId: registryClientId as string, hasClientSecret: hasClientSecret === true }
+  return { ...(rest as unknown as Partner), registry, createdAt: isoTime(r.createdAt), updatedAt: isoTime(r.updatedAt) }
 }
 
 export function createPartnerStore (db: Queryable) {
@@ -54,17 +87,21 @@ export function createPartnerStore (db: Queryable) {
     // Null when the id is taken.
     async create (id: string, input: PartnerInput, secretHash: string, actor: string): Promise<Partner | null> {
       const { rows } = await db.query<Record<string, unknown>>(
-        `INSERT INTO dci_partners (id, name, secret_hash, jwks, callback_url, purposes, record_types, active, created_by, updated_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) ON CONFLICT (id) DO NOTHING RETURNING ${COLUMNS}`,
-        [id, input.name, secretHash, JSON.stringify(input.jwks), input.callbackUrl, input.purposes, input.recordTypes, input.active, actor])
+        `INSERT INTO dci_partners (id, name, secret_hash, jwks, callback_url, purposes, record_types, active, created_by, updated_by,
+           registry_url, registry_token_url, registry_client_id, registry_client_secret)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12, $13) ON CONFLICT (id) DO NOTHING RETURNING ${COLUMNS}`,
+        [id, input.name, secretHash, JSON.stringify(input.jwks), input.callbackUrl, input.purposes, input.recordTypes, input.active, actor, ...registryParams(input.registry)])
       return rows[0] === undefined ? null : toPartner(rows[0])
     },
 
     async update (id: string, input: PartnerInput, actor: string): Promise<Partner | null> {
       const { rows } = await db.query<Record<string, unknown>>(
+        // A change without a client secret keeps the stored one; no registry clears it.
         `UPDATE dci_partners SET name = $2, jwks = $3, callback_url = $4, purposes = $5, record_types = $6, active = $7,
+           registry_url = $9, registry_token_url = $10, registry_client_id = $11,
+           registry_client_secret = CASE WHEN $9::text IS NULL THEN NULL ELSE COALESCE($12::text, registry_client_secret) END,
            updated_by = $8, updated_at = now() WHERE id = $1 RETURNING ${COLUMNS}`,
-        [id, input.name, JSON.stringify(input.jwks), input.callbackUrl, input.purposes, input.recordTypes, input.active, actor])
+        [id, input.name, JSON.stringify(input.jwks), input.callbackUrl, input.purposes, input.recordTypes, input.active, actor, ...registryParams(input.registry)])
       return rows[0] === undefined ? null : toPartner(rows[0])
     },
 
@@ -81,6 +118,14 @@ export function createPartnerStore (db: Queryable) {
     // The partners of the messages of one turn, read in one statement.
     current: groupedLookup(db),
 
+    // The partner's registry with the secret the gateway presents there; null without a registry.
+    async registryCredentials (id: string): Promise<PartnerRegistryCredentials | null> {
+      const { rows } = await db.query<PartnerRegistryCredentials>(
+        `SELECT registry_url AS url, registry_token_url AS "tokenUrl", registry_client_id AS "clientId", registry_client_secret AS "clientSecret"
+         FROM dci_partners WHERE id = $1 AND registry_url IS NOT NULL`, [id])
+      return rows[0] ?? null
+    },
+
     async secretHashOf (id: string): Promise<{ hash: string, active: boolean } | null> {
       const { rows } = await db.query<{ hash: string, active: boolean }>('SELECT secret_hash AS hash, active FROM dci_partners WHERE id = $1', [id])
       return rows[0] ?? null
@@ -95,6 +140,10 @@ export function createPartnerStore (db: Queryable) {
       return ((await db.query('DELETE FROM dci_partners WHERE id = $1', [id])).rowCount ?? 0) > 0
     },
   }
+}
+
+function registryParams (r: PartnerRegistryInput | null): Array<string | null> {
+  return r === null ? [null, null, null, null] : [r.url, r.tokenUrl, r.clientId, r.clientSecret ?? null]
 }
 
 function groupedLookup (db: Queryable): (id: string) => Promise<Partner | null> {

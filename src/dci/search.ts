@@ -42,6 +42,23 @@ export interface PlannedSearch {
   recordType: string
   pageSize: number
   pageNumber: number
+  // reg_event_type: only a person who has had the event is a match.
+  event: SearchEvent | null
+}
+
+// The events a search can ask about, per registry, and how a record shows
+// it: every registered person was born; a death is in the civil registry; a
+// welfare enrolment registers the person with the Social Registry.
+export type SearchEvent = 'LiveBirth' | 'Death' | 'REGISTER'
+const SEARCH_EVENTS: Record<DciRegistry, SearchEvent[]> = { crvs: ['LiveBirth', 'Death'], social: ['REGISTER'] }
+
+export function hasEvent (event: SearchEvent | null, record: Record<string, unknown>): boolean {
+  if (event === 'Death') return record.death_date !== undefined
+  if (event === 'REGISTER') {
+    const attributes = (record.additional_attributes ?? []) as Array<{ name: string, value: unknown[] }>
+    return attributes.some((a) => a.name === 'welfare_enrolments' && a.value.length > 0)
+  }
+  return true
 }
 
 export class SearchRefusal extends Error {
@@ -129,9 +146,16 @@ export function planSearch (item: SearchItem, registry: DciRegistry, partner: Pa
     throw new SearchRefusal('rjct.pagination.invalid', 'page_size and page_number are whole numbers from 1')
   }
 
+  let event: SearchEvent | null = null
+  if (c.reg_event_type !== undefined) {
+    const named = bareRecordType(c.reg_event_type)
+    event = SEARCH_EVENTS[registry].find((e) => e === named) ?? null
+    if (event === null) throw new SearchRefusal('rjct.search_criteria.invalid', `the ${registry} registry searches by reg_event_type ${SEARCH_EVENTS[registry].join(' or ')} only`)
+  }
+
   const parsed = parseRegnum(uinOf(c.query_type, c.query))
   if (!parsed.ok) throw new SearchRefusal('rjct.search_criteria.invalid', `the UIN is not a valid registration number: ${parsed.message}`)
-  return { regnum: parsed.value, purpose, recordType: asked, pageSize, pageNumber }
+  return { regnum: parsed.value, purpose, recordType: asked, pageSize, pageNumber, event }
 }
 
 // How a record type is read from the bus: which operations, and how their

@@ -7,7 +7,7 @@ import { ProblemError } from '../errors/problem-error.ts'
 import { DciError } from './errors.ts'
 import type { Partner } from './partners.ts'
 import type { DciPolicy } from './policy.ts'
-import { operationsFor, planSearch, readRecord, SearchRefusal, uinOf, type PlannedSearch, type SearchItem } from './search.ts'
+import { hasEvent, operationsFor, planSearch, readRecord, SearchRefusal, uinOf, type PlannedSearch, type SearchItem } from './search.ts'
 import { factsOf, notifyRecord, type NotifyRequest } from './events.ts'
 import { signDciMessage } from './signature.ts'
 import { planSubscription, SubscribeRefusal, subscriptionInfo, type PlannedSubscription, type SubscribeItem, type SubscribeReason, type SubscriptionStore } from './subscriptions.ts'
@@ -113,7 +113,9 @@ export function createDciService (deps: DciServiceDeps) {
           return { item, refusal: err }
         }
         try {
-          return { item, plan, record: await readRecord(plan, call) }
+          // A person without the event asked for is no match.
+          const record = await readRecord(plan, call)
+          return { item, plan, record: record !== null && hasEvent(plan.event, record) ? record : null }
         } catch (err) {
           if (err instanceof SearchRefusal) return { item, refusal: err }
           if (err instanceof ProblemError && err.status >= 500) {

@@ -5,7 +5,9 @@ import type { MemberKey } from '../bus/member-keys.ts'
 import { callbackDispatcher } from '../callbacks/delivery.ts'
 import type { Config } from '../config.ts'
 import { createDciQueue, createDciWorker, dciJobId, dciJobOptions, type DciJob, type DciJobName } from '../dci/jobs.ts'
+import { createDciClient, type DciClient } from '../dci/client.ts'
 import { createMessageStore, type MessageStore } from '../dci/messages.ts'
+import { createOutboundSearches, createOutboundStore, type OutboundSearches, type OutboundStore } from '../dci/outbound.ts'
 import { createPartnerStore, type PartnerStore } from '../dci/partners.ts'
 import { loadDciPolicy, type DciPolicy } from '../dci/policy.ts'
 import { createEventFeed } from '../dci/events.ts'
@@ -32,6 +34,10 @@ declare module 'fastify' {
       queue: Queue<DciJob, unknown, DciJobName>
       // Queues the job that answers a stored transaction (the relay retries if this fails).
       enqueue: (transactionId: number) => Promise<void>
+      // The gateway as a client of partners' registries, and its requests there.
+      client: DciClient
+      outbound: OutboundStore
+      searches: OutboundSearches
     }
   }
 }
@@ -118,7 +124,22 @@ async function dciPlugin (app: FastifyInstance, options: DciPluginOptions): Prom
     await transactions.markQueued([transactionId])
   }
 
-  app.decorate('dci', { partners, transactions, subscriptions, messages: createMessageStore(app.db), policy, service, signingKey: options.signingKey, settings: options.settings, queue, enqueue })
+  // Outbound requests go through the same SSRF-guarded agent as callbacks.
+  const client = createDciClient({ partners, senderId: options.settings.senderId, signingKey: options.signingKey, dispatcher: agent, timeoutMs: options.callbacks.timeoutMs })
+  const outbound = createOutboundStore(app.db)
+  const searches = createOutboundSearches({ store: outbound, client, appendAudit: (entry) => app.audit.append(entry) })
+  const outboundExpiry = createPeriodic({
+    what: 'DCI outbound expiry',
+    intervalMs: 3_600_000,
+    log: app.log,
+    async run () {
+      const gone = await outbound.expire(options.settings.retentionDays)
+      if (gone > 0) app.log.info({ gone, retentionDays: options.settings.retentionDays }, 'expired look-ups in partners\' registries and received message ids')
+    },
+  })
+  app.addHook('onReady', async () => outboundExpiry.start())
+  app.addHook('onClose', async () => outboundExpiry.stop())
+  app.decorate('dci', { partners, transactions, subscriptions, messages: createMessageStore(app.db), policy, service, signingKey: options.signingKey, settings: options.settings, queue, enqueue, client, outbound, searches })
   app.addHook('onReady', async () => {
     relay.start()
     events.start()

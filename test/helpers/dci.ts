@@ -1,6 +1,9 @@
 import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto'
 import { once } from 'node:events'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer, type IncomingMessage } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { Test } from 'tap'
 import { signDciMessage } from '../../src/dci/signature.ts'
 import { buildTestApp } from './app.ts'
@@ -51,4 +54,49 @@ export async function partnerReceiver (t: Test, statuses: number[] = []) {
   t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
   const at = (path: string) => received.filter((r) => r.path === `/dci${path}`)
   return { received, at, base: `http://127.0.0.1:${(server.address() as { port: number }).port}/dci` }
+}
+
+// A gateway listening on a real port, with its own DCI sender id and bus
+// emulator, reachable by another gateway on loopback.
+export async function listeningGateway (t: Test, senderId: string, env: Record<string, string> = {}) {
+  // Its own directory: its own development issuer and member keys.
+  const dataDir = await mkdtemp(join(tmpdir(), `${senderId}-`))
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }))
+  const test = await buildTestApp(t, { dataDir, exchange: { citizens: 500 }, env: { CALLBACK_ALLOWED_CIDRS: '127.0.0.0/8', DCI_SENDER_ID: senderId, DCI_MESSAGES_PER_MINUTE: '100000', CALLBACK_BACKOFF_BASE_MS: '10', CALLBACK_BACKOFF_MAX_MS: '50', ...env } })
+  await test.app.listen({ host: '127.0.0.1', port: 0 })
+  const base = `http://127.0.0.1:${(test.app.server.address() as { port: number }).port}`
+  const admin = { authorization: `Bearer ${await test.token('admin')}` }
+  const jwks = (await test.app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json() as { keys: Array<Record<string, unknown>> }
+  return { ...test, senderId, base, admin, jwks }
+}
+
+export type ListeningGateway = Awaited<ReturnType<typeof listeningGateway>>
+
+// `client` becomes a partner of `registry` (a client id and secret, callbacks
+// to its receiver), and `registry` a partner of `client` with its registry.
+export async function pairGateways (t: Test, client: ListeningGateway, registry: ListeningGateway, grant: { purposes: string[], recordTypes: string[] }) {
+  const publicOnly = (keys: Array<Record<string, unknown>>) => ({ keys: keys.map(({ kty, crv, kid, x, y }) => ({ kty, crv, kid, x, ...(y === undefined ? {} : { y }) })) })
+  const atRegistry = await registry.app.inject({
+    method: 'POST',
+    url: '/v1/admin/partners',
+    headers: registry.admin,
+    payload: { id: client.senderId, name: `Gateway ${client.senderId}`, jwks: publicOnly(client.jwks.keys), callbackUrl: `${client.base}/dci/receiver`, ...grant },
+  })
+  t.equal(atRegistry.statusCode, 201, atRegistry.body)
+  const clientSecret = atRegistry.json().clientSecret as string
+  const atClient = await client.app.inject({
+    method: 'POST',
+    url: '/v1/admin/partners',
+    headers: client.admin,
+    payload: {
+      id: registry.senderId,
+      name: `Gateway ${registry.senderId}`,
+      jwks: publicOnly(registry.jwks.keys),
+      purposes: ['social_protection.eligibility'],
+      recordTypes: ['SRPerson'],
+      registry: { url: `${registry.base}/dci/social`, tokenUrl: `${registry.base}/oauth2/client/token`, clientId: client.senderId, clientSecret },
+    },
+  })
+  t.equal(atClient.statusCode, 201, atClient.body)
+  return { clientSecret, partner: atClient.json() }
 }

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { publicKeysByKid } from '../../auth/jwt.ts'
 import { checkCallbackUrl } from '../../callbacks/url-guard.ts'
-import { auditedPartnerChange, hashSecret, newSecret, partnerChange, type Partner, type PartnerInput, type PartnerStore } from '../../dci/partners.ts'
+import { auditedPartnerChange, hashSecret, newSecret, partnerChange, type Partner, type PartnerInput, type PartnerRegistryInput, type PartnerStore } from '../../dci/partners.ts'
 import { allRecordTypes, bareRecordType } from '../../dci/policy.ts'
 import { ProblemError } from '../../errors/problem-error.ts'
 
@@ -38,6 +38,28 @@ const EXAMPLE = {
   recordTypes: ['SRPerson', 'Person'],
 }
 
+const URL_FIELD = { type: 'string', minLength: 1, maxLength: 2048 }
+
+// The partner's own DCI registry, queried by the gateway; the secret is write-only.
+const registryInput = {
+  type: ['object', 'null'],
+  required: ['url', 'tokenUrl', 'clientId'],
+  additionalProperties: false,
+  description: 'The partner\'s own DCI registry, which officers query through the gateway (POST /v1/partners/{id}/searches); public https addresses only',
+  properties: {
+    url: { ...URL_FIELD, description: 'Base URL of the partner\'s DCI registry (…/registry/search and the like)', examples: ['https://mis.example.org/dci/social'] },
+    tokenUrl: { ...URL_FIELD, description: 'The partner\'s OAuth 2.0 token endpoint (client credentials)', examples: ['https://mis.example.org/oauth2/client/token'] },
+    clientId: { type: 'string', minLength: 1, maxLength: 200, description: 'The client id the partner issued to this gateway' },
+    clientSecret: { type: 'string', minLength: 1, maxLength: 512, writeOnly: true, description: 'The client secret the partner issued to this gateway; stored, never shown again (hasClientSecret says whether one is set); left out on a change, the stored one is kept' },
+  },
+}
+
+const registryView = {
+  type: ['object', 'null'],
+  required: ['url', 'tokenUrl', 'clientId', 'hasClientSecret'],
+  properties: { url: { type: 'string' }, tokenUrl: { type: 'string' }, clientId: { type: 'string' }, hasClientSecret: { type: 'boolean' } },
+}
+
 function inputSchema (purposes: string[], recordTypes: string[]) {
   return {
     type: 'object',
@@ -51,18 +73,20 @@ function inputSchema (purposes: string[], recordTypes: string[]) {
       purposes: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: purposes } },
       recordTypes: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: recordTypes } },
       active: { type: 'boolean', default: true },
+      registry: registryInput,
     },
   }
 }
 
 const partnerView = {
   type: 'object',
-  required: ['id', 'name', 'jwks', 'callbackUrl', 'purposes', 'recordTypes', 'active', 'createdBy', 'createdAt', 'updatedBy', 'updatedAt'],
+  required: ['id', 'name', 'jwks', 'callbackUrl', 'registry', 'purposes', 'recordTypes', 'active', 'createdBy', 'createdAt', 'updatedBy', 'updatedAt'],
   properties: {
     id: { type: 'string', description: 'The DCI sender_id and OAuth client_id' },
     name: { type: 'string' },
     jwks: { type: 'object', required: ['keys'], properties: { keys: { type: 'array', items: { type: 'object', additionalProperties: true } } } },
     callbackUrl: { type: ['string', 'null'] },
+    registry: registryView,
     purposes: { type: 'array', items: { type: 'string' } },
     recordTypes: { type: 'array', items: { type: 'string' } },
     active: { type: 'boolean' },
@@ -80,8 +104,26 @@ export async function partnerRoutes (app: FastifyInstance): Promise<void> {
   const audited = <T>(change: (store: PartnerStore) => Promise<{ result: T, entry: ReturnType<typeof partnerChange> | null }>) =>
     auditedPartnerChange(app.db, (tx, entries) => app.audit.appendWithin(tx, entries), change)
 
+  // The guard's refusal, naming the field it is about.
+  async function publicUrl (raw: string, pointer: string): Promise<string> {
+    try {
+      return (await checkCallbackUrl(raw, app.callbacks.policy)).href
+    } catch (err) {
+      if (!(err instanceof ProblemError) || err.code !== 'CALLBACK_URL_REFUSED') throw err
+      throw new ProblemError('CALLBACK_URL_REFUSED', `${pointer.slice(1)}: ${err.detail.replace(/^the callback URL/, 'the URL')}`, { extensions: { errors: [{ in: 'body', pointer, detail: err.detail.replace(/^the callback URL/, 'the URL') }] } })
+    }
+  }
+
+  // The registry's URLs pass the same SSRF rules as the callback URL.
+  async function checkedRegistry (raw: PartnerRegistryInput | null | undefined): Promise<PartnerRegistryInput | null> {
+    if (raw === undefined || raw === null) return null
+    const url = await publicUrl(raw.url, '/registry/url')
+    const tokenUrl = await publicUrl(raw.tokenUrl, '/registry/tokenUrl')
+    return { url, tokenUrl, clientId: raw.clientId, ...(raw.clientSecret === undefined ? {} : { clientSecret: raw.clientSecret }) }
+  }
+
   // What the schema cannot say: keys that import, a callback URL that passes the SSRF rules.
-  async function checked (raw: PartnerInput & { callbackUrl?: string | null }): Promise<PartnerInput> {
+  async function checked (raw: Omit<PartnerInput, 'registry'> & { callbackUrl?: string | null, registry?: PartnerRegistryInput | null }): Promise<PartnerInput> {
     const usable = publicKeysByKid(raw.jwks as never)
     const kids = raw.jwks.keys.map((k) => k.kid as string)
     if (new Set(kids).size !== kids.length) {
@@ -95,7 +137,8 @@ export async function partnerRoutes (app: FastifyInstance): Promise<void> {
     const callbackUrl = raw.callbackUrl === undefined || raw.callbackUrl === null
       ? null
       : (await checkCallbackUrl(raw.callbackUrl, app.callbacks.policy)).href
-    return { ...raw, callbackUrl, recordTypes: raw.recordTypes.map(bareRecordType), active: raw.active ?? true }
+    const registry = await checkedRegistry(raw.registry)
+    return { ...raw, callbackUrl, registry, recordTypes: raw.recordTypes.map(bareRecordType), active: raw.active ?? true }
   }
 
   app.post('/v1/admin/partners', {
@@ -108,7 +151,7 @@ export async function partnerRoutes (app: FastifyInstance): Promise<void> {
       response: {
         201: { ...partnerView, required: [...partnerView.required, 'clientSecret'], properties: { ...partnerView.properties, clientSecret: { type: 'string', description: 'For POST /oauth2/client/token; not shown again' } } },
         409: problem('A partner with this id is registered'),
-        422: problem('The callback URL is not a public https address'),
+        422: problem('The callback or registry URL is not a public https address'),
       },
     },
   }, async (request, reply) => {
@@ -142,7 +185,7 @@ export async function partnerRoutes (app: FastifyInstance): Promise<void> {
 
   app.put('/v1/admin/partners/:id', {
     config: { auth: { roles: ['admin'] } },
-    schema: { tags: ['admin'], operationId: 'updatePartner', summary: 'Change a partner\'s keys, callback URL, grants or state (active: false refuses its tokens and messages)', params: idParams, body, response: { 200: partnerView, 404: problem('No such partner'), 422: problem('The callback URL is not a public https address') } },
+    schema: { tags: ['admin'], operationId: 'updatePartner', summary: 'Change a partner\'s keys, callback URL, grants or state (active: false refuses its tokens and messages)', params: idParams, body, response: { 200: partnerView, 404: problem('No such partner'), 422: problem('The callback or registry URL is not a public https address') } },
   }, async (request) => {
     const { id } = request.params as { id: string }
     const input = await checked(request.body as PartnerInput)

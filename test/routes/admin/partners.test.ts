@@ -97,3 +97,39 @@ t.test('only admins manage partners', async (t) => {
   }
   t.equal((await app.inject({ method: 'GET', url: '/v1/admin/partners' })).statusCode, 401)
 })
+
+t.test('a partner\'s own registry: its URLs pass the SSRF rules, its client secret is written, never read', async (t) => {
+  const { app, token } = await buildTestApp(t, { env: ENV })
+  const admin = { authorization: `Bearer ${await token('admin')}` }
+  const registry = { url: 'http://127.0.0.1:9/dci/social', tokenUrl: 'http://127.0.0.1:9/oauth2/client/token', clientId: 'oss-gateway.mn', clientSecret: 'issued-by-the-partner-0001' }
+  const created = await app.inject({ method: 'POST', url: '/v1/admin/partners', headers: admin, payload: { ...registration('mis.example.org'), registry } })
+  t.equal(created.statusCode, 201, created.body)
+  t.same(created.json().registry, { url: registry.url, tokenUrl: registry.tokenUrl, clientId: registry.clientId, hasClientSecret: true })
+  const { id: _id, ...change } = registration('x')
+  const put = (payload: unknown) => app.inject({ method: 'PUT', url: '/v1/admin/partners/mis.example.org', headers: admin, payload: payload as object })
+
+  // A change without the secret keeps it; without a registry, all of it goes.
+  const { clientSecret: _secret, ...noSecret } = registry
+  t.match((await put({ ...change, registry: { ...noSecret, clientId: 'renamed' } })).json().registry, { clientId: 'renamed', hasClientSecret: true })
+  t.equal((await app.inject({ method: 'GET', url: '/v1/admin/partners/mis.example.org', headers: admin })).json().registry.hasClientSecret, true)
+  t.equal((await put({ ...change, registry: null })).json().registry, null)
+  t.match((await put({ ...change, registry: noSecret })).json().registry, { hasClientSecret: false }, 'a cleared secret is not brought back')
+  t.match((await put({ ...change, registry })).json().registry, { hasClientSecret: true })
+
+  const bodies = [
+    (await app.inject({ method: 'GET', url: '/v1/admin/partners', headers: admin })).body,
+    (await app.inject({ method: 'GET', url: '/v1/admin/audit?type=partner_change', headers: admin })).body,
+    created.body,
+  ]
+  t.notOk(bodies.some((b) => b.includes(registry.clientSecret)), 'the secret is in no answer and not in the audit log')
+
+  for (const [field, bad] of [['url', 'http://10.0.0.1/dci'], ['tokenUrl', 'http://169.254.169.254/token']] as const) {
+    const res = await put({ ...change, registry: { ...registry, [field]: bad } })
+    t.equal(res.statusCode, 422, `${field} into a refused range`)
+    t.equal(res.json().code, 'CALLBACK_URL_REFUSED')
+    t.same(res.json().errors.map((e: { pointer: string }) => e.pointer), [`/registry/${field}`], res.body)
+  }
+  const missing = await put({ ...change, registry: { url: registry.url } })
+  t.equal(missing.statusCode, 400)
+  t.ok(missing.json().errors.some((e: { pointer: string }) => e.pointer === '/registry/tokenUrl'), missing.body)
+})

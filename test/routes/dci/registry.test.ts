@@ -1,6 +1,7 @@
 import t from 'tap'
 import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto'
 import { generatePopulation, type Citizen } from '../../../src/exchange/index.ts'
+import { enrolments } from '../../../src/exchange/registries.ts'
 import { signDciMessage, verifyDciMessage } from '../../../src/dci/signature.ts'
 import { loadDciSpec, type DciRegistry } from '../../../src/dci/spec.ts'
 import { dciSetup, PARTNER, partnerReceiver } from '../../helpers/dci.ts'
@@ -70,6 +71,25 @@ t.test('predicate and expression queries that mean "UIN eq X" are answered; othe
   t.equal(answers[0]!.data!.reg_records.length, 1)
   t.equal(answers[1]!.data!.reg_records.length, 1)
   t.match(answers.slice(2).map((a) => a.status_reason_code), ['rjct.search_criteria.invalid', 'rjct.search_criteria.invalid', 'rjct.search_criteria.invalid', 'rjct.search_criteria.invalid', 'rjct.search_criteria.invalid', 'rjct.sort.invalid'])
+})
+
+t.test('reg_event_type: a person without the event asked for is no match; events the registries cannot tell are refused', async (t) => {
+  const { app, bearer, key } = await setup(t)
+  const dead = population.citizens.find((c) => c.deathDate !== null)!
+  const enrolled = population.livingAdults().find((c) => enrolments(population, c).enrolments.length > 0)!
+  const notEnrolled = population.livingAdults().find((c) => enrolments(population, c).enrolments.length === 0)!
+  const search = async (registry: DciRegistry, regnum: string, event: string) => {
+    const res = await app.inject({ method: 'POST', url: `/dci/${registry}/registry/sync/search`, headers: bearer, payload: envelope([searchItem(uin(regnum), { reg_event_type: event })], key) })
+    t.equal(res.statusCode, 200, res.body)
+    t.same(loadDciSpec(registry).validateResponse('/registry/sync/search', res.json()), [], 'a spec-valid answer')
+    return res.json().message.search_response[0]
+  }
+  t.match(await search('crvs', dead.regnum, 'spdci-common:RegistryEventType:Death'), { status: 'succ', data: { reg_records: [{ death_date: dead.deathDate }] } })
+  t.match(await search('crvs', alice!.regnum, 'Death'), { status: 'succ', data: { reg_records: [] } }, 'the living have no death')
+  t.match(await search('crvs', alice!.regnum, 'LiveBirth'), { status: 'succ', data: { reg_records: [{ identifier: [{ identifier_value: alice!.regnum }] }] } })
+  t.match(await search('social', enrolled.regnum, 'REGISTER'), { status: 'succ', data: { reg_records: [{ identifier: [{ identifier_value: enrolled.regnum }] }] } })
+  t.match(await search('social', notEnrolled.regnum, 'REGISTER'), { status: 'succ', data: { reg_records: [] } }, 'nobody enrolled in a welfare programme')
+  t.match(await search('crvs', alice!.regnum, 'Marriage'), { status: 'rjct', status_reason_code: 'rjct.search_criteria.invalid', status_reason_message: /LiveBirth or Death only/ })
 })
 
 t.test('a valid number with nobody behind it is a success with no records', async (t) => {
