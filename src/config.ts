@@ -22,7 +22,7 @@ const schema = {
     REDIS_KEY_PREFIX: { type: 'string', default: 'oss', pattern: '^[A-Za-z0-9:_.-]{1,64}$' },
     REDIS_CONNECT_TIMEOUT_MS: { type: 'integer', default: 3000, minimum: 100 },
     BODY_LIMIT_BYTES: { type: 'integer', default: 1048576, minimum: 1024 },
-    CONNECTION_TIMEOUT_MS: { type: 'integer', default: 10000, minimum: 1 },
+    CONNECTION_TIMEOUT_MS: { type: 'integer', default: 0, minimum: 0 },
     REQUEST_TIMEOUT_MS: { type: 'integer', default: 30000, minimum: 1 },
     KEEP_ALIVE_TIMEOUT_MS: { type: 'integer', default: 72000, minimum: 1 },
     SHUTDOWN_DRAIN_MS: { type: 'integer', default: 0, minimum: 0 },

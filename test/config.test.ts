@@ -13,6 +13,9 @@ t.test('defaults give a working development gateway', async (tt) => {
     http: { bodyLimitBytes: 1048576 },
     auth: { issuers: [], clockSkewSeconds: 30 },
   })
+  // The socket inactivity timeout also runs while an answer is being made:
+  // on, it cut a slow catalogue import's connection while the import went on.
+  tt.match(config.http, { connectionTimeoutMs: 0, requestTimeoutMs: 30000, keepAliveTimeoutMs: 72000 })
 })
 
 t.test('a bad value names its variable', async (tt) => {

@@ -84,7 +84,7 @@ async function viaGateway (base: string, config: Config, command: 'export' | 'im
       ...init,
       headers: { ...init.headers as Record<string, string>, authorization: `Bearer ${await adminToken(config)}` },
       signal: AbortSignal.timeout(60_000),
-    }).catch((err: Error) => { throw new CliFailure(`the gateway at ${base} did not answer: ${err.message}`) })
+    }).catch((err: Error) => { throw new CliFailure(`the gateway at ${base} did not answer: ${err.message}${err.cause instanceof Error ? ` (${err.cause.message})` : ''}`) })
     if (res.ok) return res
     const problem = await res.json().catch(() => ({})) as Problem
     if (problem.code === 'VALIDATION_FAILED' && Array.isArray(problem.errors)) throw new ValidationProblem(problem.errors)

@@ -9,8 +9,7 @@ import { cliWith, lockEmbeddedStore, NO_GATEWAY, ownDir } from '../helpers/catal
 // `npm run catalogue` beside a gateway on the embedded store: through its
 // admin API, and what it says when the store is locked and nobody answers.
 // Every command is a new process loading the gateway's modules: on a busy
-// machine that alone takes seconds, so this file asks for more than the default.
-t.setTimeout(300_000)
+// machine that alone takes seconds.
 
 t.test('with the gateway running on the embedded store, the command goes through its admin API', async (tt) => {
   const { app, dataDir } = await buildTestApp(tt, { dataDir: ownDir(tt) })

@@ -8,8 +8,7 @@ import { dropSchema, TEST_DATABASE_URL, uniqueName } from '../helpers/services.t
 // `npm run catalogue` on the database directly (beside a running gateway:
 // catalogue-gateway.test.ts). Every command is a new process loading the
 // gateway's modules: on a busy machine that alone takes seconds, so the cases
-// are split over two files and each asks for more than the default timeout.
-t.setTimeout(300_000)
+// are split over two files.
 
 t.test('npm run catalogue -- export|import, on the database directly', async (tt) => {
   const schema = uniqueName('cli')

@@ -11,7 +11,6 @@ import { buildTestApp } from '../helpers/app.ts'
 // `npm run dci`: a partner system's key, signature and check, as a README
 // reader would use them with curl. The commands run as their own processes
 // (each loads the signing modules: seconds on a busy machine).
-t.setTimeout(300_000)
 
 const CLI = join(import.meta.dirname, '..', '..', 'src', 'cli', 'dci.ts')
 const PARTNER = 'spmis.example.org'
