@@ -106,15 +106,6 @@ async function dciPlugin (app: FastifyInstance, options: DciPluginOptions): Prom
       relay.nudge()
     },
   })
-  const expiry = createPeriodic({
-    what: 'DCI message expiry',
-    intervalMs: 3_600_000,
-    log: app.log,
-    async run () {
-      const gone = await transactions.expire(options.settings.retentionDays)
-      if (gone > 0) app.log.info({ gone, retentionDays: options.settings.retentionDays }, 'expired DCI message ids and settled transactions')
-    },
-  })
   const agent = callbackDispatcher(app.callbacks.policy, options.callbacks)
   let worker: Worker<DciJob, unknown, DciJobName> | null = null
   let workerConnection: ReturnType<typeof createRedisConnection> | null = null
@@ -128,17 +119,17 @@ async function dciPlugin (app: FastifyInstance, options: DciPluginOptions): Prom
   const client = createDciClient({ partners, senderId: options.settings.senderId, signingKey: options.signingKey, dispatcher: agent, timeoutMs: options.callbacks.timeoutMs })
   const outbound = createOutboundStore(app.db)
   const searches = createOutboundSearches({ store: outbound, client, appendAudit: (entry) => app.audit.append(entry) })
-  const outboundExpiry = createPeriodic({
-    what: 'DCI outbound expiry',
+  // What the retention lets go: message ids, settled transactions, look-ups
+  // in partners' registries and the message ids received from them.
+  const expiry = createPeriodic({
+    what: 'DCI message expiry',
     intervalMs: 3_600_000,
     log: app.log,
     async run () {
-      const gone = await outbound.expire(options.settings.retentionDays)
-      if (gone > 0) app.log.info({ gone, retentionDays: options.settings.retentionDays }, 'expired look-ups in partners\' registries and received message ids')
+      const gone = await transactions.expire(options.settings.retentionDays) + await outbound.expire(options.settings.retentionDays)
+      if (gone > 0) app.log.info({ gone, retentionDays: options.settings.retentionDays }, 'expired DCI message ids, settled transactions and look-ups in partners\' registries')
     },
   })
-  app.addHook('onReady', async () => outboundExpiry.start())
-  app.addHook('onClose', async () => outboundExpiry.stop())
   app.decorate('dci', { partners, transactions, subscriptions, messages: createMessageStore(app.db), policy, service, signingKey: options.signingKey, settings: options.settings, queue, enqueue, client, outbound, searches })
   app.addHook('onReady', async () => {
     relay.start()

@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { storeOutageOf } from '../../db/database.ts'
 import { checkPartnerMessage } from '../../dci/client.ts'
-import { DciError, dciCodeOf, httpErrorBody } from '../../dci/errors.ts'
+import { DciError } from '../../dci/errors.ts'
 import { ANSWERS, ReceiveRefusal, type OutboundRequest } from '../../dci/outbound.ts'
 import type { DciEnvelope } from '../../dci/service.ts'
 import { loadDciSpec } from '../../dci/spec.ts'
-import { toProblem } from '../../plugins/problem.ts'
+import { dciErrorHandler } from './error-handler.ts'
 
 // The gateway's own DCI endpoints as a client (the partner's callbacks):
 // answers to the gateway's requests (on-search ...) and notifications. No
@@ -75,19 +74,7 @@ export async function dciReceiverRoutes (app: FastifyInstance): Promise<void> {
   const { partners, service, settings, outbound } = app.dci
   const social = loadDciSpec('social')
 
-  // Errors in the spec's HttpErrorResponse, whatever raised them.
-  app.setErrorHandler((error, request, reply) => {
-    if (error instanceof DciError) {
-      request.log.info({ code: error.code, status: error.status }, 'DCI message refused')
-      return reply.code(error.status).headers(error.headers).type('application/json').send(httpErrorBody(error.code, error.message))
-    }
-    const problem = toProblem(error)
-    const outage = storeOutageOf(error)
-    if (outage !== undefined) request.log.warn({ code: problem.code, method: request.method, route: request.routeOptions.url, reason: (outage.cause as Error)?.message }, 'the database is unavailable')
-    else if (problem.status >= 500) request.log.error({ err: error }, 'DCI message failed')
-    else request.log.info({ code: problem.code, status: problem.status }, problem.title)
-    return reply.code(problem.status).headers(problem.headers).type('application/json').send(httpErrorBody(dciCodeOf(problem), problem.detail))
-  })
+  app.setErrorHandler(dciErrorHandler)
 
   const senderOf = (body: unknown): string | null => {
     const id = (body as { header?: { sender_id?: unknown } } | null)?.header?.sender_id

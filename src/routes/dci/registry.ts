@@ -1,14 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { storeOutageOf } from '../../db/database.ts'
-import { DciError, dciCodeOf, httpErrorBody } from '../../dci/errors.ts'
+import { DciError } from '../../dci/errors.ts'
 import type { Partner } from '../../dci/partners.ts'
 import type { SearchItem } from '../../dci/search.ts'
 import type { DciEnvelope } from '../../dci/service.ts'
 import { verifyDciMessage } from '../../dci/signature.ts'
 import { statusAnswer, statusMessage, type StatusAnswer, type TxnStatusRequest } from '../../dci/status.ts'
 import { loadDciSpec, type DciRegistry } from '../../dci/spec.ts'
-import { toProblem } from '../../plugins/problem.ts'
+import { dciErrorHandler } from './error-handler.ts'
 
 // A DCI registry (Social Registry or CRVS) in front of the bus adapters: the
 // envelope, signatures and message ids as the spec says, the partner's grants,
@@ -83,21 +82,7 @@ export async function dciRegistryRoutes (app: FastifyInstance, options: DciRegis
   const spec = loadDciSpec(registry)
   const { partners, service, settings } = app.dci
 
-  // Errors in the spec's HttpErrorResponse, whatever raised them (auth hook,
-  // body parser, store outage).
-  app.setErrorHandler((error, request, reply) => {
-    if (error instanceof DciError) {
-      request.log.info({ code: error.code, status: error.status }, 'DCI request refused')
-      return reply.code(error.status).headers(error.headers).type('application/json').send(httpErrorBody(error.code, error.message))
-    }
-    const problem = toProblem(error)
-    const outage = storeOutageOf(error)
-    // As the problem handler logs them: one line, the route pattern, no stack.
-    if (outage !== undefined) request.log.warn({ code: problem.code, method: request.method, route: request.routeOptions.url, reason: (outage.cause as Error)?.message }, 'the database is unavailable')
-    else if (problem.status >= 500) request.log.error({ err: error }, 'DCI request failed')
-    else request.log.info({ code: problem.code, status: problem.status }, problem.title)
-    return reply.code(problem.status).headers(problem.headers).type('application/json').send(httpErrorBody(dciCodeOf(problem), problem.detail))
-  })
+  app.setErrorHandler(dciErrorHandler)
 
   // Per partner, on Redis so every gateway process counts together.
   const perPartner = app.createRateLimit({
