@@ -118,6 +118,10 @@ export function createPartnerStore (db: Queryable) {
     // The partners of the messages of one turn, read in one statement.
     current: groupedLookup(db),
 
+    // The partner, with what is kept for its message_id (null when the id is
+    // new): what a sync request needs before it is answered, in one read.
+    admission: groupedAdmission(db),
+
     // The partner's registry with the secret the gateway presents there; null without a registry.
     async registryCredentials (id: string): Promise<PartnerRegistryCredentials | null> {
       const { rows } = await db.query<PartnerRegistryCredentials>(
@@ -157,6 +161,35 @@ function groupedLookup (db: Queryable): (id: string) => Promise<Partner | null> 
     isolate: (err) => storeOutageOf(err) === undefined,
   })
   return (id) => reads.add(id)
+}
+
+// What is kept for a message_id already received from the partner.
+export interface PriorMessage { digest: string, response: string | null }
+
+function groupedAdmission (db: Queryable): (id: string, messageId: string) => Promise<{ partner: Partner | null, prior: PriorMessage | null }> {
+  const reads = createGrouper<{ id: string, messageId: string }, { partner: Partner | null, prior: PriorMessage | null }>({
+    maxGroup: 200,
+    async write (asked) {
+      const { rows } = await db.query<Record<string, unknown> & { n: number, priorDigest: string | null, priorResponse: string | null }>(
+        `SELECT i.n, m.digest AS "priorDigest", m.response AS "priorResponse", p.*
+         FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS i(partner_id, message_id, n)
+         LEFT JOIN LATERAL (SELECT ${COLUMNS} FROM dci_partners WHERE dci_partners.id = i.partner_id) p ON true
+         LEFT JOIN dci_messages m ON m.sender_id = i.partner_id AND m.message_id = i.message_id`,
+        [asked.map((a) => a.id), asked.map((a) => a.messageId)])
+      const byN = new Map(rows.map((r) => [Number(r.n), r]))
+      return asked.map((_a, i) => {
+        const r = byN.get(i + 1)
+        if (r === undefined) return { partner: null, prior: null }
+        const { n: _n, priorDigest, priorResponse, ...partner } = r
+        return {
+          partner: partner.id === null || partner.id === undefined ? null : toPartner(partner),
+          prior: priorDigest === null ? null : { digest: priorDigest, response: priorResponse },
+        }
+      })
+    },
+    isolate: (err) => storeOutageOf(err) === undefined,
+  })
+  return (id, messageId) => reads.add({ id, messageId })
 }
 
 export type PartnerStore = ReturnType<typeof createPartnerStore>

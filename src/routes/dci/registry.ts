@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { DciError } from '../../dci/errors.ts'
-import type { Partner } from '../../dci/partners.ts'
+import { priorClaim } from '../../dci/messages.ts'
+import type { Partner, PriorMessage } from '../../dci/partners.ts'
 import type { SearchItem } from '../../dci/search.ts'
 import type { DciEnvelope } from '../../dci/service.ts'
 import { verifyDciMessage } from '../../dci/signature.ts'
@@ -92,7 +93,7 @@ export async function dciRegistryRoutes (app: FastifyInstance, options: DciRegis
   })
 
   // Envelope, partner, signature: what every request of this registry must pass.
-  async function admit (request: FastifyRequest, path: string, action: string): Promise<{ envelope: Envelope, partner: Partner }> {
+  async function admit (request: FastifyRequest, path: string, action: string): Promise<{ envelope: Envelope, partner: Partner, prior: PriorMessage | null }> {
     const limit = await perPartner(request)
     if (!limit.isAllowed && limit.isExceeded) {
       throw new DciError('err.request.too_many_requests', 429, `more than ${settings.messagesPerMinute} messages a minute from this partner; retry in ${limit.ttlInSeconds} s`, { headers: { 'retry-after': String(Math.max(1, limit.ttlInSeconds)) } })
@@ -109,13 +110,13 @@ export async function dciRegistryRoutes (app: FastifyInstance, options: DciRegis
     // The partner the token was issued to; its keys check the signature
     // (whose kidId names the sender) before anything the header claims is used.
     const principal = request.principal!
-    const partner = await partners.current(principal.sub)
+    const { partner, prior } = await partners.admission(principal.sub, header.message_id)
     if (partner === null || !partner.active) throw new DciError('err.request.forbidden', 403, 'the partner is not registered or not active')
     const verified = verifyDciMessage({ signature: envelope.signature, header: envelope.header, message: envelope.message, keys: partner.jwks.keys, expectedSenderId: partner.id })
     if (!verified.ok) throw new DciError(verified.code, 401, `/signature: ${verified.reason}`)
     if (header.sender_id !== partner.id) throw new DciError('err.sender_id.invalid', 403, `/header/sender_id: ${header.sender_id} is not the partner this token was issued to`)
     if (header.receiver_id !== undefined && header.receiver_id !== settings.senderId) throw new DciError('err.receiver_id.invalid', 400, `/header/receiver_id: this registry is ${settings.senderId}`)
-    return { envelope, partner }
+    return { envelope, partner, prior }
   }
 
   // What the header says that this registry will not take; null when nothing.
@@ -155,20 +156,24 @@ export async function dciRegistryRoutes (app: FastifyInstance, options: DciRegis
       response: { 200: { ...envelopeDoc('search response (on-search)'), description: 'The search response, signed by the gateway' }, 400: httpError, 401: httpError, 403: httpError, 429: httpError, 503: httpError },
     },
   }, async (request, reply) => {
-    const { envelope, partner } = await admit(request, path, 'search')
+    const { envelope, partner, prior } = await admit(request, path, 'search')
     const { header, message } = envelope
     const items = (message.search_request ?? []) as SearchItem[]
     const reject = (reason: string, reasonMessage: string) => send(reply, path, service.envelope(partner.id, 'on-search', { transaction_id: message.transaction_id, correlation_id: randomUUID(), search_response: [] }, { status: 'rjct', total: items.length, completed: 0, reason, reasonMessage }))
     const wrong = headerProblem(envelope, items.length)
     if (wrong !== null) return reject(wrong.reason, wrong.message)
-    const claim = await app.dci.messages.claim(partner.id, envelope)
-    if ('duplicate' in claim) return reject('rjct.message_id.duplicate', `message_id ${header.message_id} was used for another message`)
-    if ('replay' in claim) return reply.type('application/json').send(claim.replay)
+    const before = priorClaim(prior, envelope)
+    if ('duplicate' in before) return reject('rjct.message_id.duplicate', `message_id ${header.message_id} was used for another message`)
+    if ('replay' in before) return reply.type('application/json').send(before.replay)
     const responses = await service.search(registry, partner, envelope, { requestId: request.id, clientIp: request.ip })
     const body = service.envelope(partner.id, 'on-search', { transaction_id: message.transaction_id, correlation_id: randomUUID(), search_response: responses }, { status: 'succ', total: items.length, completed: items.length })
     const text = JSON.stringify(checked(path, body))
-    await app.dci.messages.keep(partner.id, header.message_id, text)
-    return reply.type('application/json').send(text)
+    // The message_id is taken with the answer, in one write. Two tries of one
+    // message at once: the first stored answers both. Another message under
+    // the same id at once: refused, its look-up audited though nothing left.
+    const stored = await app.dci.messages.record(partner.id, envelope, text)
+    if ('duplicate' in stored) return reject('rjct.message_id.duplicate', `message_id ${header.message_id} was used for another message`)
+    return reply.type('application/json').send('replay' in stored ? stored.replay : text)
   })
 
   const name = registry === 'social' ? 'Social Registry' : 'CRVS'
@@ -276,7 +281,7 @@ export async function dciRegistryRoutes (app: FastifyInstance, options: DciRegis
       response: { 200: { ...envelopeDoc('transaction status response (txn-on-status)'), description: 'The status, signed by the gateway' }, 400: httpError, 401: httpError, 403: httpError, 429: httpError, 503: httpError },
     },
   }, async (request, reply) => {
-    const { envelope, partner } = await admit(request, statusPath, 'txn-status')
+    const { envelope, partner, prior } = await admit(request, statusPath, 'txn-status')
     const { header, message } = envelope
     const asked = message.txnstatus_request as TxnStatusRequest
     const answerWith = (answer: StatusAnswer) => service.envelope(partner.id, 'txn-on-status', statusMessage(message.transaction_id, answer), {
@@ -285,12 +290,13 @@ export async function dciRegistryRoutes (app: FastifyInstance, options: DciRegis
     const reject = (reason: string, reasonMessage: string) => send(reply, statusPath, answerWith({ txnstatusResponse: { txn_type: asked.txn_type, txn_status: { transaction_id: '', correlation_id: '', search_response: [] } }, status: 'rjct', reason, reasonMessage }))
     const wrong = headerProblem(envelope, 1)
     if (wrong !== null) return reject(wrong.reason, wrong.message)
-    const claim = await app.dci.messages.claim(partner.id, envelope)
-    if ('duplicate' in claim) return reject('rjct.message_id.duplicate', `message_id ${header.message_id} was used for another message`)
-    if ('replay' in claim) return reply.type('application/json').send(claim.replay)
+    const before = priorClaim(prior, envelope)
+    if ('duplicate' in before) return reject('rjct.message_id.duplicate', `message_id ${header.message_id} was used for another message`)
+    if ('replay' in before) return reply.type('application/json').send(before.replay)
     const answer = await statusAnswer({ transactions: app.dci.transactions, subscriptions: app.dci.subscriptions }, registry, partner.id, asked)
     const text = JSON.stringify(checked(statusPath, answerWith(answer)))
-    await app.dci.messages.keep(partner.id, header.message_id, text)
-    return reply.type('application/json').send(text)
+    const stored = await app.dci.messages.record(partner.id, envelope, text)
+    if ('duplicate' in stored) return reject('rjct.message_id.duplicate', `message_id ${header.message_id} was used for another message`)
+    return reply.type('application/json').send('replay' in stored ? stored.replay : text)
   })
 }

@@ -140,6 +140,26 @@ t.test('refusals of the envelope get the spec\'s status and code', async (t) => 
   t.equal(notJson.json().errors[0].code, 'err.request.bad')
 })
 
+t.test('message ids at once: two tries of one message get one answer; of two messages under one id, one is refused', async (t) => {
+  const { app, bearer, key } = await setup(t)
+  const url = '/dci/social/registry/sync/search'
+  const one = envelope([searchItem(uin(alice!.regnum))], key)
+  const tries = await Promise.all([0, 1, 2, 3].map(() => app.inject({ method: 'POST', url, headers: bearer, payload: one })))
+  t.same(tries.map((r) => r.statusCode), [200, 200, 200, 200])
+  t.same(new Set(tries.map((r) => r.body)).size, 1, 'every try gets the answer stored first, byte for byte')
+  t.equal(tries[0]!.json().header.status, 'succ')
+
+  const id = randomUUID()
+  const rivals = [envelope([searchItem(uin(alice!.regnum))], key, { message_id: id }), envelope([searchItem(uin(alice!.regnum))], key, { message_id: id })]
+  const answers = await Promise.all(rivals.map((payload) => app.inject({ method: 'POST', url, headers: bearer, payload })))
+  t.same(answers.map((r) => r.json().header.status).sort(), ['rjct', 'succ'])
+  t.match(answers.find((r) => r.json().header.status === 'rjct')!.json().header, { status_reason_code: 'rjct.message_id.duplicate' })
+  // Whichever was refused, the id stays with the one answered.
+  const winner = rivals[answers.findIndex((r) => r.json().header.status === 'succ')]!
+  const again = await app.inject({ method: 'POST', url, headers: bearer, payload: winner })
+  t.equal(again.body, answers.find((r) => r.json().header.status === 'succ')!.body)
+})
+
 t.test('message ids: a retry gets the same answer, another message under a used id is refused', async (t) => {
   const { app, bearer, key } = await setup(t)
   const url = '/dci/social/registry/sync/search'
