@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { Pool, request as undiciRequest } from 'undici'
+import { deadline } from './deadline.ts'
 import { createEd25519Signer, keySetFromJwks, sha256b64url, verifyEd25519, type Ed25519KeySet, type Ed25519Signer } from './jws.ts'
 import type { MemberKey } from './member-keys.ts'
 
@@ -144,13 +145,14 @@ export function createRestClient (options: RestClientOptions): RestClient {
       let status: number
       let responseHeaders: Record<string, string | string[] | undefined>
       let bytes: Buffer
+      const limit = deadline(request.timeoutMs)
       try {
         const res = await pool.request({
           method: 'POST',
           path,
           headers,
           body,
-          signal: AbortSignal.timeout(request.timeoutMs),
+          signal: limit.signal,
           headersTimeout: request.timeoutMs,
           bodyTimeout: request.timeoutMs,
         })
@@ -160,6 +162,8 @@ export function createRestClient (options: RestClientOptions): RestClient {
       } catch (err) {
         if (isAnswerTimeout(err)) throw new BusTransportError('BUS_TIMEOUT', `no answer from the bus within ${request.timeoutMs} ms`, { cause: err })
         throw new BusTransportError('BUS_NETWORK', `the bus could not be reached: ${(err as Error).message}`, { cause: err })
+      } finally {
+        limit.clear()
       }
       const one = (name: string) => {
         const v = responseHeaders[name]

@@ -1,6 +1,7 @@
 import { sign, type KeyObject } from 'node:crypto'
 import { Pool } from 'undici'
 import { XMLBuilder, XMLParser } from 'fast-xml-parser'
+import { deadline } from './deadline.ts'
 import { BusTransportError, isAnswerTimeout } from './rest-client.ts'
 
 // KHUR's XYP transport: SOAP 1.1 with three headers, accessToken, timestamp
@@ -89,13 +90,14 @@ export function createXypClient (options: XypClientOptions): XypClient {
       }) as string
       let status: number
       let text: string
+      const limit = deadline(request.timeoutMs)
       try {
         const res = await pool.request({
           method: 'POST',
           path: prefix + request.endpoint,
           headers: { 'content-type': 'text/xml; charset=utf-8', soapaction: '""', accesstoken: options.accessToken, timestamp, signature },
           body: xml,
-          signal: AbortSignal.timeout(request.timeoutMs),
+          signal: limit.signal,
           headersTimeout: request.timeoutMs,
           bodyTimeout: request.timeoutMs,
         })
@@ -106,6 +108,8 @@ export function createXypClient (options: XypClientOptions): XypClient {
           throw new BusTransportError('BUS_TIMEOUT', `no XYP answer within ${request.timeoutMs} ms`, { cause: err })
         }
         throw new BusTransportError('BUS_NETWORK', `the XYP endpoint could not be reached: ${(err as Error).message}`, { cause: err })
+      } finally {
+        limit.clear()
       }
       let doc: Record<string, any>
       try {

@@ -11,6 +11,10 @@ export interface GrouperOptions<T, R> {
   // Whether a failed group is written again one entry at a time, so that one
   // bad entry cannot fail its neighbours; otherwise each gets the error.
   isolate?: (err: unknown) => boolean
+  // Groups written at once (unbounded by default). With 1, what arrives while
+  // a group is being written waits for it and leaves as the next group: at a
+  // few hundred writes a second, groups of several instead of one each.
+  maxInFlight?: number
 }
 
 interface Waiting<T, R> {
@@ -22,6 +26,16 @@ interface Waiting<T, R> {
 export function createGrouper<T, R> (options: GrouperOptions<T, R>) {
   let waiting: Array<Waiting<T, R>> = []
   let scheduled = false
+  const maxInFlight = options.maxInFlight ?? Infinity
+  let inFlight = 0
+
+  function start (group: Array<Waiting<T, R>>): void {
+    inFlight++
+    void write(group).finally(() => {
+      inFlight--
+      if (waiting.length > 0) schedule()
+    })
+  }
 
   async function write (group: Array<Waiting<T, R>>): Promise<void> {
     let results: R[]
@@ -40,11 +54,18 @@ export function createGrouper<T, R> (options: GrouperOptions<T, R>) {
 
   function flush (): void {
     scheduled = false
+    // The group in flight schedules the next when it ends.
+    if (inFlight >= maxInFlight) return
     const all = waiting
     waiting = []
     const seen = new Set<string>()
     let group: Array<Waiting<T, R>> = []
-    for (const w of all) {
+    for (let i = 0; i < all.length; i++) {
+      if (inFlight >= maxInFlight) {
+        waiting.push(...all.slice(i))
+        break
+      }
+      const w = all[i]!
       const id = options.identity?.(w.entry)
       if (id !== undefined && seen.has(id)) {
         waiting.push(w)
@@ -53,12 +74,12 @@ export function createGrouper<T, R> (options: GrouperOptions<T, R>) {
       if (id !== undefined) seen.add(id)
       group.push(w)
       if (group.length === options.maxGroup) {
-        void write(group)
+        start(group)
         group = []
       }
     }
-    if (group.length > 0) void write(group)
-    if (waiting.length > 0) schedule()
+    if (group.length > 0) start(group)
+    if (waiting.length > 0 && inFlight < maxInFlight) schedule()
   }
 
   function schedule (): void {

@@ -15,15 +15,9 @@ export type Claim = { fresh: true } | { replay: string } | { duplicate: true }
 const GROUP_MAX = 200
 
 const CLAIM_SQL = `
-WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[]) AS i(sender_id, message_id, digest, n)),
-ins AS (
-  INSERT INTO dci_messages (sender_id, message_id, digest) SELECT sender_id, message_id, digest FROM input
-  ON CONFLICT DO NOTHING RETURNING sender_id, message_id
-)
-SELECT i.n, ins.message_id IS NOT NULL AS fresh, m.digest, m.response
-FROM input i
-LEFT JOIN ins ON ins.sender_id = i.sender_id AND ins.message_id = i.message_id
-LEFT JOIN dci_messages m ON ins.message_id IS NULL AND m.sender_id = i.sender_id AND m.message_id = i.message_id`
+INSERT INTO dci_messages (sender_id, message_id, digest)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
+ON CONFLICT DO NOTHING RETURNING sender_id, message_id`
 
 const KEEP_SQL = `
 UPDATE dci_messages m SET response = v.response
@@ -31,20 +25,13 @@ FROM unnest($1::text[], $2::text[], $3::text[]) AS v(sender_id, message_id, resp
 WHERE m.sender_id = v.sender_id AND m.message_id = v.message_id`
 
 // A sync answer and its message_id, stored together once the answer is made
-// (nothing is stored for a message that fails): new, or the answer to a claim
-// left without one; a row that already has an answer stays as it is.
+// (nothing is stored for a message that fails). A plain insert: the id taken
+// meanwhile (another try, another message, or an async claim) is the rare case,
+// read afterwards.
 const RECORD_SQL = `
-WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[]) AS i(sender_id, message_id, digest, response, n)),
-ins AS (
-  INSERT INTO dci_messages AS d (sender_id, message_id, digest, response) SELECT sender_id, message_id, digest, response FROM input
-  ON CONFLICT (sender_id, message_id) DO UPDATE SET response = EXCLUDED.response
-  WHERE d.digest = EXCLUDED.digest AND d.response IS NULL
-  RETURNING d.sender_id, d.message_id
-)
-SELECT i.n, ins.message_id IS NOT NULL AS stored, m.digest, m.response
-FROM input i
-LEFT JOIN ins ON ins.sender_id = i.sender_id AND ins.message_id = i.message_id
-LEFT JOIN dci_messages m ON ins.message_id IS NULL AND m.sender_id = i.sender_id AND m.message_id = i.message_id`
+INSERT INTO dci_messages (sender_id, message_id, digest, response)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+ON CONFLICT DO NOTHING RETURNING sender_id, message_id`
 
 const KEPT_SQL = `
 SELECT v.n, m.digest, m.response FROM unnest($1::text[], $2::text[], $3::int[]) AS v(sender_id, message_id, n)
@@ -65,21 +52,30 @@ export function priorClaim (prior: { digest: string, response: string | null } |
 
 export function createMessageStore (db: Queryable) {
   const isolate = (err: unknown) => storeOutageOf(err) === undefined
+  // The ids of a group already taken, with what is kept for each; a new
+  // statement, so a row committed by another process meanwhile is seen.
+  async function kept (group: Array<{ senderId: string, messageId: string }>, taken: number[]): Promise<Map<number, { digest: string, response: string | null }>> {
+    const { rows } = await db.query<{ n: number, digest: string, response: string | null }>(KEPT_SQL, [taken.map((n) => group[n]!.senderId), taken.map((n) => group[n]!.messageId), taken])
+    return new Map(rows.map((r) => [Number(r.n), { digest: r.digest, response: r.response }]))
+  }
+  async function insert (sql: string, group: Array<{ senderId: string, messageId: string }>, params: unknown[][]): Promise<number[]> {
+    const { rows } = await db.query<{ sender_id: string, message_id: string }>(sql, [group.map((c) => c.senderId), group.map((c) => c.messageId), ...params])
+    const inserted = new Set(rows.map((r) => `${r.sender_id}\n${r.message_id}`))
+    return group.map((_c, n) => n).filter((n) => !inserted.has(`${group[n]!.senderId}\n${group[n]!.messageId}`))
+  }
+
   const claims = createGrouper<{ senderId: string, messageId: string, digest: string }, Claim>({
     maxGroup: GROUP_MAX,
     identity: (c) => `${c.senderId}\n${c.messageId}`,
     async write (group) {
-      const { rows } = await db.query<{ n: number, fresh: boolean, digest: string | null, response: string | null }>(CLAIM_SQL, [
-        group.map((c) => c.senderId), group.map((c) => c.messageId), group.map((c) => c.digest), group.map((_c, n) => n),
-      ])
-      const byN = new Map(rows.map((r) => [Number(r.n), r]))
-      return group.map((c, n): Claim => {
-        const r = byN.get(n)
-        if (r === undefined || r.fresh) return { fresh: true }
-        if (r.digest !== c.digest) return { duplicate: true }
+      const taken = await insert(CLAIM_SQL, group, [group.map((c) => c.digest)])
+      const results = group.map((): Claim => ({ fresh: true }))
+      if (taken.length === 0) return results
+      for (const [n, k] of await kept(group, taken)) {
         // Same message, answer not kept yet (in progress, or the first try failed): answer it again.
-        return r.response === null ? { fresh: true } : { replay: r.response }
-      })
+        results[n] = k.digest !== group[n]!.digest ? { duplicate: true } : k.response === null ? { fresh: true } : { replay: k.response }
+      }
+      return results
     },
     isolate,
   })
@@ -94,26 +90,24 @@ export function createMessageStore (db: Queryable) {
   })
   const records = createGrouper<{ senderId: string, messageId: string, digest: string, response: string }, Claim>({
     maxGroup: GROUP_MAX,
+    maxInFlight: 1,
     identity: (r) => `${r.senderId}\n${r.messageId}`,
     async write (group) {
-      const { rows } = await db.query<{ n: number, stored: boolean, digest: string | null, response: string | null }>(RECORD_SQL, [
-        group.map((r) => r.senderId), group.map((r) => r.messageId), group.map((r) => r.digest), group.map((r) => r.response), group.map((_r, n) => n),
-      ])
-      const byN = new Map(rows.map((r) => [Number(r.n), r]))
-      // A row committed by another process while this statement ran is not in
-      // its snapshot: read again.
-      const unseen = group.map((_r, n) => n).filter((n) => byN.get(n)?.stored !== true && byN.get(n)?.digest == null)
-      if (unseen.length > 0) {
-        const again = await db.query<{ n: number, digest: string, response: string | null }>(KEPT_SQL, [unseen.map((n) => group[n]!.senderId), unseen.map((n) => group[n]!.messageId), unseen])
-        for (const r of again.rows) byN.set(Number(r.n), { n: r.n, stored: false, digest: r.digest, response: r.response })
-      }
-      return group.map((r, n): Claim => {
-        const row = byN.get(n)
-        if (row === undefined || row.stored) return { fresh: true }
-        if (row.digest !== r.digest) return { duplicate: true }
+      const taken = await insert(RECORD_SQL, group, [group.map((r) => r.digest), group.map((r) => r.response)])
+      const results = group.map((): Claim => ({ fresh: true }))
+      if (taken.length === 0) return results
+      const unanswered: number[] = []
+      for (const [n, k] of await kept(group, taken)) {
+        if (k.digest !== group[n]!.digest) results[n] = { duplicate: true }
         // Same message, answered first by another try: that answer stands.
-        return row.response === null ? { fresh: true } : { replay: row.response }
-      })
+        else if (k.response !== null) results[n] = { replay: k.response }
+        // Claimed, never answered: this answer is kept.
+        else unanswered.push(n)
+      }
+      if (unanswered.length > 0) {
+        await db.query(KEEP_SQL, [unanswered.map((n) => group[n]!.senderId), unanswered.map((n) => group[n]!.messageId), unanswered.map((n) => group[n]!.response)])
+      }
+      return results
     },
     isolate,
   })

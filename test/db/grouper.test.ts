@@ -36,3 +36,38 @@ t.test('a failed group is written again one by one when the error allows; otherw
   const all = await Promise.allSettled([1, 2].map((x) => failing.add(x)))
   tt.same(all.map((s) => s.status === 'rejected' && s.reason), [away, away])
 })
+
+t.test('with maxInFlight 1, what arrives while a group is written waits for it and leaves as the next group', async (tt) => {
+  const groups: number[][] = []
+  let open = 0
+  let most = 0
+  const releases: Array<() => void> = []
+  const g = createGrouper<number, number>({
+    maxGroup: 3,
+    maxInFlight: 1,
+    async write (group) {
+      groups.push(group)
+      open++
+      most = Math.max(most, open)
+      await new Promise<void>((resolve) => releases.push(resolve))
+      open--
+      return group
+    },
+  })
+  const first = g.add(1)
+  // Wait until the first group is being written, then queue more behind it.
+  while (releases.length === 0) await new Promise((resolve) => setImmediate(resolve))
+  const rest = [2, 3, 4, 5].map((x) => g.add(x))
+  for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve))
+  tt.same(groups, [[1]], 'nothing else starts while the first group is written')
+  releases.shift()!()
+  tt.same(await first, 1)
+  while (groups.length < 2) await new Promise((resolve) => setImmediate(resolve))
+  tt.same(groups[1], [2, 3, 4], 'the waiting entries leave together, up to maxGroup')
+  releases.shift()!()
+  while (groups.length < 3) await new Promise((resolve) => setImmediate(resolve))
+  tt.same(groups[2], [5])
+  releases.shift()!()
+  tt.same(await Promise.all(rest), [2, 3, 4, 5])
+  tt.equal(most, 1, 'one group in flight at a time')
+})
