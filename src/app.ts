@@ -120,7 +120,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     signingKey: options.bus.identity.signing,
   })
   await app.register(catalogue, { refreshMs: config.catalogue.refreshMs, ...(options.today === undefined ? {} : { today: options.today }) })
-  await app.register(dci, { settings: config.dci, signingKey: options.bus.identity.signing, redisUrl: config.redis.url, callbacks: config.callbacks, delivery: config.delivery })
+  await app.register(dci, { settings: config.dci, signingKey: options.bus.identity.signing, memberKeys: options.bus.identity.all, redisUrl: config.redis.url, callbacks: config.callbacks, delivery: config.delivery })
   // Limits are applied by the routes that need them (officers' look-ups), on Redis.
   await app.register(rateLimit, { global: false, redis: options.redis, nameSpace: `${config.redis.keyPrefix}:rl:`, skipOnError: false })
 

@@ -51,8 +51,10 @@ export function createBusClients (config: Config, exchangeUrl: string, keys: Mem
 export function ephemeralMemberKeys (): MemberKeys {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519')
   const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 })
+  const signing = { kid: 'ephemeral', privateKey, created: new Date(0).toISOString() }
   return {
-    signing: { kid: 'ephemeral', privateKey, created: new Date(0).toISOString() },
+    signing,
+    all: [signing],
     // Published like real keys: what this key signs (partner tokens, callbacks) must verify.
     publicJwks: { keys: [{ ...publicKey.export({ format: 'jwk' }), kid: 'ephemeral', alg: 'EdDSA', use: 'sig' }] },
     xypPrivateKey: rsa.privateKey,

@@ -16,6 +16,8 @@ export interface MemberKey {
 
 export interface MemberKeys {
   signing: MemberKey
+  // Every signing key in the file, the signing one among them.
+  all: MemberKey[]
   // Every public key, for registering the member on the bus.
   publicJwks: { keys: JsonWebKey[] }
   xypPrivateKey: KeyObject
@@ -58,7 +60,7 @@ function writeWhole (path: string, text: string): void {
 }
 
 // A private JWKS file: { keys: [{ kty: 'OKP', crv: 'Ed25519', x, d, kid, created? }] }.
-export function loadSigningKeys (file: string): { signing: MemberKey, publicJwks: { keys: JsonWebKey[] } } {
+export function loadSigningKeys (file: string): { signing: MemberKey, all: MemberKey[], publicJwks: { keys: JsonWebKey[] } } {
   const doc = JSON.parse(readFileSync(file, 'utf8')) as { keys?: Array<JsonWebKey & { kid?: string, created?: string }> }
   const keys = (doc.keys ?? []).map((jwk, i) => {
     const privateKey = createPrivateKey({ key: jwk, format: 'jwk' })
@@ -70,7 +72,7 @@ export function loadSigningKeys (file: string): { signing: MemberKey, publicJwks
   if (keys.length === 0) throw new Error(`${file} holds no signing key`)
   // Newest by `created`; among equals, the last listed.
   const signing = keys.reduce((a, b) => (b.created >= a.created ? b : a))
-  return { signing, publicJwks: { keys: keys.map((k) => k.publicJwk) } }
+  return { signing, all: keys.map(({ kid, privateKey, created }) => ({ kid, privateKey, created })), publicJwks: { keys: keys.map((k) => k.publicJwk) } }
 }
 
 export function ensureDevMemberKeys (dataDir: string): void {
@@ -98,10 +100,11 @@ export function ensureDevMemberKeys (dataDir: string): void {
 }
 
 export function loadMemberKeys (signingKeysFile: string, xypPrivateKeyFile: string): MemberKeys {
-  const { signing, publicJwks } = loadSigningKeys(signingKeysFile)
+  const { signing, all, publicJwks } = loadSigningKeys(signingKeysFile)
   const xypPrivateKey = createPrivateKey(readFileSync(xypPrivateKeyFile, 'utf8'))
   return {
     signing,
+    all,
     publicJwks,
     xypPrivateKey,
     xypPublicKeyPem: createPublicKey(xypPrivateKey).export({ type: 'spki', format: 'pem' }) as string,

@@ -172,7 +172,11 @@ export function createDciClient (deps: DciClientDeps) {
   }
 
   async function tokenFor (partnerId: string, c: PartnerRegistryCredentials): Promise<string> {
-    if (c.clientSecret === null) throw new PartnerRegistryRefusedError(partnerId, 'no client secret is registered for its registry')
+    if (c.clientSecret === null) {
+      throw new PartnerRegistryRefusedError(partnerId, c.unreadable === true
+        ? 'its registry\'s client secret was sealed with a member key this gateway no longer holds; register the secret again'
+        : 'no client secret is registered for its registry')
+    }
     const cached = tokens.get(partnerId)
     if (cached !== undefined && cached.issuedFor === issuedFor(c) && cached.expiresAt > now()) return cached.token
     // Requests at the same moment share one token request.

@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual, type JsonWebKey } from 'node:
 import { changeRecord, type AuditEntry } from '../audit/record.ts'
 import { isoTime, storeOutageOf, type Database, type Queryable } from '../db/database.ts'
 import { createGrouper } from '../db/grouper.ts'
+import type { SecretBox } from '../secrets/sealed.ts'
 
 // Partner systems registered by admins: who may reach the DCI face, with
 // which keys, for which purposes and record types (nothing else: deny by
@@ -30,6 +31,8 @@ export interface PartnerRegistryCredentials {
   tokenUrl: string
   clientId: string
   clientSecret: string | null
+  // A secret is stored but this gateway's keys do not open it.
+  unreadable?: boolean
 }
 
 export interface Partner {
@@ -82,7 +85,12 @@ function toPartner (r: Record<string, unknown>): Partner {
   return { ...(rest as unknown as Partner), registry, createdAt: isoTime(r.createdAt), updatedAt: isoTime(r.updatedAt) }
 }
 
-export function createPartnerStore (db: Queryable) {
+// The partner registry's client secret is stored sealed, bound to the partner.
+const secretContext = (id: string) => `dci partner ${id} registry client secret`
+
+export function createPartnerStore (db: Queryable, secrets: SecretBox) {
+  const registryParams = (id: string, r: PartnerRegistryInput | null): Array<string | null> =>
+    r === null ? [null, null, null, null] : [r.url, r.tokenUrl, r.clientId, r.clientSecret === undefined ? null : secrets.seal(r.clientSecret, secretContext(id))]
   return {
     // Null when the id is taken.
     async create (id: string, input: PartnerInput, secretHash: string, actor: string): Promise<Partner | null> {
@@ -90,7 +98,7 @@ export function createPartnerStore (db: Queryable) {
         `INSERT INTO dci_partners (id, name, secret_hash, jwks, callback_url, purposes, record_types, active, created_by, updated_by,
            registry_url, registry_token_url, registry_client_id, registry_client_secret)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11, $12, $13) ON CONFLICT (id) DO NOTHING RETURNING ${COLUMNS}`,
-        [id, input.name, secretHash, JSON.stringify(input.jwks), input.callbackUrl, input.purposes, input.recordTypes, input.active, actor, ...registryParams(input.registry)])
+        [id, input.name, secretHash, JSON.stringify(input.jwks), input.callbackUrl, input.purposes, input.recordTypes, input.active, actor, ...registryParams(id, input.registry)])
       return rows[0] === undefined ? null : toPartner(rows[0])
     },
 
@@ -101,7 +109,7 @@ export function createPartnerStore (db: Queryable) {
            registry_url = $9, registry_token_url = $10, registry_client_id = $11,
            registry_client_secret = CASE WHEN $9::text IS NULL THEN NULL ELSE COALESCE($12::text, registry_client_secret) END,
            updated_by = $8, updated_at = now() WHERE id = $1 RETURNING ${COLUMNS}`,
-        [id, input.name, JSON.stringify(input.jwks), input.callbackUrl, input.purposes, input.recordTypes, input.active, actor, ...registryParams(input.registry)])
+        [id, input.name, JSON.stringify(input.jwks), input.callbackUrl, input.purposes, input.recordTypes, input.active, actor, ...registryParams(id, input.registry)])
       return rows[0] === undefined ? null : toPartner(rows[0])
     },
 
@@ -124,10 +132,31 @@ export function createPartnerStore (db: Queryable) {
 
     // The partner's registry with the secret the gateway presents there; null without a registry.
     async registryCredentials (id: string): Promise<PartnerRegistryCredentials | null> {
-      const { rows } = await db.query<PartnerRegistryCredentials>(
-        `SELECT registry_url AS url, registry_token_url AS "tokenUrl", registry_client_id AS "clientId", registry_client_secret AS "clientSecret"
+      const { rows } = await db.query<PartnerRegistryCredentials & { sealed: string | null }>(
+        `SELECT registry_url AS url, registry_token_url AS "tokenUrl", registry_client_id AS "clientId", registry_client_secret AS sealed
          FROM dci_partners WHERE id = $1 AND registry_url IS NOT NULL`, [id])
-      return rows[0] ?? null
+      const r = rows[0]
+      if (r === undefined) return null
+      const { sealed, ...rest } = r
+      if (sealed === null) return { ...rest, clientSecret: null }
+      const clientSecret = secrets.open(sealed, secretContext(id))
+      return clientSecret === null ? { ...rest, clientSecret: null, unreadable: true } : { ...rest, clientSecret }
+    },
+
+    // Seals again what is stored unsealed (before sealing existed) or under
+    // an older member key that is still held; returns how many. What no key
+    // held here opens is left as it is.
+    async reseal (): Promise<number> {
+      const { rows } = await db.query<{ id: string, stored: string }>('SELECT id, registry_client_secret AS stored FROM dci_partners WHERE registry_client_secret IS NOT NULL')
+      let changed = 0
+      for (const r of rows) {
+        if (!secrets.stale(r.stored)) continue
+        const plain = secrets.isSealed(r.stored) ? secrets.open(r.stored, secretContext(r.id)) : r.stored
+        if (plain === null) continue
+        const res = await db.query('UPDATE dci_partners SET registry_client_secret = $3 WHERE id = $1 AND registry_client_secret = $2', [r.id, r.stored, secrets.seal(plain, secretContext(r.id))])
+        changed += res.rowCount ?? 0
+      }
+      return changed
     },
 
     async secretHashOf (id: string): Promise<{ hash: string, active: boolean } | null> {
@@ -144,10 +173,6 @@ export function createPartnerStore (db: Queryable) {
       return ((await db.query('DELETE FROM dci_partners WHERE id = $1', [id])).rowCount ?? 0) > 0
     },
   }
-}
-
-function registryParams (r: PartnerRegistryInput | null): Array<string | null> {
-  return r === null ? [null, null, null, null] : [r.url, r.tokenUrl, r.clientId, r.clientSecret ?? null]
 }
 
 function groupedLookup (db: Queryable): (id: string) => Promise<Partner | null> {
@@ -201,9 +226,9 @@ export function partnerChange (actor: string, action: 'create' | 'update' | 'sec
 }
 
 // Runs a change of the partner store and its audit record in one transaction.
-export async function auditedPartnerChange<T> (db: Pick<Database, 'transaction'>, appendWithin: (tx: Queryable, entries: AuditEntry[]) => Promise<unknown>, change: (store: PartnerStore) => Promise<{ result: T, entry: AuditEntry | null }>): Promise<T> {
+export async function auditedPartnerChange<T> (db: Pick<Database, 'transaction'>, secrets: SecretBox, appendWithin: (tx: Queryable, entries: AuditEntry[]) => Promise<unknown>, change: (store: PartnerStore) => Promise<{ result: T, entry: AuditEntry | null }>): Promise<T> {
   return db.transaction(async (tx) => {
-    const { result, entry } = await change(createPartnerStore(tx))
+    const { result, entry } = await change(createPartnerStore(tx, secrets))
     if (entry !== null) await appendWithin(tx, [entry])
     return result
   })

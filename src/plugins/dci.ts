@@ -19,11 +19,14 @@ import { closeQueue, closeWorker } from '../queue/close.ts'
 import { removeFinished } from '../queue/jobs.ts'
 import { createPeriodic } from '../queue/periodic.ts'
 import { createRedisConnection } from '../redis/connection.ts'
+import { createSecretBox, type SecretBox } from '../secrets/sealed.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
     dci: {
       partners: PartnerStore
+      // Seals what the gateway stores to present elsewhere (partner registries' client secrets).
+      secrets: SecretBox
       transactions: TransactionStore
       subscriptions: SubscriptionStore
       messages: MessageStore
@@ -46,6 +49,8 @@ export interface DciPluginOptions {
   settings: Config['dci']
   // The gateway's own key: it signs partner tokens and outgoing DCI messages.
   signingKey: MemberKey
+  // Every member signing key held: what an older one sealed still opens.
+  memberKeys: MemberKey[]
   redisUrl: string
   callbacks: Config['callbacks']
   delivery: Pick<Config['delivery'], 'worker' | 'concurrency' | 'lockDurationMs' | 'reconcileGraceMs'>
@@ -56,7 +61,8 @@ export interface DciPluginOptions {
 // (the worker with WORKER=on).
 async function dciPlugin (app: FastifyInstance, options: DciPluginOptions): Promise<void> {
   const { delivery } = options
-  const partners = createPartnerStore(app.db)
+  const secrets = createSecretBox(options.signingKey, options.memberKeys)
+  const partners = createPartnerStore(app.db, secrets)
   const transactions = createTransactionStore(app.db)
   const subscriptions = createSubscriptionStore(app.db)
   const policy = loadDciPolicy()
@@ -130,8 +136,10 @@ async function dciPlugin (app: FastifyInstance, options: DciPluginOptions): Prom
       if (gone > 0) app.log.info({ gone, retentionDays: options.settings.retentionDays }, 'expired DCI message ids, settled transactions and look-ups in partners\' registries')
     },
   })
-  app.decorate('dci', { partners, transactions, subscriptions, messages: createMessageStore(app.db), policy, service, signingKey: options.signingKey, settings: options.settings, queue, enqueue, client, outbound, searches })
+  app.decorate('dci', { partners, secrets, transactions, subscriptions, messages: createMessageStore(app.db), policy, service, signingKey: options.signingKey, settings: options.settings, queue, enqueue, client, outbound, searches })
   app.addHook('onReady', async () => {
+    const resealed = await partners.reseal()
+    if (resealed > 0) app.log.info({ resealed }, 'partner registry client secrets sealed again with the current member key')
     relay.start()
     events.start()
     expiry.start()

@@ -102,7 +102,7 @@ export async function partnerRoutes (app: FastifyInstance): Promise<void> {
   const body = inputSchema(Object.keys(policy.purposes), allRecordTypes(policy))
   // Each change with its audit record, in one transaction.
   const audited = <T>(change: (store: PartnerStore) => Promise<{ result: T, entry: ReturnType<typeof partnerChange> | null }>) =>
-    auditedPartnerChange(app.db, (tx, entries) => app.audit.appendWithin(tx, entries), change)
+    auditedPartnerChange(app.db, app.dci.secrets, (tx, entries) => app.audit.appendWithin(tx, entries), change)
 
   // The guard's refusal, naming the field it is about.
   async function publicUrl (raw: string, pointer: string): Promise<string> {

@@ -123,6 +123,21 @@ t.test('a partner\'s own registry: its URLs pass the SSRF rules, its client secr
   ]
   t.notOk(bodies.some((b) => b.includes(registry.clientSecret)), 'the secret is in no answer and not in the audit log')
 
+  // Stored sealed, bound to the partner; the client gets it back.
+  const stored = async () => (await app.db.query<{ s: string }>("SELECT registry_client_secret AS s FROM dci_partners WHERE id = 'mis.example.org'")).rows[0]!.s
+  t.notOk((await stored()).includes(registry.clientSecret), 'not in the database as given')
+  t.match(await stored(), /^sealed\.v1\./)
+  t.match(await app.dci.partners.registryCredentials('mis.example.org'), { clientId: registry.clientId, clientSecret: registry.clientSecret })
+  // A value stored before sealing existed is sealed when the gateway starts (onReady).
+  await app.db.query("UPDATE dci_partners SET registry_client_secret = 'from-before-sealing' WHERE id = 'mis.example.org'")
+  t.equal(await app.dci.partners.reseal(), 1)
+  t.match(await stored(), /^sealed\.v1\./)
+  t.equal((await app.dci.partners.registryCredentials('mis.example.org'))!.clientSecret, 'from-before-sealing')
+  t.equal(await app.dci.partners.reseal(), 0, 'nothing left to seal')
+  // Sealed for another partner, it does not open here.
+  await app.db.query("UPDATE dci_partners SET registry_client_secret = $1 WHERE id = 'mis.example.org'", [app.dci.secrets.seal('x', 'dci partner other registry client secret')])
+  t.match(await app.dci.partners.registryCredentials('mis.example.org'), { clientSecret: null, unreadable: true })
+
   for (const [field, bad] of [['url', 'http://10.0.0.1/dci'], ['tokenUrl', 'http://169.254.169.254/token']] as const) {
     const res = await put({ ...change, registry: { ...registry, [field]: bad } })
     t.equal(res.statusCode, 422, `${field} into a refused range`)
