@@ -3,6 +3,7 @@ import type { Database, Queryable } from '../db/database.ts'
 import { mongolianDate } from '../stats/calendar.ts'
 import type { DciEvent, DciPolicy } from './policy.ts'
 import type { DciRegistry } from './spec.ts'
+import { frequencyOf, type Frequency } from './frequency.ts'
 import { createSubscriptionStore, matches, type EventFacts, type Subscription } from './subscriptions.ts'
 
 // The events partners subscribe to, produced from the bus: an agency's
@@ -25,12 +26,18 @@ export interface EventData {
   decidedAt: string
 }
 
+// One notify transaction: the events of one subscription that leave together
+// (one, or those a frequency gathered). `event` is how a single one was kept
+// before frequencies were honoured.
 export interface NotifyRequest {
   subscription: string
   registry: DciRegistry
   eventType: string
-  event: EventData
+  events?: EventData[]
+  event?: EventData
 }
+
+export const eventsOf = (request: NotifyRequest): EventData[] => request.events ?? (request.event === undefined ? [] : [request.event])
 
 const str = (v: unknown): string | undefined => typeof v === 'string' && v !== '' ? v : undefined
 
@@ -123,10 +130,19 @@ export interface EventFeedOptions {
   db: Database
   policy: DciPolicy
   batchSize: number
+  // Epoch milliseconds; Date.now by default. Frequencies are read against it.
+  now?: () => number
 }
+
+interface PendingRow { code: string, event_id: string, partner_id: string, registry: DciRegistry, event_type: string, fire_at: string | Date, event: string }
+
+const INSERT_NOTIFIES = `INSERT INTO dci_transactions (partner_id, registry, action, message_id, transaction_id, correlation_id, request)
+  SELECT p, r, 'notify', m, m, c, q FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS v(p, r, m, c, q)
+  ON CONFLICT (partner_id, message_id) DO NOTHING`
 
 export function createEventFeed (options: EventFeedOptions) {
   const { db, policy } = options
+  const now = options.now ?? Date.now
   // Service → the (registry, event type) pairs its approval is.
   const byService = new Map<string, Array<{ registry: DciRegistry, type: string, event: DciEvent }>>()
   for (const registry of ['social', 'crvs'] as const) {
@@ -144,6 +160,17 @@ export function createEventFeed (options: EventFeedOptions) {
     for (const [registry, types] of wanted) subscriptions.push(...await store.active(registry, [...types]))
     if (subscriptions.length === 0) return 0
     const notifies: Array<{ partnerId: string, registry: DciRegistry, messageId: string, code: string, request: string }> = []
+    const pending: Array<{ code: string, eventId: string, partnerId: string, registry: DciRegistry, eventType: string, fireAt: string, event: string }> = []
+    // A frequency that does not parse (stored before it was checked) notifies at once.
+    const schedules = new Map<string, Frequency | null>()
+    const scheduleOf = (s: Subscription): Frequency | null => {
+      if (!schedules.has(s.code)) {
+        const expression = (s.criteria.frequency as { frequency?: unknown } | undefined)?.frequency
+        const parsed = typeof expression === 'string' ? frequencyOf(expression) : null
+        schedules.set(s.code, typeof parsed === 'string' ? null : parsed)
+      }
+      return schedules.get(s.code)!
+    }
     for (const r of rows) {
       const data: EventData = {
         eventId: r.id,
@@ -163,18 +190,58 @@ export function createEventFeed (options: EventFeedOptions) {
           // Only what happened while the subscription was on, and within its window.
           if (s.createdAt > data.decidedAt || (s.startsAt !== null && data.decidedAt < s.startsAt) || (s.endsAt !== null && data.decidedAt > s.endsAt)) continue
           if (!matches(s.conditions, facts)) continue
-          const request: NotifyRequest = { subscription: s.code, registry: s.registry, eventType: e.type, event: data }
+          const schedule = scheduleOf(s)
+          if (schedule !== null) {
+            // The next time the frequency names, from now (an event read late joins the next one).
+            const fireAt = schedule.next(new Date(Math.max(now(), Date.parse(data.decidedAt))))
+            // A frequency that names no time to come notifies nothing more.
+            if (fireAt !== null) pending.push({ code: s.code, eventId: r.id, partnerId: s.partnerId, registry: s.registry, eventType: e.type, fireAt: fireAt.toISOString(), event: JSON.stringify(data) })
+            continue
+          }
+          const request: NotifyRequest = { subscription: s.code, registry: s.registry, eventType: e.type, events: [data] }
           notifies.push({ partnerId: s.partnerId, registry: s.registry, messageId: notifyMessageId(r.id, s.code), code: s.code, request: JSON.stringify(request) })
         }
       }
     }
+    if (pending.length > 0) {
+      await tx.query(
+        `INSERT INTO dci_notify_pending (code, event_id, partner_id, registry, event_type, fire_at, event)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::text[]) ON CONFLICT DO NOTHING`,
+        [pending.map((p) => p.code), pending.map((p) => p.eventId), pending.map((p) => p.partnerId), pending.map((p) => p.registry), pending.map((p) => p.eventType), pending.map((p) => p.fireAt), pending.map((p) => p.event)])
+    }
+    return insertNotifies(tx, notifies)
+  }
+
+  async function insertNotifies (tx: Queryable, notifies: Array<{ partnerId: string, registry: DciRegistry, messageId: string, code: string, request: string }>): Promise<number> {
     if (notifies.length === 0) return 0
-    const { rowCount } = await tx.query(
-      `INSERT INTO dci_transactions (partner_id, registry, action, message_id, transaction_id, correlation_id, request)
-       SELECT p, r, 'notify', m, m, c, q FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS v(p, r, m, c, q)
-       ON CONFLICT (partner_id, message_id) DO NOTHING`,
+    const { rowCount } = await tx.query(INSERT_NOTIFIES,
       [notifies.map((n) => n.partnerId), notifies.map((n) => n.registry), notifies.map((n) => n.messageId), notifies.map((n) => n.code), notifies.map((n) => n.request)])
     return rowCount ?? 0
+  }
+
+  // The waiting events whose time has come, as one notify transaction per
+  // subscription and time, stored as they leave the waiting list.
+  async function flushDue (): Promise<number> {
+    return db.transaction(async (tx) => {
+      const { rows } = await tx.query<PendingRow>(
+        'DELETE FROM dci_notify_pending WHERE fire_at <= $1::timestamptz RETURNING code, event_id, partner_id, registry, event_type, fire_at, event',
+        [new Date(now()).toISOString()])
+      if (rows.length === 0) return 0
+      const groups = new Map<string, PendingRow[]>()
+      for (const r of rows) {
+        const key = `${r.code}\n${new Date(r.fire_at).toISOString()}`
+        groups.set(key, [...(groups.get(key) ?? []), r])
+      }
+      const notifies = [...groups].map(([key, group]) => {
+        group.sort((a, b) => Number(a.event_id) - Number(b.event_id))
+        const first = group[0]!
+        const request: NotifyRequest = { subscription: first.code, registry: first.registry, eventType: first.event_type, events: group.map((g) => JSON.parse(g.event) as EventData) }
+        // Fixed by what it carries: never stored twice, and no two batches share an id.
+        const messageId = notifyMessageId(`${key}\n${group.map((g) => g.event_id).join(',')}`, first.code)
+        return { partnerId: first.partner_id, registry: first.registry, messageId, code: first.code, request: JSON.stringify(request) }
+      })
+      return insertNotifies(tx, notifies)
+    })
   }
 
   return {
@@ -203,9 +270,11 @@ export function createEventFeed (options: EventFeedOptions) {
           await tx.query('UPDATE dci_event_cursor SET event_xid = $1::xid8, event_id = $2::bigint, fed_at = now()', [last.xid, last.id])
           return full
         })
-        if (!more) return stored
+        if (!more) return stored + await flushDue()
       }
     },
+
+    flushDue,
   }
 }
 

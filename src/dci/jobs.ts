@@ -146,7 +146,7 @@ export function createDciWorker (options: DciWorkerOptions): Worker<DciJob, unkn
       case 'notify': {
         const notified = await service.notify(partner, request as unknown as NotifyRequest, tx.messageId)
         if ('skipped' in notified) return notified
-        return done({ transaction_id: tx.transactionId, notify_event: [notified.item] }, 1)
+        return done({ transaction_id: tx.transactionId, notify_event: notified.items }, notified.items.length)
       }
     }
     return { skipped: `${tx.action} is not answered by this registry` }

@@ -8,7 +8,7 @@ import { DciError } from './errors.ts'
 import type { Partner } from './partners.ts'
 import type { DciPolicy } from './policy.ts'
 import { hasEvent, operationsFor, planSearch, readRecord, SearchRefusal, uinOf, type PlannedSearch, type SearchItem } from './search.ts'
-import { factsOf, notifyRecord, type NotifyRequest } from './events.ts'
+import { eventsOf, factsOf, notifyRecord, type NotifyRequest } from './events.ts'
 import { signDciMessage } from './signature.ts'
 import { planSubscription, SubscribeRefusal, subscriptionInfo, type PlannedSubscription, type SubscribeItem, type SubscribeReason, type SubscriptionStore } from './subscriptions.ts'
 import type { DciRegistry } from './spec.ts'
@@ -218,26 +218,28 @@ export function createDciService (deps: DciServiceDeps) {
     // The notify_event of one event for one subscription; null when the
     // subscription has ended or the partner lost the grant (nothing leaves).
     // The record is audited before it is handed back.
-    async notify (partner: Partner, request: NotifyRequest, messageId: string): Promise<{ item: Record<string, unknown> } | { skipped: string }> {
+    // The notify_event items of one notify transaction, each record audited
+    // before it leaves; nothing when the subscription or grant has gone.
+    async notify (partner: Partner, request: NotifyRequest, messageId: string): Promise<{ items: Array<Record<string, unknown>> } | { skipped: string }> {
       const s = await deps.subscriptions.get(request.subscription)
       if (s === null || s.status !== 'subscribe') return { skipped: 'the subscription has ended' }
       if (!partner.purposes.includes(s.purpose) || !partner.recordTypes.includes(s.recordType)) return { skipped: `the partner is no longer granted ${s.purpose} and ${s.recordType}` }
       const event = deps.policy.events[s.registry][s.eventType]
       if (event === undefined) return { skipped: `the ${s.registry} registry no longer notifies ${s.eventType}` }
-      const record = notifyRecord(event, s.recordType, request.event)
-      const facts = factsOf(event, request.event)
+      const happened = eventsOf(request)
       const envelope = { header: { message_id: messageId, action: 'notify' }, message: { transaction_id: messageId } } as unknown as DciEnvelope
-      await writeAudit([auditEntry({ requestId: messageId, clientIp: null }, s.registry, partner, envelope, { reference_id: s.referenceId }, {
-        citizen: facts.subject ?? null, purpose: s.purpose, sourcesAsked: [], sourcesAnswered: [], result: 'ok', recordType: s.recordType,
-        more: { action: 'notify', subscription: s.code, event: s.regEventType, service: request.event.service },
-      })])
+      await writeAudit(happened.map((e) => auditEntry({ requestId: messageId, clientIp: null }, s.registry, partner, envelope, { reference_id: s.referenceId }, {
+        citizen: factsOf(event, e).subject ?? null, purpose: s.purpose, sourcesAsked: [], sourcesAnswered: [], result: 'ok', recordType: s.recordType,
+        more: { action: 'notify', subscription: s.code, event: s.regEventType, service: e.service },
+      })))
+      const at = new Date(now()).toISOString()
       return {
-        item: {
+        items: happened.map((e) => ({
           reference_id: s.referenceId,
-          timestamp: new Date(now()).toISOString(),
-          data: { version: '1.0.0', reg_type: REG_TYPE[s.registry], reg_event_type: s.regEventType, reg_record_type: s.recordType, reg_records: record },
+          timestamp: at,
+          data: { version: '1.0.0', reg_type: REG_TYPE[s.registry], reg_event_type: s.regEventType, reg_record_type: s.recordType, reg_records: notifyRecord(event, s.recordType, e) },
           ...(typeof s.criteria.locale === 'string' ? { locale: s.criteria.locale } : {}),
-        },
+        })),
       }
     },
 

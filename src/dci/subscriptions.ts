@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Queryable } from '../db/database.ts'
+import { frequencyOf } from './frequency.ts'
 import { bareRecordType, type DciPolicy } from './policy.ts'
 import type { PartnerGrant } from './search.ts'
 import type { DciRegistry } from './spec.ts'
@@ -170,6 +171,8 @@ export function planSubscription (item: SubscribeItem, registry: DciRegistry, re
     const start = Date.parse(c.frequency.start_time)
     const end = Date.parse(c.frequency.end_time)
     if (Number.isNaN(start) || Number.isNaN(end) || end <= start) throw new SubscribeRefusal('rjct.notify_details.invalid', 'frequency.start_time and end_time must be timestamps, the end after the start')
+    const schedule = frequencyOf(c.frequency.frequency)
+    if (typeof schedule === 'string') throw new SubscribeRefusal('rjct.notify_details.invalid', schedule)
     startsAt = new Date(start).toISOString()
     endsAt = new Date(end).toISOString()
   }
@@ -247,10 +250,14 @@ export function createSubscriptionStore (db: Queryable) {
       return rows.map(toSubscription)
     },
 
-    // Ends the partner's subscriptions under these codes; the codes ended now.
+    // Ends the partner's subscriptions under these codes, with the events
+    // still waiting for their frequency; the codes ended now.
     async unsubscribe (partnerId: string, codes: string[]): Promise<string[]> {
       const { rows } = await db.query<{ code: string }>(
-        "UPDATE dci_subscriptions SET status = 'unsubscribe', updated_at = now() WHERE partner_id = $1 AND code = ANY($2::text[]) AND status = 'subscribe' RETURNING code",
+        `WITH ended AS (
+           UPDATE dci_subscriptions SET status = 'unsubscribe', updated_at = now() WHERE partner_id = $1 AND code = ANY($2::text[]) AND status = 'subscribe' RETURNING code),
+         dropped AS (DELETE FROM dci_notify_pending WHERE code IN (SELECT code FROM ended))
+         SELECT code FROM ended`,
         [partnerId, codes])
       return rows.map((r) => r.code)
     },

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
 import { buildSeedDocument } from '../../../src/catalogue/seed.ts'
+import { createEventFeed } from '../../../src/dci/events.ts'
 import { verifyDciMessage } from '../../../src/dci/signature.ts'
 import { loadDciSpec, type DciRegistry } from '../../../src/dci/spec.ts'
 import { generatePopulation, type Citizen } from '../../../src/exchange/index.ts'
@@ -122,6 +123,58 @@ t.test('births, and enrolments, subscribed on both registries are notified when 
   t.ok(seen.json().accesses.some((a: { partner?: { id: string }, purpose: string }) => a.partner?.id === PARTNER && a.purpose === 'social_protection.eligibility'), 'the parent sees the enrolment notify')
 })
 
+t.test('with a frequency, the events wait for the time its cron names and leave together in one notify', async (t) => {
+  const receiver = await partnerReceiver(t)
+  const ctx = await dciSetup(t, { ...GRANT, callbackUrl: receiver.base }, FAST, { decisionDelayMs: 100 })
+  const { app, exchange, token } = ctx
+  for (const provider of ['civil', 'welfare', 'social-insurance']) {
+    t.equal((await exchange!.app.inject({ method: 'PUT', url: `/admin/providers/${provider}/decisions`, payload: { outcome: 'approved' } })).statusCode, 200)
+  }
+  // Once, at midnight on 1 January 2099 in Ulaanbaatar (16:00 UTC the day before).
+  const sent = await subscribe(ctx, 'social', [subscribeItem({
+    reg_event_type: 'REGISTER',
+    frequency: { start_time: '2026-01-01T00:00:00Z', end_time: '2099-12-31T00:00:00Z', frequency: '0 0 0 1 1 ? 2099' },
+    filter_type: 'predicate',
+    filter: [{ seq_num: 1, expression1: { attribute_name: 'event_date', operator: 'ge', attribute_value: '2000-01-01' } }],
+    notify_record_type: 'Member',
+    authorize: { purpose: { code: 'social_protection.eligibility' } },
+  })])
+  const on = await receivedAt(receiver, ctx, 'social', '/registry/on-subscribe', (b) => b.message.correlation_id === sent.correlationId)
+  const code = on.message.subscribe_response[0].subscriptions[0].code as string
+
+  // Two newborn packages, each with a child-money enrolment.
+  const parents = [adults[5]!, adults[6]!]
+  for (const parent of parents) {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/applications',
+      headers: { authorization: `Bearer ${await token('citizen', { claims: { sub: parent.regnum } })}`, 'idempotency-key': randomUUID() },
+      payload: { service: 'package.newborn', unit: parent.homeUnit, channel: 'online', applicant: { regnum: parent.regnum }, form: newbornForm },
+    })
+    t.equal(res.statusCode, 202, res.body)
+  }
+  const waiting = await eventually(async () => {
+    const { rows } = await app.db.query<{ fire_at: Date }>('SELECT fire_at FROM dci_notify_pending WHERE code = $1', [code])
+    return rows.length === 2 ? rows : undefined
+  }, 60_000)
+  t.same(waiting.map((r) => new Date(r.fire_at).toISOString()), ['2098-12-31T16:00:00.000Z', '2098-12-31T16:00:00.000Z'])
+  t.equal((await app.db.query("SELECT 1 FROM dci_transactions WHERE action = 'notify' AND correlation_id = $1", [code])).rows.length, 0, 'nothing is notified before then')
+
+  // That time comes (an injected clock): one notify, both enrolments.
+  const feed = createEventFeed({ db: app.db, policy: app.dci.policy, batchSize: 100, now: () => Date.parse('2099-01-01T00:00:00+08:00') })
+  t.equal(await feed.flushDue(), 1)
+  t.equal(await feed.flushDue(), 0, 'taken once')
+  const notified = await receivedAt(receiver, ctx, 'social', '/registry/notify', (b) => b.message.notify_event[0].reference_id === on.message.subscribe_response[0].reference_id)
+  t.match(notified.header, { action: 'notify', total_count: 2, completed_count: 2 })
+  t.same(notified.message.notify_event.map((e: { data: { reg_records: { member_identifier: Array<{ identifier_value: string }> } } }) => e.data.reg_records.member_identifier[0]!.identifier_value).sort(), parents.map((p) => p.regnum).sort())
+  t.equal((await app.db.query('SELECT 1 FROM dci_notify_pending WHERE code = $1', [code])).rows.length, 0)
+
+  // Events waiting for a subscription that ends are dropped with it.
+  await app.db.query("INSERT INTO dci_notify_pending (code, event_id, partner_id, registry, event_type, fire_at, event) VALUES ($1, '999999', $2, 'social', 'REGISTER', '2099-01-01T00:00:00Z', '{}')", [code, PARTNER])
+  t.same(await app.dci.subscriptions.unsubscribe(PARTNER, [code]), [code])
+  t.equal((await app.db.query('SELECT 1 FROM dci_notify_pending WHERE code = $1', [code])).rows.length, 0)
+})
+
 t.test('refused subscriptions get the spec\'s reason codes; a purpose not granted is audited; unsubscribe; txn status sync and async', async (t) => {
   const receiver = await partnerReceiver(t)
   const ctx = await dciSetup(t, { purposes: ['vital_events.follow_up'], recordTypes: ['Person'], callbackUrl: receiver.base }, FAST)
@@ -135,11 +188,13 @@ t.test('refused subscriptions get the spec\'s reason codes; a purpose not grante
     person({ filter: { type: 'MOBILE', value: '99112233' } }),
     person({ filter_type: 'predicate', filter: [{ seq_num: 1, expression1: { attribute_name: 'admin_unit', operator: 'gt', attribute_value: '11' } }] }),
     person({ frequency: { start_time: '2026-12-01T00:00:00Z', end_time: '2026-01-01T00:00:00Z', frequency: '0 0 0 * * ? *' } }),
+    person({ frequency: { start_time: '2026-01-01T00:00:00Z', end_time: '2030-01-01T00:00:00Z', frequency: 'every day at noon' } }),
   ]
   const sent = await subscribe(ctx, 'crvs', items)
   const answer = await receivedAt(receiver, ctx, 'crvs', '/registry/on-subscribe', (b) => b.message.correlation_id === sent.correlationId)
   const reasons = answer.message.subscribe_response.map((i: { status: string, status_reason_code?: string }) => i.status_reason_code ?? i.status)
-  t.same(reasons, ['succ', 'rjct.notify_types.invalid', 'rjct.notify_types.invalid', 'rjct.notify_types.invalid', 'rjct.notify_details.invalid', 'rjct.notify_details.invalid', 'rjct.notify_details.invalid'])
+  t.same(reasons, ['succ', 'rjct.notify_types.invalid', 'rjct.notify_types.invalid', 'rjct.notify_types.invalid', 'rjct.notify_details.invalid', 'rjct.notify_details.invalid', 'rjct.notify_details.invalid', 'rjct.notify_details.invalid'])
+  t.match(answer.message.subscribe_response[7].status_reason_message, /cron/)
   const code = answer.message.subscribe_response[0].subscriptions[0].code as string
   const { rows: denied } = await app.db.query<{ details: Record<string, unknown> }>("SELECT details FROM audit_log WHERE actor = $1 AND result = 'denied'", [`partner:${PARTNER}`])
   t.equal(denied.length, 1, 'the purpose not granted is audited as denied')
