@@ -23,7 +23,7 @@ const RETRY_AFTER_SECONDS = '5'
 export class PartnerRegistryUnavailableError extends ProblemError {
   readonly partner: string
   constructor (partner: string, detail: string, cause?: unknown) {
-    super('DEPENDENCY_UNAVAILABLE', `the registry of partner ${partner} could not be reached: ${detail}`, { cause, headers: { 'retry-after': RETRY_AFTER_SECONDS }, extensions: { partner } })
+    super('PARTNER_REGISTRY_UNAVAILABLE', `the registry of partner ${partner} could not be reached: ${detail}`, { cause, headers: { 'retry-after': RETRY_AFTER_SECONDS }, extensions: { partner } })
     this.name = 'PartnerRegistryUnavailableError'
     this.partner = partner
   }
@@ -34,7 +34,7 @@ export class PartnerRegistryRefusedError extends ProblemError {
   readonly partner: string
   readonly dciCode: string | null
   constructor (partner: string, detail: string, dciCode: string | null = null) {
-    super('UPSTREAM_REFUSED', `the registry of partner ${partner} refused the request: ${detail}`, { extensions: { partner, ...(dciCode === null ? {} : { dciCode }) } })
+    super('PARTNER_REGISTRY_REFUSED', `the registry of partner ${partner} refused the request: ${detail}`, { extensions: { partner, ...(dciCode === null ? {} : { dciCode }) } })
     this.name = 'PartnerRegistryRefusedError'
     this.partner = partner
     this.dciCode = dciCode
@@ -45,7 +45,7 @@ export class PartnerRegistryRefusedError extends ProblemError {
 export class PartnerRegistryInvalidAnswerError extends ProblemError {
   readonly partner: string
   constructor (partner: string, detail: string) {
-    super('UPSTREAM_INVALID_RESPONSE', `the answer of partner ${partner}'s registry is not usable: ${detail}`, { extensions: { partner } })
+    super('PARTNER_REGISTRY_INVALID_ANSWER', `the answer of partner ${partner}'s registry is not usable: ${detail}`, { extensions: { partner } })
     this.name = 'PartnerRegistryInvalidAnswerError'
     this.partner = partner
   }

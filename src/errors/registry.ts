@@ -64,6 +64,10 @@ export const errorRegistry = {
   UPSTREAM_UNAVAILABLE: { status: 502, title: 'Provider unavailable' },
   UPSTREAM_CIRCUIT_OPEN: { status: 503, title: 'Provider temporarily unavailable' },
   UPSTREAM_TIMEOUT: { status: 504, title: 'Provider did not answer in time' },
+  // The gateway as a client of partners' DCI registries (not the bus).
+  PARTNER_REGISTRY_UNAVAILABLE: { status: 503, title: 'A partner\'s registry could not be reached' },
+  PARTNER_REGISTRY_REFUSED: { status: 502, title: 'A partner\'s registry refused the gateway' },
+  PARTNER_REGISTRY_INVALID_ANSWER: { status: 502, title: 'A partner\'s registry answered something unusable' },
   SHUTTING_DOWN: { status: 503, title: 'Server is shutting down' },
   DEPENDENCY_UNAVAILABLE: { status: 503, title: 'A required service is unavailable' },
   AUDIT_UNAVAILABLE: { status: 503, title: 'The audit log cannot be written', retryAfterSeconds: 5 },

@@ -107,7 +107,7 @@ t.test('the client keeps a token until shortly before it expires, renews a refus
   credentials = { ...credentials, clientSecret: SECRET }
 
   partner.state.ack = 'NACK'
-  await t.rejects(search(), { code: 'UPSTREAM_REFUSED', dciCode: 'err.request.bad', detail: /NACK err\.request\.bad/ })
+  await t.rejects(search(), { code: 'PARTNER_REGISTRY_REFUSED', dciCode: 'err.request.bad', detail: /NACK err\.request\.bad/ })
   partner.state.ack = 'ACK'
 
   const sync = await client.syncSearch(who, 'social', client.searchEnvelope(PARTNER, QUERY))

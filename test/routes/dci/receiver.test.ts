@@ -97,7 +97,7 @@ t.test('an officer of gateway A looks a citizen up in gateway B\'s registry, at 
   t.equal(wrong.statusCode, 201, wrong.body)
   const refused = await a.app.inject({ method: 'POST', url: '/v1/partners/gw-b-wrong.example/searches', headers: officer, payload: { idValue: citizen.regnum, recordType: 'SRPerson', purpose: 'social_protection.portability', case: 'C-1' } })
   t.equal(refused.statusCode, 502, refused.body)
-  t.match(refused.json(), { code: 'UPSTREAM_REFUSED', partner: 'gw-b-wrong.example' })
+  t.match(refused.json(), { code: 'PARTNER_REGISTRY_REFUSED', partner: 'gw-b-wrong.example' })
   t.notOk(refused.body.includes('not-the-secret'))
 })
 
@@ -115,7 +115,7 @@ t.test('a partner registry that cannot be reached is a 503 with Retry-After', as
   const res = await a.app.inject({ method: 'POST', url: '/v1/partners/gone.example/searches', headers: { authorization: `Bearer ${await a.token('officer')}` }, payload: { idValue: adults[0]!.regnum, recordType: 'SRPerson', purpose: 'social_protection.portability', case: 'C-1', mode: 'async' } })
   t.equal(res.statusCode, 503, res.body)
   t.ok(Number(res.headers['retry-after']) > 0)
-  t.match(res.json(), { code: 'DEPENDENCY_UNAVAILABLE', partner: 'gone.example' })
+  t.match(res.json(), { code: 'PARTNER_REGISTRY_UNAVAILABLE', partner: 'gone.example' })
 })
 
 t.test('the receiver takes only signed messages of registered partners, to this gateway, once', async (t) => {
