@@ -46,6 +46,18 @@ async function receivedAt (receiver: Awaited<ReturnType<typeof partnerReceiver>>
   return body
 }
 
+// A parent applies online for the newborn package; its id.
+async function submitNewborn (ctx: Setup, parent: Citizen): Promise<string> {
+  const res = await ctx.app.inject({
+    method: 'POST',
+    url: '/v1/applications',
+    headers: { authorization: `Bearer ${await ctx.token('citizen', { claims: { sub: parent.regnum } })}`, 'idempotency-key': randomUUID() },
+    payload: { service: 'package.newborn', unit: parent.homeUnit, channel: 'online', applicant: { regnum: parent.regnum }, form: newbornForm },
+  })
+  t.equal(res.statusCode, 202, res.body)
+  return res.json().id as string
+}
+
 t.test('births, and enrolments, subscribed on both registries are notified when the agencies approve a newborn package\'s parts', async (t) => {
   const receiver = await partnerReceiver(t)
   const ctx = await dciSetup(t, { ...GRANT, callbackUrl: receiver.base }, FAST, { decisionDelayMs: 100 })
@@ -76,14 +88,7 @@ t.test('births, and enrolments, subscribed on both registries are notified when 
   const onSocial = await receivedAt(receiver, ctx, 'social', '/registry/on-subscribe', (b) => b.message.correlation_id === social.correlationId)
   t.same(onSocial.message.subscribe_response.map((i: { status: string }) => i.status), ['succ', 'succ'])
 
-  const submitted = await app.inject({
-    method: 'POST',
-    url: '/v1/applications',
-    headers: { authorization: `Bearer ${await token('citizen', { claims: { sub: parent.regnum } })}`, 'idempotency-key': randomUUID() },
-    payload: { service: 'package.newborn', unit: parent.homeUnit, channel: 'online', applicant: { regnum: parent.regnum }, form: newbornForm },
-  })
-  t.equal(submitted.statusCode, 202, submitted.body)
-  const packageId = submitted.json().id as string
+  const packageId = await submitNewborn(ctx, parent)
   const birthPart = await eventually(async () => (await app.db.query<{ result: { regnum: string } | null }>(
     "SELECT result FROM applications WHERE package_id = $1 AND service = 'civil.birth-registration' AND decision = 'approved'", [packageId])).rows[0]?.result ?? undefined, 30_000)
   const newborn = birthPart.regnum
@@ -126,7 +131,7 @@ t.test('births, and enrolments, subscribed on both registries are notified when 
 t.test('with a frequency, the events wait for the time its cron names and leave together in one notify', async (t) => {
   const receiver = await partnerReceiver(t)
   const ctx = await dciSetup(t, { ...GRANT, callbackUrl: receiver.base }, FAST, { decisionDelayMs: 100 })
-  const { app, exchange, token } = ctx
+  const { app, exchange } = ctx
   for (const provider of ['civil', 'welfare', 'social-insurance']) {
     t.equal((await exchange!.app.inject({ method: 'PUT', url: `/admin/providers/${provider}/decisions`, payload: { outcome: 'approved' } })).statusCode, 200)
   }
@@ -144,15 +149,7 @@ t.test('with a frequency, the events wait for the time its cron names and leave 
 
   // Two newborn packages, each with a child-money enrolment.
   const parents = [adults[5]!, adults[6]!]
-  for (const parent of parents) {
-    const res = await app.inject({
-      method: 'POST',
-      url: '/v1/applications',
-      headers: { authorization: `Bearer ${await token('citizen', { claims: { sub: parent.regnum } })}`, 'idempotency-key': randomUUID() },
-      payload: { service: 'package.newborn', unit: parent.homeUnit, channel: 'online', applicant: { regnum: parent.regnum }, form: newbornForm },
-    })
-    t.equal(res.statusCode, 202, res.body)
-  }
+  for (const parent of parents) await submitNewborn(ctx, parent)
   const waiting = await eventually(async () => {
     const { rows } = await app.db.query<{ fire_at: Date }>('SELECT fire_at FROM dci_notify_pending WHERE code = $1', [code])
     return rows.length === 2 ? rows : undefined
