@@ -132,6 +132,8 @@ export interface EventFeedOptions {
   batchSize: number
   // Epoch milliseconds; Date.now by default. Frequencies are read against it.
   now?: () => number
+  // At most this many events in one notify; a frequency's gathering beyond it leaves as several.
+  maxEventsPerNotify: number
 }
 
 interface PendingRow { code: string, event_id: string, partner_id: string, registry: DciRegistry, event_type: string, fire_at: string | Date, event: string }
@@ -232,13 +234,17 @@ export function createEventFeed (options: EventFeedOptions) {
         const key = `${r.code}\n${new Date(r.fire_at).toISOString()}`
         groups.set(key, [...(groups.get(key) ?? []), r])
       }
-      const notifies = [...groups].map(([key, group]) => {
+      const notifies = [...groups].flatMap(([key, group]) => {
         group.sort((a, b) => Number(a.event_id) - Number(b.event_id))
-        const first = group[0]!
-        const request: NotifyRequest = { subscription: first.code, registry: first.registry, eventType: first.event_type, events: group.map((g) => JSON.parse(g.event) as EventData) }
-        // Fixed by what it carries: never stored twice, and no two batches share an id.
-        const messageId = notifyMessageId(`${key}\n${group.map((g) => g.event_id).join(',')}`, first.code)
-        return { partnerId: first.partner_id, registry: first.registry, messageId, code: first.code, request: JSON.stringify(request) }
+        const chunks: PendingRow[][] = []
+        for (let i = 0; i < group.length; i += options.maxEventsPerNotify) chunks.push(group.slice(i, i + options.maxEventsPerNotify))
+        return chunks.map((chunk) => {
+          const first = chunk[0]!
+          const request: NotifyRequest = { subscription: first.code, registry: first.registry, eventType: first.event_type, events: chunk.map((g) => JSON.parse(g.event) as EventData) }
+          // Fixed by what it carries: never stored twice, and no two batches share an id.
+          const messageId = notifyMessageId(`${key}\n${chunk.map((g) => g.event_id).join(',')}`, first.code)
+          return { partnerId: first.partner_id, registry: first.registry, messageId, code: first.code, request: JSON.stringify(request) }
+        })
       })
       return insertNotifies(tx, notifies)
     })

@@ -215,11 +215,9 @@ export function createDciService (deps: DciServiceDeps) {
       return { timestamp: at, status: 'succ', subscription_status: codes.map((code) => ({ code, status: 'unsubscribe' })) }
     },
 
-    // The notify_event of one event for one subscription; null when the
-    // subscription has ended or the partner lost the grant (nothing leaves).
-    // The record is audited before it is handed back.
-    // The notify_event items of one notify transaction, each record audited
-    // before it leaves; nothing when the subscription or grant has gone.
+    // The notify_event items of one notify transaction (one event, or those
+    // a frequency gathered), each record audited before it is handed back;
+    // nothing when the subscription has ended or the partner lost the grant.
     async notify (partner: Partner, request: NotifyRequest, messageId: string): Promise<{ items: Array<Record<string, unknown>> } | { skipped: string }> {
       const s = await deps.subscriptions.get(request.subscription)
       if (s === null || s.status !== 'subscribe') return { skipped: 'the subscription has ended' }

@@ -100,7 +100,7 @@ async function dciPlugin (app: FastifyInstance, options: DciPluginOptions): Prom
     },
   })
   // Subscribed events become notify transactions, which the relay queues.
-  const feed = createEventFeed({ db: app.db, policy, batchSize: 500 })
+  const feed = createEventFeed({ db: app.db, policy, batchSize: 500, maxEventsPerNotify: options.settings.maxItemsPerMessage })
   const events = createPeriodic({
     what: 'DCI event feed',
     intervalMs: options.settings.eventsPollMs,

@@ -158,13 +158,27 @@ t.test('with a frequency, the events wait for the time its cron names and leave 
   t.equal((await app.db.query("SELECT 1 FROM dci_transactions WHERE action = 'notify' AND correlation_id = $1", [code])).rows.length, 0, 'nothing is notified before then')
 
   // That time comes (an injected clock): one notify, both enrolments.
-  const feed = createEventFeed({ db: app.db, policy: app.dci.policy, batchSize: 100, now: () => Date.parse('2099-01-01T00:00:00+08:00') })
+  const feed = createEventFeed({ db: app.db, policy: app.dci.policy, batchSize: 100, maxEventsPerNotify: 10, now: () => Date.parse('2099-01-01T00:00:00+08:00') })
   t.equal(await feed.flushDue(), 1)
   t.equal(await feed.flushDue(), 0, 'taken once')
   const notified = await receivedAt(receiver, ctx, 'social', '/registry/notify', (b) => b.message.notify_event[0].reference_id === on.message.subscribe_response[0].reference_id)
   t.match(notified.header, { action: 'notify', total_count: 2, completed_count: 2 })
   t.same(notified.message.notify_event.map((e: { data: { reg_records: { member_identifier: Array<{ identifier_value: string }> } } }) => e.data.reg_records.member_identifier[0]!.identifier_value).sort(), parents.map((p) => p.regnum).sort())
   t.equal((await app.db.query('SELECT 1 FROM dci_notify_pending WHERE code = $1', [code])).rows.length, 0)
+
+  // More events than a notify may carry leave as several.
+  const { rows: [batch] } = await app.db.query<{ request: string }>("SELECT request FROM dci_transactions WHERE action = 'notify' AND correlation_id = $1", [code])
+  const events = JSON.parse(batch!.request).events as unknown[]
+  for (const [i, e] of events.entries()) {
+    await app.db.query("INSERT INTO dci_notify_pending (code, event_id, partner_id, registry, event_type, fire_at, event) VALUES ($1, $2, $3, 'social', 'REGISTER', '2098-12-31T16:00:00Z', $4)", [code, String(900000 + i), PARTNER, JSON.stringify(e)])
+  }
+  const oneByOne = createEventFeed({ db: app.db, policy: app.dci.policy, batchSize: 100, maxEventsPerNotify: 1, now: () => Date.parse('2099-01-01T00:00:00+08:00') })
+  t.equal(await oneByOne.flushDue(), 2)
+  const singles = await eventually(async () => {
+    const got = receiver.at('/registry/notify').filter((r) => r.body.message.notify_event[0].reference_id === on.message.subscribe_response[0].reference_id)
+    return got.length === 3 ? got : undefined
+  }, 30_000)
+  t.same(singles.map((r) => r.body.message.notify_event.length).sort(), [1, 1, 2])
 
   // Events waiting for a subscription that ends are dropped with it.
   await app.db.query("INSERT INTO dci_notify_pending (code, event_id, partner_id, registry, event_type, fire_at, event) VALUES ($1, '999999', $2, 'social', 'REGISTER', '2099-01-01T00:00:00Z', '{}')", [code, PARTNER])
