@@ -77,6 +77,20 @@ export interface SignedSearch {
   referenceId: string
 }
 
+// One subscription asked of a partner's registry (one subscribe_request item).
+export interface SubscribeQuery {
+  registry: DciRegistry
+  regEventType: string
+  filterType: 'idtype-value' | 'predicate' | 'expression'
+  filter: unknown
+  notifyRecordType: string
+  purpose: string
+  frequency?: { start_time: string, end_time: string, frequency: string }
+}
+
+// A signed subscribe or unsubscribe; an unsubscribe has no reference_id of its own.
+export type SignedMessage = SignedSearch
+
 // A message of a partner's: signed by one of its registered keys, from it, to us.
 export function checkPartnerMessage (partner: Pick<Partner, 'id' | 'jwks'>, body: Pick<DciEnvelope, 'signature' | 'header' | 'message'>, ourId: string):
   { ok: true } | { ok: false, code: 'err.signature.missing' | 'err.signature.invalid' | 'err.sender_id.invalid' | 'err.receiver_id.invalid', reason: string } {
@@ -212,6 +226,30 @@ export function createDciClient (deps: DciClientDeps) {
     }
   }
 
+  // An async request: its acknowledgement, spec-valid and an ACK, or why not.
+  async function sendAsync (partnerId: string, registry: DciRegistry, path: string, envelope: DciEnvelope): Promise<{ ack: string }> {
+    const res = await send(partnerId, path, envelope)
+    const problems = loadDciSpec(registry).validateAck(res.body)
+    if (problems.length > 0) throw new PartnerRegistryInvalidAnswerError(partnerId, `the acknowledgement does not match the DCI specification: ${problems.map((p) => `${p.pointer} ${p.message}`).join('; ')}`)
+    const ack = (res.body as { message: { ack_status: string, error?: { code?: string, message?: string } } }).message
+    if (ack.ack_status !== 'ACK') throw new PartnerRegistryRefusedError(partnerId, `${ack.ack_status}${ack.error === undefined ? '' : ` ${String(ack.error.code)}: ${String(ack.error.message ?? '').slice(0, 300)}`}`, ack.error?.code ?? null)
+    return { ack: res.text }
+  }
+
+  // A message of the gateway's, signed and checked against the spec before it may leave.
+  function signed (partnerId: string, registry: DciRegistry, action: string, path: string, messageOf: (transactionId: string) => Record<string, unknown>, referenceId: string, total = 1): SignedMessage {
+    const messageId = randomUUID()
+    const transactionId = randomUUID()
+    const header = { version: '1.0.0', message_id: messageId, message_ts: new Date(now()).toISOString(), action, sender_id: deps.senderId, receiver_id: partnerId, total_count: total, is_msg_encrypted: false }
+    const message = messageOf(transactionId)
+    const signature = signDciMessage({ header, message, senderId: deps.senderId, key: deps.signingKey, now })
+    const envelope = { signature, header, message }
+    // Our message breaking the spec is our bug (the route checks what it is given): it never leaves.
+    const problems = loadDciSpec(registry).validateRequest(path, envelope)
+    if (problems.length > 0) throw new Error(`the ${action} message does not match the DCI specification: ${problems.map((p) => `${p.pointer} ${p.message}`).join('; ')}`)
+    return { envelope, messageId, transactionId, referenceId }
+  }
+
   return {
     // A search for one person, signed: sent by search or syncSearch.
     searchEnvelope (partnerId: string, query: SearchQuery): SignedSearch {
@@ -236,14 +274,40 @@ export function createDciClient (deps: DciClientDeps) {
       return { envelope, messageId, transactionId, referenceId }
     },
 
+    // A subscription to one event type, signed: sent by subscribe.
+    subscribeEnvelope (partnerId: string, query: SubscribeQuery): SignedMessage {
+      const at = new Date(now()).toISOString()
+      const referenceId = randomUUID()
+      const criteria = {
+        reg_event_type: query.regEventType,
+        ...(query.frequency === undefined ? {} : { frequency: query.frequency }),
+        filter_type: query.filterType,
+        filter: query.filter,
+        notify_record_type: query.notifyRecordType,
+        authorize: { purpose: { code: query.purpose } },
+      }
+      return signed(partnerId, query.registry, 'subscribe', '/registry/subscribe', (transactionId) => ({ transaction_id: transactionId, subscribe_request: [{ reference_id: referenceId, timestamp: at, subscribe_criteria: criteria }] }), referenceId)
+    },
+
+    // The end of subscriptions, by the codes the partner gave them: sent by unsubscribe.
+    unsubscribeEnvelope (partnerId: string, registry: DciRegistry, codes: string[]): SignedMessage {
+      const at = new Date(now()).toISOString()
+      return signed(partnerId, registry, 'unsubscribe', '/registry/unsubscribe', (transactionId) => ({ transaction_id: transactionId, timestamp: at, subscription_codes: codes }), randomUUID(), codes.length)
+    },
+
     // registry/search: the partner acknowledges; its on-search comes to the receiver.
     async search (partner: Pick<Partner, 'id'>, registry: DciRegistry, signed: SignedSearch): Promise<{ ack: string }> {
-      const res = await send(partner.id, '/registry/search', signed.envelope)
-      const problems = loadDciSpec(registry).validateAck(res.body)
-      if (problems.length > 0) throw new PartnerRegistryInvalidAnswerError(partner.id, `the acknowledgement does not match the DCI specification: ${problems.map((p) => `${p.pointer} ${p.message}`).join('; ')}`)
-      const ack = (res.body as { message: { ack_status: string, error?: { code?: string, message?: string } } }).message
-      if (ack.ack_status !== 'ACK') throw new PartnerRegistryRefusedError(partner.id, `${ack.ack_status}${ack.error === undefined ? '' : ` ${String(ack.error.code)}: ${String(ack.error.message ?? '').slice(0, 300)}`}`, ack.error?.code ?? null)
-      return { ack: res.text }
+      return sendAsync(partner.id, registry, '/registry/search', signed.envelope)
+    },
+
+    // registry/subscribe: acknowledged; the on-subscribe, then notify, come to the receiver.
+    async subscribe (partner: Pick<Partner, 'id'>, registry: DciRegistry, signed: SignedMessage): Promise<{ ack: string }> {
+      return sendAsync(partner.id, registry, '/registry/subscribe', signed.envelope)
+    },
+
+    // registry/unsubscribe: acknowledged; the on-unsubscribe comes to the receiver.
+    async unsubscribe (partner: Pick<Partner, 'id'>, registry: DciRegistry, signed: SignedMessage): Promise<{ ack: string }> {
+      return sendAsync(partner.id, registry, '/registry/unsubscribe', signed.envelope)
     },
 
     // registry/sync/search: the answer, signed by the partner and spec-valid, for this search.

@@ -58,11 +58,11 @@ export async function partnerReceiver (t: Test, statuses: number[] = []) {
 
 // A gateway listening on a real port, with its own DCI sender id and bus
 // emulator, reachable by another gateway on loopback.
-export async function listeningGateway (t: Test, senderId: string, env: Record<string, string> = {}) {
+export async function listeningGateway (t: Test, senderId: string, env: Record<string, string> = {}, exchange: Record<string, unknown> = {}) {
   // Its own directory: its own development issuer and member keys.
   const dataDir = await mkdtemp(join(tmpdir(), `${senderId}-`))
   t.teardown(() => rm(dataDir, { recursive: true, force: true }))
-  const test = await buildTestApp(t, { dataDir, exchange: { citizens: 500 }, env: { CALLBACK_ALLOWED_CIDRS: '127.0.0.0/8', DCI_SENDER_ID: senderId, DCI_MESSAGES_PER_MINUTE: '100000', CALLBACK_BACKOFF_BASE_MS: '10', CALLBACK_BACKOFF_MAX_MS: '50', ...env } })
+  const test = await buildTestApp(t, { dataDir, exchange: { citizens: 500, ...exchange }, env: { CALLBACK_ALLOWED_CIDRS: '127.0.0.0/8', DCI_SENDER_ID: senderId, DCI_MESSAGES_PER_MINUTE: '100000', CALLBACK_BACKOFF_BASE_MS: '10', CALLBACK_BACKOFF_MAX_MS: '50', ...env } })
   await test.app.listen({ host: '127.0.0.1', port: 0 })
   const base = `http://127.0.0.1:${(test.app.server.address() as { port: number }).port}`
   const admin = { authorization: `Bearer ${await test.token('admin')}` }
@@ -99,4 +99,16 @@ export async function pairGateways (t: Test, client: ListeningGateway, registry:
   })
   t.equal(atClient.statusCode, 201, atClient.body)
   return { clientSecret, partner: atClient.json() }
+}
+
+// A parent applies online for the newborn package at a gateway; its id.
+export async function submitNewborn (t: Test, gw: Pick<ListeningGateway, 'app' | 'token'>, parent: { regnum: string, homeUnit: string }, form: Record<string, unknown>): Promise<string> {
+  const res = await gw.app.inject({
+    method: 'POST',
+    url: '/v1/applications',
+    headers: { authorization: `Bearer ${await gw.token('citizen', { claims: { sub: parent.regnum } })}`, 'idempotency-key': randomUUID() },
+    payload: { service: 'package.newborn', unit: parent.homeUnit, channel: 'online', applicant: { regnum: parent.regnum }, form },
+  })
+  t.equal(res.statusCode, 202, res.body)
+  return res.json().id as string
 }

@@ -4,13 +4,14 @@ import { checkPartnerMessage } from '../../dci/client.ts'
 import { DciError } from '../../dci/errors.ts'
 import { ANSWERS, ReceiveRefusal, type OutboundRequest } from '../../dci/outbound.ts'
 import type { DciEnvelope } from '../../dci/service.ts'
-import { loadDciSpec } from '../../dci/spec.ts'
+import { loadDciSpec, type DciRegistry } from '../../dci/spec.ts'
 import { dciErrorHandler } from './error-handler.ts'
 
 // The gateway's own DCI endpoints as a client (the partner's callbacks):
 // answers to the gateway's requests (on-search ...) and notifications. No
 // bearer token: the message's signature, by a key the partner registered,
-// is what authenticates it. Each message is taken once.
+// is what authenticates it. Each message is taken once, and only for what
+// the gateway asked that partner (a request, or a subscription it holds).
 
 // As partner ids are registered: anything else names no partner.
 const SENDER_ID = /^[A-Za-z0-9._:-]{1,100}$/
@@ -73,6 +74,7 @@ const ROUTES = [
 export async function dciReceiverRoutes (app: FastifyInstance): Promise<void> {
   const { partners, service, settings, outbound } = app.dci
   const social = loadDciSpec('social')
+  const crvs = loadDciSpec('crvs')
 
   app.setErrorHandler(dciErrorHandler)
 
@@ -89,7 +91,8 @@ export async function dciReceiverRoutes (app: FastifyInstance): Promise<void> {
     keyGenerator: (request) => `dci-receiver:${senderOf(request.body) ?? '-'}:${request.ip}`,
   })
 
-  async function admit (request: FastifyRequest, path: string, action: string): Promise<{ envelope: DciEnvelope, partnerId: string, answers: OutboundRequest | null }> {
+  type Notified = Array<{ subscriptionId: number, items: unknown[] }>
+  async function admit (request: FastifyRequest, path: string, action: string): Promise<{ envelope: DciEnvelope, partnerId: string, answers: OutboundRequest | null, notified: Notified }> {
     const limit = await perSender(request)
     if (!limit.isAllowed && limit.isExceeded) {
       throw new DciError('err.request.too_many_requests', 429, `more than ${settings.messagesPerMinute} messages a minute from this sender; retry in ${limit.ttlInSeconds} s`, { headers: { 'retry-after': String(Math.max(1, limit.ttlInSeconds)) } })
@@ -98,7 +101,10 @@ export async function dciReceiverRoutes (app: FastifyInstance): Promise<void> {
     // the store nothing here can be answered (503 before any other refusal).
     const senderId = senderOf(request.body)
     const partner = senderId === null ? null : await partners.current(senderId)
-    const errors = social.validateRequest(path, request.body)
+    // Valid under either API first (a CRVS notify names vital events the
+    // Social Registry's does not); then under the one it was asked under.
+    const socialErrors = social.validateRequest(path, request.body)
+    const errors = socialErrors.length === 0 || crvs.validateRequest(path, request.body).length === 0 ? [] : socialErrors
     if (errors.length > 0) throw new DciError('err.request.bad', 400, errors.map((e) => `${e.pointer || '/'}: ${e.message}`).join('; '))
     const envelope = request.body as DciEnvelope
     if (envelope.header.version !== undefined && envelope.header.version !== '1.0.0') throw new DciError('err.version.not_supported', 400, `/header/version: ${envelope.header.version} is not supported; use 1.0.0`)
@@ -109,8 +115,9 @@ export async function dciReceiverRoutes (app: FastifyInstance): Promise<void> {
     const checked = checkPartnerMessage(partner, envelope, settings.senderId)
     if (!checked.ok) throw new DciError(checked.code, checked.code === 'err.receiver_id.invalid' ? 400 : checked.code === 'err.sender_id.invalid' ? 403 : 401, checked.reason)
 
+    if (action === 'notify') return { envelope, partnerId: partner.id, answers: null, notified: await subscribedTo(partner.id, path, envelope) }
     const asked = ANSWERS[action]
-    if (asked === undefined) return { envelope, partnerId: partner.id, answers: null }
+    if (asked === undefined) return { envelope, partnerId: partner.id, answers: null, notified: [] }
     // An answer to something the gateway never asked this partner is refused:
     // err.request.bad, the spec's code for a message the receiver cannot take
     // as it stands (err.request.not_found names a path, not a transaction).
@@ -120,9 +127,29 @@ export async function dciReceiverRoutes (app: FastifyInstance): Promise<void> {
       throw new DciError('err.request.bad', 400, `/message/transaction_id: the gateway sent no ${asked} ${transactionId} to ${partner.id} that waits for an answer`)
     }
     // Checked against the specification the request was made under.
-    const again = answers.registry === 'social' ? [] : loadDciSpec(answers.registry).validateRequest(path, request.body)
+    againUnder(answers.registry, path, request.body)
+    return { envelope, partnerId: partner.id, answers, notified: [] }
+  }
+
+  function againUnder (registry: DciRegistry, path: string, body: unknown): void {
+    const again = loadDciSpec(registry).validateRequest(path, body)
     if (again.length > 0) throw new DciError('err.request.bad', 400, again.map((e) => `${e.pointer || '/'}: ${e.message}`).join('; '))
-    return { envelope, partnerId: partner.id, answers }
+  }
+
+  // A notify is taken only for subscriptions the gateway holds at this
+  // partner (taken with a succ, not ended): each item's reference_id is the
+  // one the gateway's subscribe gave. Otherwise err.request.bad, as for
+  // answers to nothing asked.
+  async function subscribedTo (partnerId: string, path: string, envelope: DciEnvelope): Promise<Notified> {
+    const items = envelope.message.notify_event as Array<{ reference_id: string }>
+    const referenceIds = [...new Set(items.map((i) => i.reference_id))]
+    const held = await outbound.activeSubscriptions(partnerId, referenceIds)
+    const unknown = referenceIds.filter((r) => !held.some((s) => s.referenceId === r))
+    if (unknown.length > 0 || held.length === 0) {
+      throw new DciError('err.request.bad', 400, `/message/notify_event: the gateway holds no running subscription at ${partnerId}${unknown.length === 0 ? '' : ` with the reference_id ${unknown.join(', ')}`}`)
+    }
+    for (const registry of new Set(held.map((s) => s.registry))) againUnder(registry, path, envelope)
+    return held.map((s) => ({ subscriptionId: s.id, items: items.filter((i) => i.reference_id === s.referenceId) }))
   }
 
   for (const r of ROUTES) {
@@ -134,7 +161,8 @@ export async function dciReceiverRoutes (app: FastifyInstance): Promise<void> {
         description: `POST /dci/receiver${r.path} of the DCI specification, where partners' registries answer this gateway (the callback URL to register with them is /dci/receiver). ` +
           'No bearer token: the message\'s signature, by a key in the partner\'s registered JWKS, authenticates it; sender_id must be a registered, active partner and receiver_id this gateway. ' +
           (r.action === 'notify'
-            ? 'Only acknowledged (and taken once): the gateway keeps no subscriptions at partners, so no notified record is kept.'
+            ? 'Taken only when every notify_event item\'s reference_id is that of a subscription this gateway holds at the partner (asked with POST /v1/partners/{id}/subscriptions, taken by the partner, not ended; otherwise 400 err.request.bad). ' +
+              'The items are kept with the subscription (GET /v1/partners/{id}/subscriptions/{transactionId}) for the DCI retention period.'
             : `Taken only for a ${ANSWERS[r.action]} this gateway sent the partner and still waits on (otherwise 400 err.request.bad).`) +
           ' A re-delivered message gets the same acknowledgement; another message under a used message_id is refused.',
         body: envelopeDoc(r.what, r.path),
@@ -144,12 +172,12 @@ export async function dciReceiverRoutes (app: FastifyInstance): Promise<void> {
         response: { 200: ackDoc, 400: httpError, 401: httpError, 403: httpError, 429: httpError, 503: httpError },
       },
     }, async (request, reply) => {
-      const { envelope, partnerId, answers } = await admit(request, r.path, r.action)
+      const { envelope, partnerId, answers, notified } = await admit(request, r.path, r.action)
       const ack = service.ack('ACK', randomUUID())
       const problems = social.validateResponse(r.path, ack)
       if (problems.length > 0) throw new Error(`the acknowledgement does not match the DCI specification: ${problems.map((p) => `${p.pointer} ${p.message}`).join('; ')}`)
       try {
-        const text = await outbound.receive(partnerId, envelope, answers, JSON.stringify(ack))
+        const text = await outbound.receive(partnerId, envelope, answers, JSON.stringify(ack), notified)
         return reply.type('application/json').send(text)
       } catch (err) {
         if (err instanceof ReceiveRefusal) throw new DciError('err.request.bad', 400, err.message)

@@ -137,6 +137,23 @@ t.test('the receiver takes only signed messages of registered partners, to this 
     t.equal(res.json().errors?.[0]?.code, code, what)
   }
 
+  // A notify is taken only for a subscription this gateway holds at the
+  // partner: two, asked (as the subscriptions route does) and taken by the
+  // partner's on-subscribe.
+  const signedBy = (action: string, message: Record<string, unknown>) => {
+    const h = { version: '1.0.0', message_id: randomUUID(), message_ts: new Date().toISOString(), action, status: 'succ', sender_id: 'mis.example', receiver_id: 'gw-a.example', total_count: 1 }
+    return { signature: signDciMessage({ header: h, message, senderId: 'mis.example', key: { kid: 'k1', privateKey: privateKey as KeyObject } }), header: h, message }
+  }
+  await refusal('a notify for no subscription held', await post('notify', notify()), 400, 'err.request.bad')
+  for (const referenceId of ['S-1', 'S-2']) {
+    const subscribe = await app.dci.outbound.create({
+      partnerId: 'mis.example', registry: 'social', action: 'subscribe', mode: 'async', messageId: randomUUID(), transactionId: `T-${referenceId}`, referenceId, recordType: 'Member',
+      actor: 'admin:admin-1', actorIssuer: 'test', actorUnit: null, actorAgency: null, purpose: 'social_protection.eligibility', caseRef: 'C-1', criteria: { regEventType: 'REGISTER', filterType: 'predicate', filter: [] },
+    })
+    const answered = await post('on-subscribe', signedBy('on-subscribe', { transaction_id: subscribe.transactionId, correlation_id: 'c-1', subscribe_response: [{ reference_id: referenceId, timestamp: new Date().toISOString(), status: 'succ', subscriptions: [{ code: `code-${referenceId}`, status: 'subscribe', timestamp: new Date().toISOString() }] }] }))
+    t.equal(answered.statusCode, 200, answered.body)
+  }
+
   const first = notify()
   const ok = await post('notify', first)
   t.equal(ok.statusCode, 200, ok.body)

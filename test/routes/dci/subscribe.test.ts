@@ -5,7 +5,7 @@ import { createEventFeed } from '../../../src/dci/events.ts'
 import { verifyDciMessage } from '../../../src/dci/signature.ts'
 import { loadDciSpec, type DciRegistry } from '../../../src/dci/spec.ts'
 import { generatePopulation, type Citizen } from '../../../src/exchange/index.ts'
-import { dciSetup, PARTNER, partnerReceiver } from '../../helpers/dci.ts'
+import { dciSetup, PARTNER, partnerReceiver, submitNewborn } from '../../helpers/dci.ts'
 import { eventually } from '../../helpers/eventually.ts'
 
 // Subscriptions of the DCI face: births, deaths, marriages and welfare
@@ -46,18 +46,6 @@ async function receivedAt (receiver: Awaited<ReturnType<typeof partnerReceiver>>
   return body
 }
 
-// A parent applies online for the newborn package; its id.
-async function submitNewborn (ctx: Setup, parent: Citizen): Promise<string> {
-  const res = await ctx.app.inject({
-    method: 'POST',
-    url: '/v1/applications',
-    headers: { authorization: `Bearer ${await ctx.token('citizen', { claims: { sub: parent.regnum } })}`, 'idempotency-key': randomUUID() },
-    payload: { service: 'package.newborn', unit: parent.homeUnit, channel: 'online', applicant: { regnum: parent.regnum }, form: newbornForm },
-  })
-  t.equal(res.statusCode, 202, res.body)
-  return res.json().id as string
-}
-
 t.test('births, and enrolments, subscribed on both registries are notified when the agencies approve a newborn package\'s parts', async (t) => {
   const receiver = await partnerReceiver(t)
   const ctx = await dciSetup(t, { ...GRANT, callbackUrl: receiver.base }, FAST, { decisionDelayMs: 100 })
@@ -88,7 +76,7 @@ t.test('births, and enrolments, subscribed on both registries are notified when 
   const onSocial = await receivedAt(receiver, ctx, 'social', '/registry/on-subscribe', (b) => b.message.correlation_id === social.correlationId)
   t.same(onSocial.message.subscribe_response.map((i: { status: string }) => i.status), ['succ', 'succ'])
 
-  const packageId = await submitNewborn(ctx, parent)
+  const packageId = await submitNewborn(t, ctx, parent, newbornForm)
   const birthPart = await eventually(async () => (await app.db.query<{ result: { regnum: string } | null }>(
     "SELECT result FROM applications WHERE package_id = $1 AND service = 'civil.birth-registration' AND decision = 'approved'", [packageId])).rows[0]?.result ?? undefined, 30_000)
   const newborn = birthPart.regnum
@@ -149,7 +137,7 @@ t.test('with a frequency, the events wait for the time its cron names and leave 
 
   // Two newborn packages, each with a child-money enrolment.
   const parents = [adults[5]!, adults[6]!]
-  for (const parent of parents) await submitNewborn(ctx, parent)
+  for (const parent of parents) await submitNewborn(t, ctx, parent, newbornForm)
   const waiting = await eventually(async () => {
     const { rows } = await app.db.query<{ fire_at: Date }>('SELECT fire_at FROM dci_notify_pending WHERE code = $1', [code])
     return rows.length === 2 ? rows : undefined
