@@ -138,6 +138,12 @@ export function createOutboundStore (db: Pick<Database, 'query' | 'transaction'>
 
     // The gateway's subscriptions at a partner under these reference_ids that
     // the partner took (a succ with codes) and that have not ended.
+    // The acknowledgement given to this very message if it was taken before; null otherwise.
+    async takenBefore (partnerId: string, envelope: Pick<DciEnvelope, 'header' | 'message'>): Promise<string | null> {
+      const { rows } = await db.query<{ digest: string, response: string }>('SELECT digest, response FROM dci_inbound WHERE partner_id = $1 AND message_id = $2', [partnerId, envelope.header.message_id])
+      return rows[0] !== undefined && rows[0].digest === messageDigest(envelope) ? rows[0].response : null
+    },
+
     async activeSubscriptions (partnerId: string, referenceIds: string[]): Promise<OutboundRequest[]> {
       const { rows } = await db.query<Record<string, unknown>>(
         `SELECT ${COLUMNS} FROM dci_outbound WHERE partner_id = $1 AND action = 'subscribe' AND reference_id = ANY($2::text[])
@@ -410,6 +416,9 @@ function subscriptionViewOf (row: OutboundRequest, last: OutboundRequest | null,
   return view
 }
 
+// Notifies shown per read of a subscription (older ones with ?before=).
+export const PARTNER_EVENTS_PER_PAGE = 100
+
 export function createOutboundSubscriptions (deps: OutboundSubscriptionDeps) {
   async function row (partnerId: string, transactionId: string): Promise<OutboundRequest> {
     const found = await deps.store.byTransaction(partnerId, transactionId)
@@ -429,8 +438,12 @@ export function createOutboundSubscriptions (deps: OutboundSubscriptionDeps) {
         referenceId: signed.referenceId, recordType: input.notifyRecordType, actor: actorOf(who), actorIssuer: who.issuer, actorUnit: who.unit, actorAgency: who.agency,
         purpose: input.purpose, caseRef: input.case, criteria,
       })
+      // A subscription to one person's events is about that person: it shows in their history.
+      const filter = input.filter as { type?: unknown, value?: unknown }
+      const uin = input.filterType === 'idtype-value' && filter.type === 'UIN' && typeof filter.value === 'string' ? filter.value : null
+      const regnum = uin === null ? null : parseRegnum(uin)
       await auditOutbound(deps, created.id, 'subscription', who, ctx, {
-        purpose: input.purpose, caseRef: input.case, citizen: null, partner,
+        purpose: input.purpose, caseRef: input.case, citizen: regnum?.ok === true ? regnum.value : uin, partner,
         details: {
           action: 'subscribe', registry: input.registry, regEventType: input.regEventType, filterType: input.filterType, filter: input.filter,
           notifyRecordType: input.notifyRecordType, messageId: signed.messageId, transactionId: signed.transactionId,

@@ -7,7 +7,7 @@ import type { Config } from '../config.ts'
 import { createDciQueue, createDciWorker, dciJobId, dciJobOptions, type DciJob, type DciJobName } from '../dci/jobs.ts'
 import { createDciClient, type DciClient } from '../dci/client.ts'
 import { createMessageStore, type MessageStore } from '../dci/messages.ts'
-import { createOutboundSearches, createOutboundStore, type OutboundSearches, type OutboundStore } from '../dci/outbound.ts'
+import { createOutboundSearches, createOutboundStore, createOutboundSubscriptions, PARTNER_EVENTS_PER_PAGE, type OutboundSearches, type OutboundStore, type OutboundSubscriptions } from '../dci/outbound.ts'
 import { createPartnerStore, type PartnerStore } from '../dci/partners.ts'
 import { loadDciPolicy, type DciPolicy } from '../dci/policy.ts'
 import { createEventFeed } from '../dci/events.ts'
@@ -41,6 +41,8 @@ declare module 'fastify' {
       client: DciClient
       outbound: OutboundStore
       searches: OutboundSearches
+      // The gateway's subscriptions at partners' registries.
+      partnerSubscriptions: OutboundSubscriptions
     }
   }
 }
@@ -125,6 +127,7 @@ async function dciPlugin (app: FastifyInstance, options: DciPluginOptions): Prom
   const client = createDciClient({ partners, senderId: options.settings.senderId, signingKey: options.signingKey, dispatcher: agent, timeoutMs: options.callbacks.timeoutMs })
   const outbound = createOutboundStore(app.db)
   const searches = createOutboundSearches({ store: outbound, client, appendAudit: (entry) => app.audit.append(entry) })
+  const partnerSubscriptions = createOutboundSubscriptions({ store: outbound, client, appendAudit: (entry) => app.audit.append(entry), eventsPerPage: PARTNER_EVENTS_PER_PAGE })
   // What the retention lets go: message ids, settled transactions, look-ups
   // in partners' registries and the message ids received from them.
   const expiry = createPeriodic({
@@ -136,7 +139,7 @@ async function dciPlugin (app: FastifyInstance, options: DciPluginOptions): Prom
       if (gone > 0) app.log.info({ gone, retentionDays: options.settings.retentionDays }, 'expired DCI message ids, settled transactions and look-ups in partners\' registries')
     },
   })
-  app.decorate('dci', { partners, secrets, transactions, subscriptions, messages: createMessageStore(app.db), policy, service, signingKey: options.signingKey, settings: options.settings, queue, enqueue, client, outbound, searches })
+  app.decorate('dci', { partners, secrets, transactions, subscriptions, messages: createMessageStore(app.db), policy, service, signingKey: options.signingKey, settings: options.settings, queue, enqueue, client, outbound, searches, partnerSubscriptions })
   app.addHook('onReady', async () => {
     const resealed = await partners.reseal()
     if (resealed > 0) app.log.info({ resealed }, 'partner registry client secrets sealed again with the current member key')

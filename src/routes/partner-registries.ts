@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Partner } from '../dci/partners.ts'
-import { createOutboundSubscriptions, type Asker, type OutboundSearchInput, type OutboundSubscribeInput } from '../dci/outbound.ts'
+import { PARTNER_EVENTS_PER_PAGE, type Asker, type OutboundSearchInput, type OutboundSubscribeInput } from '../dci/outbound.ts'
 import { allRecordTypes, bareRecordType } from '../dci/policy.ts'
 import { loadDciSpec, type DciRegistry } from '../dci/spec.ts'
 import { ProblemError } from '../errors/problem-error.ts'
@@ -13,8 +13,6 @@ import { ProblemError } from '../errors/problem-error.ts'
 
 const ID_PATTERN = '^[A-Za-z0-9._:-]{1,100}$'
 const ID_RE = new RegExp(ID_PATTERN)
-// Notifies shown per read of a subscription (older ones with ?before=).
-const EVENTS_PER_PAGE = 100
 // subscribe_criteria's properties, where both DCI APIs have them.
 const CRITERIA_POINTER = '/components/schemas/SubscribeRequest/properties/subscribe_request/items/properties/subscribe_criteria/properties'
 const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: { $ref: 'Problem#' } } } })
@@ -85,7 +83,7 @@ const subscriptionSchema = {
     },
     events: {
       type: 'array',
-      description: `What the partner notified (each received notify: its notify_event items, as sent, signed), newest first, at most ${EVENTS_PER_PAGE}; kept for the DCI retention period`,
+      description: `What the partner notified (each received notify: its notify_event items, as sent, signed), newest first, at most ${PARTNER_EVENTS_PER_PAGE}; kept for the DCI retention period`,
       items: {
         type: 'object',
         required: ['id', 'messageId', 'receivedAt', 'items'],
@@ -107,8 +105,7 @@ function askerOf (request: FastifyRequest): Asker {
 }
 
 export async function partnerRegistryRoutes (app: FastifyInstance): Promise<void> {
-  const { partners, policy, searches, client, outbound } = app.dci
-  const subscriptions = createOutboundSubscriptions({ store: outbound, client, appendAudit: (entry) => app.audit.append(entry), eventsPerPage: EVENTS_PER_PAGE })
+  const { partners, policy, searches, partnerSubscriptions: subscriptions } = app.dci
   const purposes = Object.keys(policy.purposes)
   const params = { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: ID_PATTERN, description: 'The partner (its DCI sender_id)', examples: ['spmis.example.org'] } } }
   app.decorateRequest('registryPartner', null)

@@ -92,7 +92,7 @@ export async function dciReceiverRoutes (app: FastifyInstance): Promise<void> {
   })
 
   type Notified = Array<{ subscriptionId: number, items: unknown[] }>
-  async function admit (request: FastifyRequest, path: string, action: string): Promise<{ envelope: DciEnvelope, partnerId: string, answers: OutboundRequest | null, notified: Notified }> {
+  async function admit (request: FastifyRequest, path: string, action: string): Promise<{ envelope: DciEnvelope, partnerId: string, answers: OutboundRequest | null, notified: Notified, replay?: string }> {
     const limit = await perSender(request)
     if (!limit.isAllowed && limit.isExceeded) {
       throw new DciError('err.request.too_many_requests', 429, `more than ${settings.messagesPerMinute} messages a minute from this sender; retry in ${limit.ttlInSeconds} s`, { headers: { 'retry-after': String(Math.max(1, limit.ttlInSeconds)) } })
@@ -115,7 +115,12 @@ export async function dciReceiverRoutes (app: FastifyInstance): Promise<void> {
     const checked = checkPartnerMessage(partner, envelope, settings.senderId)
     if (!checked.ok) throw new DciError(checked.code, checked.code === 'err.receiver_id.invalid' ? 400 : checked.code === 'err.sender_id.invalid' ? 403 : 401, checked.reason)
 
-    if (action === 'notify') return { envelope, partnerId: partner.id, answers: null, notified: await subscribedTo(partner.id, path, envelope) }
+    if (action === 'notify') {
+      // A notify taken before gets its acknowledgement again, even once its subscription has ended.
+      const replay = await outbound.takenBefore(partner.id, envelope)
+      if (replay !== null) return { envelope, partnerId: partner.id, answers: null, notified: [], replay }
+      return { envelope, partnerId: partner.id, answers: null, notified: await subscribedTo(partner.id, path, envelope) }
+    }
     const asked = ANSWERS[action]
     if (asked === undefined) return { envelope, partnerId: partner.id, answers: null, notified: [] }
     // An answer to something the gateway never asked this partner is refused:
@@ -172,7 +177,8 @@ export async function dciReceiverRoutes (app: FastifyInstance): Promise<void> {
         response: { 200: ackDoc, 400: httpError, 401: httpError, 403: httpError, 429: httpError, 503: httpError },
       },
     }, async (request, reply) => {
-      const { envelope, partnerId, answers, notified } = await admit(request, r.path, r.action)
+      const { envelope, partnerId, answers, notified, replay } = await admit(request, r.path, r.action)
+      if (replay !== undefined) return reply.type('application/json').send(replay)
       const ack = service.ack('ACK', randomUUID())
       const problems = social.validateResponse(r.path, ack)
       if (problems.length > 0) throw new Error(`the acknowledgement does not match the DCI specification: ${problems.map((p) => `${p.pointer} ${p.message}`).join('; ')}`)

@@ -65,7 +65,7 @@ t.test('an admin of gateway A subscribes to enrolments in gateway B\'s registry;
   const audit = await a.app.inject({ method: 'GET', url: '/v1/admin/audit?type=citizen_lookup', headers: a.admin })
   const audited = audit.json().records.filter((r: { details: { channel?: string, action?: string } | null }) => r.details?.channel === 'dci-outbound' && r.details.action === 'subscribe')
   t.equal(audited.length, 1, audit.body)
-  t.match(audited[0], { purpose: 'social_protection.eligibility', caseRef: 'CASE-2026-41', citizen: null, sourcesAsked: [`dci:${B}`], details: { partner: B, regEventType: 'REGISTER', transactionId } })
+  t.match(audited[0], { purpose: 'social_protection.eligibility', caseRef: 'CASE-2026-41', citizen: parent.regnum, sourcesAsked: [`dci:${B}`], details: { partner: B, regEventType: 'REGISTER', transactionId } }, 'a subscription to one person\'s events is in that person\'s history')
 
   // The parent applies on B for the newborn package; the child-money enrolment is notified to A.
   await submitNewborn(t, b, parent, newbornForm)
@@ -94,6 +94,10 @@ t.test('an admin of gateway A subscribes to enrolments in gateway B\'s registry;
   const referenceId = event.items[0].reference_id as string
   await refused('a notify naming A\'s subscription and another', await post('notify', fromB(b, 'notify', { transaction_id: randomUUID(), notify_event: [eventItem(referenceId), eventItem(randomUUID())] })))
   t.equal((await read()).events.length, 1, 'nothing refused was kept')
+  // A notify taken while the subscription runs (re-delivered below, once it has ended).
+  const early = fromB(b, 'notify', { transaction_id: randomUUID(), notify_event: [eventItem(referenceId)] })
+  const earlyAck = await post('notify', early)
+  t.equal(earlyAck.statusCode, 200, earlyAck.body)
 
   // Admins only; bad bodies are problems naming the field.
   t.equal((await subscribe(body, officer)).statusCode, 403, 'an officer may not subscribe')
@@ -130,9 +134,10 @@ t.test('an admin of gateway A subscribes to enrolments in gateway B\'s registry;
     return view.status === 'unsubscribed' ? view : undefined
   }, 30_000)
   t.match(unsubscribed, { subscriptions: [{ code: atB[0]!.code, status: 'unsubscribe' }], unsubscribe: { status: 'answered', answerStatus: 'succ' } })
-  t.equal(unsubscribed.events.length, 1, 'what was notified is still there')
+  t.equal(unsubscribed.events.length, 2, 'what was notified is still there')
   t.equal((await b.app.db.query<{ status: string }>('SELECT status FROM dci_subscriptions WHERE code = $1', [atB[0]!.code])).rows[0]!.status, 'unsubscribe', 'ended at B')
   await refused('a notify for the ended subscription', await post('notify', fromB(b, 'notify', { transaction_id: randomUUID(), notify_event: [eventItem(referenceId)] })))
+  t.equal((await post('notify', early)).body, earlyAck.body, 'a notify taken before the end, re-delivered after it: the same ACK')
   const again = await a.app.inject({ method: 'DELETE', url: `/v1/partners/${B}/subscriptions/${transactionId}`, headers: a.admin })
   t.equal(again.statusCode, 409, again.body)
 
