@@ -121,6 +121,16 @@ export async function partnerRegistryRoutes (app: FastifyInstance): Promise<void
     request.registryPartner = partner
   }
 
+  // The purpose covers the registry, and the record type is one of the registry's.
+  function checkGrant (registry: DciRegistry, purpose: string, recordType: string, recordTypePointer: string): void {
+    if (!policy.purposes[purpose]!.registries.includes(registry)) {
+      throw new ProblemError('PURPOSE_FORBIDDEN', `purpose ${purpose} does not cover the ${registry} registry`, { extensions: { errors: [{ in: 'body', pointer: '/purpose', detail: `not a purpose for the ${registry} registry` }] } })
+    }
+    if (!policy.recordTypes[registry].includes(bareRecordType(recordType))) {
+      throw new ProblemError('VALIDATION_FAILED', `the ${registry} registry has no record type ${recordType}`, { extensions: { errors: [{ in: 'body', pointer: recordTypePointer, detail: `one of ${policy.recordTypes[registry].join(', ')}` }] } })
+    }
+  }
+
   const body = {
     type: 'object',
     required: ['idValue', 'recordType', 'purpose', 'case'],
@@ -160,13 +170,7 @@ export async function partnerRegistryRoutes (app: FastifyInstance): Promise<void
   }, async (request, reply) => {
     const partner = request.registryPartner!
     const input = request.body as OutboundSearchInput
-    const registry = input.registry as DciRegistry
-    if (!policy.purposes[input.purpose]!.registries.includes(registry)) {
-      throw new ProblemError('PURPOSE_FORBIDDEN', `purpose ${input.purpose} does not cover the ${registry} registry`, { extensions: { errors: [{ in: 'body', pointer: '/purpose', detail: `not a purpose for the ${registry} registry` }] } })
-    }
-    if (!policy.recordTypes[registry].includes(bareRecordType(input.recordType))) {
-      throw new ProblemError('VALIDATION_FAILED', `the ${registry} registry has no record type ${input.recordType}`, { extensions: { errors: [{ in: 'body', pointer: '/recordType', detail: `one of ${policy.recordTypes[registry].join(', ')}` }] } })
-    }
+    checkGrant(input.registry as DciRegistry, input.purpose, input.recordType, '/recordType')
     const view = await searches.search(partner, input, askerOf(request), { requestId: request.id, clientIp: request.ip })
     reply.header('cache-control', 'no-store')
     return reply.code(input.mode === 'async' ? 202 : 200).send(view)
@@ -193,12 +197,7 @@ export async function partnerRegistryRoutes (app: FastifyInstance): Promise<void
   function checkSubscribe (input: OutboundSubscribeInput): void {
     const registry = input.registry
     const invalid = (pointer: string, detail: string, message: string) => new ProblemError('VALIDATION_FAILED', message, { extensions: { errors: [{ in: 'body', pointer, detail }] } })
-    if (!policy.purposes[input.purpose]!.registries.includes(registry)) {
-      throw new ProblemError('PURPOSE_FORBIDDEN', `purpose ${input.purpose} does not cover the ${registry} registry`, { extensions: { errors: [{ in: 'body', pointer: '/purpose', detail: `not a purpose for the ${registry} registry` }] } })
-    }
-    if (!policy.recordTypes[registry].includes(bareRecordType(input.notifyRecordType))) {
-      throw invalid('/notifyRecordType', `one of ${policy.recordTypes[registry].join(', ')}`, `the ${registry} registry has no record type ${input.notifyRecordType}`)
-    }
+    checkGrant(registry, input.purpose, input.notifyRecordType, '/notifyRecordType')
     if ((input.filterType === 'predicate') !== Array.isArray(input.filter)) {
       throw invalid('/filter', input.filterType === 'predicate' ? 'a predicate filter is a list of expressions' : `an ${input.filterType} filter is an object`, `the filter is not a ${input.filterType} filter`)
     }
