@@ -78,7 +78,7 @@ const dataDir = mkdtempSync(join(tmpdir(), 'oss-bench-stats-'))
 // meanwhile (a migration changed, say) neither stops a gateway started later
 // nor measures two versions in one run.
 const appDir = join(dataDir, 'app')
-for (const d of ['src', 'seed', 'schemas', 'adapters']) cpSync(join(ROOT, d), join(appDir, d), { recursive: true })
+for (const d of ['src', 'seed', 'schemas', 'adapters', 'specs']) cpSync(join(ROOT, d), join(appDir, d), { recursive: true })
 for (const f of ['package.json', 'openapi.yaml']) cpSync(join(ROOT, f), join(appDir, f))
 symlinkSync(join(ROOT, 'node_modules'), join(appDir, 'node_modules'))
 // Which code this is: a digest of the statistics code and migrations as copied.

@@ -44,6 +44,12 @@ import { metricsRoutes } from './routes/metrics.ts'
 import { problemRoutes } from './routes/problems.ts'
 import { portalRoutes } from './routes/admin/portals.ts'
 import { queueDashboardRoutes } from './routes/admin/queues.ts'
+import consolePlugin from './plugins/console.ts'
+import { createConsoleTokens } from './console/tokens.ts'
+import { DEV_AUDIENCE } from './auth/dev-issuer.ts'
+import { consoleRoutes } from './routes/console/index.ts'
+import { devIdpRoutes } from './routes/console/dev-idp.ts'
+import { operationsApiRoutes } from './routes/admin/operations.ts'
 
 export interface AppOptions {
   config: Config
@@ -62,6 +68,9 @@ export interface AppOptions {
   // 'worker' (`npm run worker`) serves only /health/* and /metrics.
   surface?: 'gateway' | 'worker'
 }
+
+// A console call's token lives this long: each page's calls take a new one.
+const CONSOLE_TOKEN_TTL_SECONDS = 60
 
 // Builds the gateway. It never listens: src/server.ts does, and tests use inject.
 export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
@@ -92,9 +101,12 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     reply.header('x-request-id', request.id)
   })
 
+  // The console calls the API as the signed-in person with tokens of its own.
+  const consoleTokens = createConsoleTokens({ audience: DEV_AUDIENCE, ttlSeconds: CONSOLE_TOKEN_TTL_SECONDS })
   const verifier = options.verifier ?? createTokenVerifier({
-    // The gateway's own tokens for partner systems, beside the configured issuers.
-    issuers: [...config.auth.issuers, partnerIssuer(config.dci, options.bus.identity.publicJwks)],
+    // The gateway's own tokens for partner systems and for its console,
+    // beside the configured issuers.
+    issuers: [...config.auth.issuers, partnerIssuer(config.dci, options.bus.identity.publicJwks), consoleTokens.issuer],
     replayCache: createFallbackReplayCache(createRedisReplayCache(options.redis, config.redis.keyPrefix), options.db,
       createLimitedErrorLog(app.log, 'Redis is unreachable: checking token revocation and DPoP proof replay in the database')),
     clockSkewSeconds: config.auth.clockSkewSeconds,
@@ -109,6 +121,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(storage, { db: options.db })
   await app.register(redisPlugin, { redis: options.redis, keyPrefix: config.redis.keyPrefix })
   await app.register(auth, { verifier })
+  await app.register(consolePlugin, { settings: config.console, tokens: consoleTokens, port: config.port })
   await app.register(adapters, { bus: options.bus, settings: config.bus })
   await app.register(audit, { batchWindowMs: config.audit.batchWindowMs })
   await app.register(policies)
@@ -135,6 +148,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(adminCatalogueRoutes)
   await app.register(citizenRoutes, { limits: config.officers })
   await app.register(adminAuditRoutes)
+  await app.register(operationsApiRoutes)
   await app.register(applicationRoutes)
   await app.register(statsRoutes)
   await app.register(portalRoutes, { jwks: options.bus.identity.publicJwks })
@@ -144,6 +158,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(dciRegistryRoutes, { registry: 'crvs', prefix: '/dci/crvs' })
   await app.register(dciReceiverRoutes, { prefix: '/dci/receiver' })
   await app.register(partnerRegistryRoutes)
+  await app.register(consoleRoutes)
+  if (config.console.oidc === undefined) await app.register(devIdpRoutes)
   await app.register(queueDashboardRoutes, { queues: [app.applications.queue, app.callbacks.queue], sessionTtlSeconds: config.auth.dashboardSessionTtlSeconds })
 
   return app

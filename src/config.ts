@@ -2,6 +2,7 @@ import net from 'node:net'
 import { envSchema } from 'env-schema'
 import { Ajv } from 'ajv'
 import ipaddr from 'ipaddr.js'
+import { parseRoleMap } from './console/identity.ts'
 
 // One schema for every setting. Names carry their units; defaults give a
 // working development gateway with only Redis running.
@@ -37,6 +38,17 @@ const schema = {
     AUTH_MAX_TOKEN_AGE_SECONDS: { type: 'integer', default: 900, minimum: 60, maximum: 86400 },
     AUTH_DPOP_PROOF_MAX_AGE_SECONDS: { type: 'integer', default: 60, minimum: 5, maximum: 300 },
     DASHBOARD_SESSION_TTL_SECONDS: { type: 'integer', default: 1800, minimum: 60, maximum: 43200 },
+    CONSOLE_OIDC_ISSUER: { type: 'string', pattern: '^https?://' },
+    CONSOLE_OIDC_CLIENT_ID: { type: 'string', default: 'oss-console', minLength: 1 },
+    CONSOLE_OIDC_CLIENT_SECRET: { type: 'string', default: '' },
+    CONSOLE_OIDC_SCOPE: { type: 'string', default: 'openid profile', minLength: 1 },
+    CONSOLE_ROLE_CLAIM: { type: 'string', default: 'oss_role', minLength: 1 },
+    CONSOLE_UNIT_CLAIM: { type: 'string', default: 'oss_unit', minLength: 1 },
+    CONSOLE_AGENCY_CLAIM: { type: 'string', default: 'oss_agency', minLength: 1 },
+    CONSOLE_ROLE_MAP: { type: 'string', default: '' },
+    CONSOLE_SESSION_IDLE_MS: { type: 'integer', default: 1800000, minimum: 60000 },
+    CONSOLE_SESSION_MAX_MS: { type: 'integer', default: 43200000, minimum: 60000 },
+    CONSOLE_LOGIN_MS: { type: 'integer', default: 600000, minimum: 10000 },
     DOCS_ENABLED: { type: 'boolean', default: true },
     CATALOGUE_REFRESH_MS: { type: 'integer', default: 2000, minimum: 100 },
     WORKER: { type: 'string', enum: ['on', 'off'], default: 'on' },
@@ -157,6 +169,18 @@ export interface Config {
   shutdown: { drainMs: number, timeoutMs: number }
   auth: { issuers: IssuerConfig[], clockSkewSeconds: number, maxTokenAgeSeconds: number, dpopProofMaxAgeSeconds: number, dashboardSessionTtlSeconds: number }
   docsEnabled: boolean
+  // The web console's sign-in: an OpenID Connect provider (none: the
+  // development provider in-process), the role mapping and session limits.
+  console: {
+    oidc?: { issuer: string, clientId: string, clientSecret: string, scope: string }
+    roleClaim: string
+    unitClaim: string
+    agencyClaim: string
+    roleMap: ReadonlyMap<string, 'admin' | 'analyst' | 'officer'>
+    sessionIdleMs: number
+    sessionMaxMs: number
+    loginMs: number
+  }
   catalogue: { refreshMs: number }
   audit: { batchWindowMs: number }
   // 0 turns the roll-up fold off (benchmarks compare with and without it).
@@ -233,6 +257,17 @@ interface RawEnv {
   AUTH_MAX_TOKEN_AGE_SECONDS: number
   AUTH_DPOP_PROOF_MAX_AGE_SECONDS: number
   DASHBOARD_SESSION_TTL_SECONDS: number
+  CONSOLE_OIDC_ISSUER?: string
+  CONSOLE_OIDC_CLIENT_ID: string
+  CONSOLE_OIDC_CLIENT_SECRET: string
+  CONSOLE_OIDC_SCOPE: string
+  CONSOLE_ROLE_CLAIM: string
+  CONSOLE_UNIT_CLAIM: string
+  CONSOLE_AGENCY_CLAIM: string
+  CONSOLE_ROLE_MAP: string
+  CONSOLE_SESSION_IDLE_MS: number
+  CONSOLE_SESSION_MAX_MS: number
+  CONSOLE_LOGIN_MS: number
   DOCS_ENABLED: boolean
   CATALOGUE_REFRESH_MS: number
   AUDIT_BATCH_WINDOW_MS: number
@@ -319,6 +354,17 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   if (issuers.some((i) => i.issuer === raw.DCI_TOKEN_ISSUER)) {
     throw new ConfigError(`DCI_TOKEN_ISSUER ${raw.DCI_TOKEN_ISSUER} is also an issuer in AUTH_ISSUERS; give the gateway's partner tokens their own issuer`)
   }
+  let roleMap: ReadonlyMap<string, 'admin' | 'analyst' | 'officer'>
+  try {
+    roleMap = parseRoleMap(raw.CONSOLE_ROLE_MAP)
+  } catch (err) {
+    throw new ConfigError(`CONSOLE_ROLE_MAP: ${(err as Error).message}`, { cause: err })
+  }
+  if (raw.CONSOLE_OIDC_ISSUER !== undefined) {
+    const { hostname, protocol } = new URL(raw.CONSOLE_OIDC_ISSUER)
+    if (protocol !== 'https:' && !isLoopbackHost(hostname.replace(/^\[|\]$/g, ''))) throw new ConfigError('CONSOLE_OIDC_ISSUER must be https (plain http only for a provider on this machine)')
+    if (raw.CONSOLE_OIDC_CLIENT_SECRET === '') throw new ConfigError('CONSOLE_OIDC_CLIENT_SECRET is required with CONSOLE_OIDC_ISSUER')
+  }
   return {
     host: raw.HOST,
     port: raw.PORT,
@@ -346,6 +392,18 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
       dashboardSessionTtlSeconds: raw.DASHBOARD_SESSION_TTL_SECONDS,
     },
     docsEnabled: raw.DOCS_ENABLED,
+    console: {
+      ...(raw.CONSOLE_OIDC_ISSUER === undefined
+        ? {}
+        : { oidc: { issuer: raw.CONSOLE_OIDC_ISSUER, clientId: raw.CONSOLE_OIDC_CLIENT_ID, clientSecret: raw.CONSOLE_OIDC_CLIENT_SECRET, scope: raw.CONSOLE_OIDC_SCOPE } }),
+      roleClaim: raw.CONSOLE_ROLE_CLAIM,
+      unitClaim: raw.CONSOLE_UNIT_CLAIM,
+      agencyClaim: raw.CONSOLE_AGENCY_CLAIM,
+      roleMap,
+      sessionIdleMs: raw.CONSOLE_SESSION_IDLE_MS,
+      sessionMaxMs: raw.CONSOLE_SESSION_MAX_MS,
+      loginMs: raw.CONSOLE_LOGIN_MS,
+    },
     catalogue: { refreshMs: raw.CATALOGUE_REFRESH_MS },
     audit: { batchWindowMs: raw.AUDIT_BATCH_WINDOW_MS },
     stats: { foldIntervalMs: raw.STATS_FOLD_INTERVAL_MS, foldBatch: raw.STATS_FOLD_BATCH, suppressionThreshold: raw.STATS_SUPPRESSION_THRESHOLD },
@@ -425,6 +483,9 @@ export function developmentConveniences (config: Config): DevelopmentConvenience
   const found: DevelopmentConvenience[] = []
   if (config.auth.issuers.length === 0) {
     found.push({ variables: ['AUTH_ISSUERS'], what: 'a token issuer the gateway generated itself' })
+  }
+  if (config.console.oidc === undefined) {
+    found.push({ variables: ['CONSOLE_OIDC_ISSUER', 'CONSOLE_OIDC_CLIENT_SECRET'], what: 'a development identity provider for the console with password-less users' })
   }
   if (config.exchange.url === undefined) {
     found.push({ variables: ['EXCHANGE_URL'], what: 'the bundled bus emulator with synthetic citizens' })

@@ -57,6 +57,8 @@ t.test('the development-mode rule', async (tt) => {
     BUS_SIGNING_KEYS_FILE: '/run/secrets/member.jwks.json',
     BUS_XYP_PRIVATE_KEY_FILE: '/run/secrets/xyp.pem',
     BUS_XYP_ACCESS_TOKEN: 'issued-by-khur',
+    CONSOLE_OIDC_ISSUER: 'https://login.example.mn',
+    CONSOLE_OIDC_CLIENT_SECRET: 'a-secret-from-the-provider',
   }
   tt.equal(developmentRefusal(loadConfig({})), null, 'loopback: development mode is fine')
   tt.equal(developmentRefusal(loadConfig({ HOST: 'localhost' })), null)
@@ -64,11 +66,11 @@ t.test('the development-mode rule', async (tt) => {
   tt.equal(developmentRefusal(loadConfig({ HOST: '0.0.0.0', OSS_DEVELOPMENT: 'true' })), null, 'said so explicitly')
   tt.same(developmentConveniences(loadConfig(production)), [])
   tt.same(developmentConveniences(loadConfig({})).flatMap((c) => c.variables),
-    ['AUTH_ISSUERS', 'EXCHANGE_URL', 'BUS_SIGNING_KEYS_FILE', 'BUS_XYP_PRIVATE_KEY_FILE', 'BUS_XYP_ACCESS_TOKEN'])
+    ['AUTH_ISSUERS', 'CONSOLE_OIDC_ISSUER', 'CONSOLE_OIDC_CLIENT_SECRET', 'EXCHANGE_URL', 'BUS_SIGNING_KEYS_FILE', 'BUS_XYP_PRIVATE_KEY_FILE', 'BUS_XYP_ACCESS_TOKEN'])
 
   const refused = developmentRefusal(loadConfig({ HOST: '0.0.0.0' }))
   tt.match(refused, /HOST=0\.0\.0\.0 is not a loopback address/)
-  tt.match(refused, /Set AUTH_ISSUERS, EXCHANGE_URL, BUS_SIGNING_KEYS_FILE, BUS_XYP_PRIVATE_KEY_FILE, BUS_XYP_ACCESS_TOKEN/)
+  tt.match(refused, /Set AUTH_ISSUERS, CONSOLE_OIDC_ISSUER, CONSOLE_OIDC_CLIENT_SECRET, EXCHANGE_URL, BUS_SIGNING_KEYS_FILE, BUS_XYP_PRIVATE_KEY_FILE, BUS_XYP_ACCESS_TOKEN/)
   tt.match(refused, /OSS_DEVELOPMENT=true/)
   tt.notMatch(refused, /\n/, 'one line')
   tt.match(developmentRefusal(loadConfig({ ...production, EXCHANGE_URL: undefined, HOST: '::' })), /Set EXCHANGE_URL;/)

@@ -33,6 +33,8 @@ export const errorRegistry = {
   STATS_SCOPE_FORBIDDEN: { status: 403, title: 'Outside the statistics you may read' },
   STATS_NOT_AVAILABLE: { status: 422, title: 'This figure is not kept for what was asked' },
   OFFICER_UNKNOWN_AGENCY: { status: 403, title: 'The officer\'s agency is not in the catalogue' },
+  CSRF_INVALID: { status: 403, title: 'Missing or wrong CSRF token' },
+  SIGN_IN_FAILED: { status: 401, title: 'Console sign-in failed' },
   TOKEN_IN_URL: { status: 400, title: 'Access token sent in the URL' },
   ROLE_FORBIDDEN: { status: 403, title: 'Role not allowed' },
   PURPOSE_FORBIDDEN: { status: 403, title: 'Purpose not allowed for this agency' },
@@ -72,6 +74,7 @@ export const errorRegistry = {
   DEPENDENCY_UNAVAILABLE: { status: 503, title: 'A required service is unavailable' },
   AUDIT_UNAVAILABLE: { status: 503, title: 'The audit log cannot be written', retryAfterSeconds: 5 },
   STORE_UNAVAILABLE: { status: 503, title: 'The database is unavailable', retryAfterSeconds: 5 },
+  IDENTITY_PROVIDER_UNAVAILABLE: { status: 503, title: 'The console\'s identity provider is unavailable', retryAfterSeconds: 10 },
   ALL_SOURCES_FAILED: { status: 502, title: 'No source answered' },
   ALL_SOURCES_TIMED_OUT: { status: 504, title: 'No source answered in time' },
 } as const satisfies Record<string, ErrorSpec>

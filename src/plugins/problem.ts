@@ -79,6 +79,22 @@ export function toProblem (error: unknown): ProblemError {
   return new ProblemError('INTERNAL', 'an unexpected error occurred; quote the instance id when reporting it', { cause: error })
 }
 
+// One line per refused or failed request, the same for every error handler.
+export function logProblem (request: FastifyRequest, error: unknown, problem: ProblemError): void {
+  const outage = storeOutageOf(error)
+  if (outage !== undefined) {
+    // Expected while the database is away, and readiness already says so:
+    // one line, no stack, the route pattern rather than the URL.
+    request.log.warn({ code: problem.code, method: request.method, route: request.routeOptions.url, reason: (outage.cause as Error)?.message },
+      'the database is unavailable')
+  } else if (problem.status >= 500) {
+    request.log.error({ err: error }, 'request failed')
+  } else {
+    // The title, not the detail: details may repeat what the caller sent.
+    request.log.info({ code: problem.code, status: problem.status }, problem.title)
+  }
+}
+
 export function problemBody (problem: ProblemError, requestId: string): string {
   return JSON.stringify({
     type: problemType(problem.code),
@@ -179,18 +195,7 @@ async function problemPlugin (app: FastifyInstance): Promise<void> {
 
   app.setErrorHandler((error, request, reply) => {
     const problem = toProblem(error)
-    const outage = storeOutageOf(error)
-    if (outage !== undefined) {
-      // Expected while the database is away, and readiness already says so:
-      // one line, no stack, the route pattern rather than the URL.
-      request.log.warn({ code: problem.code, method: request.method, route: request.routeOptions.url, reason: (outage.cause as Error)?.message },
-        'the database is unavailable')
-    } else if (problem.status >= 500) {
-      request.log.error({ err: error }, 'request failed')
-    } else {
-      // The title, not the detail: details may repeat what the caller sent.
-      request.log.info({ code: problem.code, status: problem.status }, problem.title)
-    }
+    logProblem(request, error, problem)
     return sendProblem(request, reply, problem)
   })
 

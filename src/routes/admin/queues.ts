@@ -8,10 +8,12 @@ import type { Principal } from '../../auth/principal.ts'
 import { ProblemError } from '../../errors/problem-error.ts'
 import { bearerToken } from '../../plugins/auth.ts'
 import { PROBLEM_CONTENT_TYPE, problemBody, sendProblem, toProblem } from '../../plugins/problem.ts'
+import { readCookie, SESSION_COOKIE } from '../console/shared.ts'
 
-// The Bull Board dashboard at /admin/queues, for admins only. A browser cannot
+// The Bull Board dashboard at /admin/queues, for admins only. People reach it
+// signed in to the console (its session cookie). A browser cannot
 // send an Authorization header when it follows a link or opens a page, so an
-// admin's token buys a session cookie (HttpOnly, SameSite=Strict, scoped to
+// admin's token also buys a session cookie (HttpOnly, SameSite=Strict, scoped to
 // the dashboard, Secure when the request came over https) at
 // POST /admin/queues/session. Tools may send a token instead.
 // The dashboard only reads: Bull Board runs in its read-only mode, so it shows
@@ -93,8 +95,17 @@ export async function queueDashboardRoutes (app: FastifyInstance, options: { que
   async function principalOf (request: FastifyRequest): Promise<Principal> {
     const token = bearerToken(request)
     if (token !== null && token !== '') return app.tokenVerifier.verify(token)
+    // The console's session, for people: sign in to the console and follow its link.
+    const consoleId = readCookie(request, SESSION_COOKIE)
+    if (consoleId !== null && consoleId !== '') {
+      const found = await app.console.sessions.find(consoleId)
+      if (found !== null) {
+        const { identity } = found
+        return { role: identity.role, sub: identity.sub, issuer: identity.issuer, tokenId: 'console-session', expiresAt: found.createdMs + app.console.settings.sessionMaxMs } as Principal
+      }
+    }
     const id = sessionCookie(request)
-    if (id === null) throw new ProblemError('AUTH_REQUIRED', `open POST ${DASHBOARD_PATH}/session with an admin token first, or send "Authorization: Bearer <token>"`)
+    if (id === null) throw new ProblemError('AUTH_REQUIRED', `sign in to the console at /console/login?return=${DASHBOARD_PATH}, or open POST ${DASHBOARD_PATH}/session with an admin token, or send "Authorization: Bearer <token>"`)
     const stored = await app.redis.get(sessionKey(id))
     if (stored === null) throw new ProblemError('TOKEN_EXPIRED', `the dashboard session has ended; open POST ${DASHBOARD_PATH}/session again`)
     return JSON.parse(stored) as Principal

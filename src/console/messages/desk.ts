@@ -1,0 +1,4 @@
+import type { Messages } from '../messages.ts'
+
+export const DESK_MESSAGES = {
+} as const satisfies Messages

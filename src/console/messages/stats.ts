@@ -1,0 +1,4 @@
+import type { Messages } from '../messages.ts'
+
+export const STATS_MESSAGES = {
+} as const satisfies Messages
