@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis'
 import type { DestinationStream } from 'pino'
 import addFormats from 'ajv-formats'
 import pkg from '../package.json' with { type: 'json' }
-import { exposure, type Config } from './config.ts'
+import { consoleOff, exposure, type Config } from './config.ts'
 import type { Database } from './db/index.ts'
 import type { BusClients } from './bus/index.ts'
 import { createFallbackReplayCache, createRedisReplayCache, createTokenVerifier, type TokenVerifier } from './auth/token-verifier.ts'
@@ -158,8 +158,9 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(dciRegistryRoutes, { registry: 'crvs', prefix: '/dci/crvs' })
   await app.register(dciReceiverRoutes, { prefix: '/dci/receiver' })
   await app.register(partnerRegistryRoutes)
-  await app.register(consoleRoutes)
-  if (config.console.oidc === undefined) await app.register(devIdpRoutes)
+  const off = consoleOff(config)
+  await app.register(consoleRoutes, { off })
+  if (config.console.oidc === undefined && off === null) await app.register(devIdpRoutes)
   await app.register(queueDashboardRoutes, { queues: [app.applications.queue, app.callbacks.queue], sessionTtlSeconds: config.auth.dashboardSessionTtlSeconds })
 
   return app

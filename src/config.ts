@@ -484,9 +484,6 @@ export function developmentConveniences (config: Config): DevelopmentConvenience
   if (config.auth.issuers.length === 0) {
     found.push({ variables: ['AUTH_ISSUERS'], what: 'a token issuer the gateway generated itself' })
   }
-  if (config.console.oidc === undefined) {
-    found.push({ variables: ['CONSOLE_OIDC_ISSUER', 'CONSOLE_OIDC_CLIENT_SECRET'], what: 'a development identity provider for the console with password-less users' })
-  }
   if (config.exchange.url === undefined) {
     found.push({ variables: ['EXCHANGE_URL'], what: 'the bundled bus emulator with synthetic citizens' })
   }
@@ -499,6 +496,17 @@ export function developmentConveniences (config: Config): DevelopmentConvenience
     found.push({ variables: ['BUS_XYP_ACCESS_TOKEN'], what: 'the development XYP access token' })
   }
   return found
+}
+
+// The console's development identity provider (password-less users) runs only
+// where no other machine reaches the gateway, or when OSS_DEVELOPMENT=true;
+// elsewhere, without CONSOLE_OIDC_ISSUER, the console is off and the gateway
+// runs without it. Returns why it is off, or null.
+export function consoleOff (config: Config): string | null {
+  if (config.console.oidc !== undefined) return null
+  const exposed = exposure(config)
+  if (exposed === null || config.development) return null
+  return `the console is off: CONSOLE_OIDC_ISSUER is not set, and its development identity provider does not run where other machines can reach the gateway (${exposed})`
 }
 
 // Development mode is for one's own machine: it refuses where other machines

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { buildApp } from './app.ts'
 import { followPrimary, GatewayStartError, startCluster, type Running } from './cluster.ts'
 import { ensureDevIssuer } from './auth/dev-issuer.ts'
-import { assertDevelopmentAllowed, ConfigError, developmentConveniences, exposure, loadConfig, type Config } from './config.ts'
+import { assertDevelopmentAllowed, ConfigError, consoleOff, developmentConveniences, exposure, loadConfig, type Config } from './config.ts'
 import { openDatabase } from './db/index.ts'
 import { createBusClients, resolveMemberKeys } from './bus/index.ts'
 import { claimKeyPrefix, connectRedis, createRedisConnection, databaseIdentity, evictionWarning, persistenceWarning, readEvictionPolicy, readPersistence, RedisUnreachableError } from './redis/connection.ts'
@@ -104,6 +104,9 @@ export async function compose (config: Config, options: ComposeOptions = { runEx
     app.log.warn({ issuer: config.auth.issuers[0]?.issuer, keys: `${config.dataDir}/keys` },
       'DEVELOPMENT MODE: no AUTH_ISSUERS configured, trusting the throwaway development issuer; mint tokens with `npm run token`')
   }
+  const consoleReason = consoleOff(config)
+  if (consoleReason !== null) app.log.warn(`${consoleReason}; set CONSOLE_OIDC_ISSUER and CONSOLE_OIDC_CLIENT_SECRET to sign in to /console`)
+  else if (config.console.oidc === undefined) app.log.info('the console at /console signs in through the development identity provider at /dev-idp (users admin, analyst, officer)')
   const unsafe = evictionWarning(evictionPolicy)
   if (unsafe !== null) app.log.warn({ maxmemoryPolicy: evictionPolicy }, unsafe)
   if (prefixOwner !== null) {

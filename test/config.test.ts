@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { assertDevelopmentAllowed, developmentConveniences, developmentRefusal, exposure, loadConfig } from '../src/config.ts'
+import { assertDevelopmentAllowed, consoleOff, developmentConveniences, developmentRefusal, exposure, loadConfig } from '../src/config.ts'
 
 t.test('defaults give a working development gateway', async (tt) => {
   const config = loadConfig({})
@@ -57,8 +57,6 @@ t.test('the development-mode rule', async (tt) => {
     BUS_SIGNING_KEYS_FILE: '/run/secrets/member.jwks.json',
     BUS_XYP_PRIVATE_KEY_FILE: '/run/secrets/xyp.pem',
     BUS_XYP_ACCESS_TOKEN: 'issued-by-khur',
-    CONSOLE_OIDC_ISSUER: 'https://login.example.mn',
-    CONSOLE_OIDC_CLIENT_SECRET: 'a-secret-from-the-provider',
   }
   tt.equal(developmentRefusal(loadConfig({})), null, 'loopback: development mode is fine')
   tt.equal(developmentRefusal(loadConfig({ HOST: 'localhost' })), null)
@@ -66,11 +64,11 @@ t.test('the development-mode rule', async (tt) => {
   tt.equal(developmentRefusal(loadConfig({ HOST: '0.0.0.0', OSS_DEVELOPMENT: 'true' })), null, 'said so explicitly')
   tt.same(developmentConveniences(loadConfig(production)), [])
   tt.same(developmentConveniences(loadConfig({})).flatMap((c) => c.variables),
-    ['AUTH_ISSUERS', 'CONSOLE_OIDC_ISSUER', 'CONSOLE_OIDC_CLIENT_SECRET', 'EXCHANGE_URL', 'BUS_SIGNING_KEYS_FILE', 'BUS_XYP_PRIVATE_KEY_FILE', 'BUS_XYP_ACCESS_TOKEN'])
+    ['AUTH_ISSUERS', 'EXCHANGE_URL', 'BUS_SIGNING_KEYS_FILE', 'BUS_XYP_PRIVATE_KEY_FILE', 'BUS_XYP_ACCESS_TOKEN'])
 
   const refused = developmentRefusal(loadConfig({ HOST: '0.0.0.0' }))
   tt.match(refused, /HOST=0\.0\.0\.0 is not a loopback address/)
-  tt.match(refused, /Set AUTH_ISSUERS, CONSOLE_OIDC_ISSUER, CONSOLE_OIDC_CLIENT_SECRET, EXCHANGE_URL, BUS_SIGNING_KEYS_FILE, BUS_XYP_PRIVATE_KEY_FILE, BUS_XYP_ACCESS_TOKEN/)
+  tt.match(refused, /Set AUTH_ISSUERS, EXCHANGE_URL, BUS_SIGNING_KEYS_FILE, BUS_XYP_PRIVATE_KEY_FILE, BUS_XYP_ACCESS_TOKEN/)
   tt.match(refused, /OSS_DEVELOPMENT=true/)
   tt.notMatch(refused, /\n/, 'one line')
   tt.match(developmentRefusal(loadConfig({ ...production, EXCHANGE_URL: undefined, HOST: '::' })), /Set EXCHANGE_URL;/)
@@ -93,4 +91,23 @@ t.test('.env.example names every setting with its default', async (tt) => {
   for (const name of ['OSS_DEVELOPMENT', 'METRICS_TOKEN', 'WORKER_PORT', 'AUTH_ISSUERS', 'EXCHANGE_URL', 'HOST', 'PORT']) {
     tt.ok(listed.has(name), `${name} is in .env.example`)
   }
+})
+
+t.test('the console\'s identity provider settings', async (tt) => {
+  const console = loadConfig({ CONSOLE_OIDC_ISSUER: 'https://login.example.mn', CONSOLE_OIDC_CLIENT_SECRET: 's3cret', CONSOLE_ROLE_MAP: 'oss-admins=admin' }).console
+  tt.match(console, { oidc: { issuer: 'https://login.example.mn', clientId: 'oss-console', clientSecret: 's3cret', scope: 'openid profile' }, roleClaim: 'oss_role', sessionIdleMs: 1800000, sessionMaxMs: 43200000 })
+  tt.same([...console.roleMap], [['oss-admins', 'admin']])
+  tt.equal(loadConfig({}).console.oidc, undefined, 'none: the development provider')
+  tt.throws(() => loadConfig({ CONSOLE_OIDC_ISSUER: 'http://login.example.mn', CONSOLE_OIDC_CLIENT_SECRET: 's' }), { code: 'CONFIG_INVALID', message: /CONSOLE_OIDC_ISSUER must be https/ })
+  tt.ok(loadConfig({ CONSOLE_OIDC_ISSUER: 'http://127.0.0.1:8080/realms/oss', CONSOLE_OIDC_CLIENT_SECRET: 's' }).console.oidc, 'plain http on this machine')
+  tt.throws(() => loadConfig({ CONSOLE_OIDC_ISSUER: 'https://login.example.mn' }), { message: /CONSOLE_OIDC_CLIENT_SECRET is required/ })
+  tt.throws(() => loadConfig({ CONSOLE_ROLE_MAP: 'admins=root' }), { message: /CONSOLE_ROLE_MAP: "admins=root"/ })
+  tt.throws(() => loadConfig({ CONSOLE_SESSION_IDLE_MS: '5' }), { message: /CONSOLE_SESSION_IDLE_MS/ })
+
+  // The development provider only where nobody else reaches the gateway.
+  tt.equal(consoleOff(loadConfig({})), null)
+  tt.match(consoleOff(loadConfig({ HOST: '0.0.0.0' })), /the console is off: CONSOLE_OIDC_ISSUER is not set.*HOST=0\.0\.0\.0/)
+  tt.match(consoleOff(loadConfig({ TRUST_PROXY: 'true' })), /TRUST_PROXY/)
+  tt.equal(consoleOff(loadConfig({ HOST: '0.0.0.0', OSS_DEVELOPMENT: 'true' })), null, 'said so explicitly')
+  tt.equal(consoleOff(loadConfig({ HOST: '0.0.0.0', CONSOLE_OIDC_ISSUER: 'https://login.example.mn', CONSOLE_OIDC_CLIENT_SECRET: 's' })), null)
 })

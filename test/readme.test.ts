@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { request } from 'undici'
+import { launchBrowser } from './helpers/browser.ts'
 import { eventually } from './helpers/eventually.ts'
 import { freePort } from './helpers/redis-server.ts'
 import { TEST_REDIS_URL, uniqueName } from './helpers/services.ts'
@@ -94,6 +95,22 @@ t.test('the README walk-through runs as written against `npm start`, which stops
     await res.body.dump()
     return res.statusCode === 200 || undefined
   }, 180000, 250)
+
+  // The walk-through starts in a browser: the console, signed in as written.
+  const consoleText = readme.split(/^### /m).find((x) => x.startsWith('The console')) ?? ''
+  const consoleUrl = /open (http:\/\/localhost:3000\/console) in a browser/.exec(consoleText)?.[1]
+  const user = /choose \*\*(\w+)\*\*/.exec(consoleText)?.[1]
+  tt.ok(consoleUrl !== undefined && user !== undefined, 'the README says where the console is and whom to sign in as')
+  const browser = await launchBrowser(tt)
+  const page = await (await browser.newContext({ locale: 'en-GB' })).newPage()
+  await page.goto(consoleUrl!.replace('localhost:3000', `localhost:${port}`))
+  await page.locator(`input[name=user][value=${user!}]`).check()
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.waitForURL(/\/console\/$/)
+  const home = await page.locator('body').innerText()
+  for (const part of ['Service catalogue', 'Monitoring', 'Operations', 'Queue dashboard', 'administrator']) {
+    tt.match(home, part, `the console's home page offers ${part}, as the README says`)
+  }
 
   const marker = (i: number) => `@@step ${i}@@`
   const script = ['set -euo pipefail', ...steps.flatMap((s, i) => [...s.commands, `printf '\\n%s\\n' '${marker(i)}'`])]

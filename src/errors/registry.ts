@@ -33,6 +33,7 @@ export const errorRegistry = {
   STATS_SCOPE_FORBIDDEN: { status: 403, title: 'Outside the statistics you may read' },
   STATS_NOT_AVAILABLE: { status: 422, title: 'This figure is not kept for what was asked' },
   OFFICER_UNKNOWN_AGENCY: { status: 403, title: 'The officer\'s agency is not in the catalogue' },
+  CONSOLE_OFF: { status: 404, title: 'The console is off' },
   CSRF_INVALID: { status: 403, title: 'Missing or wrong CSRF token' },
   SIGN_IN_FAILED: { status: 401, title: 'Console sign-in failed' },
   TOKEN_IN_URL: { status: 400, title: 'Access token sent in the URL' },

@@ -33,3 +33,18 @@ export function ownServices (tt: { testdir: () => string, teardown: (fn: () => u
     REDIS_KEY_PREFIX: `test:${schema}`,
   }
 }
+
+// A migrated store on the machine's PostgreSQL in a schema of its own,
+// closed and dropped when the test ends.
+export async function openTestDatabase (tt: { teardown: (fn: () => unknown) => void }): Promise<import('../../src/db/database.ts').Database> {
+  const { createPostgresDatabase } = await import('../../src/db/postgres.ts')
+  const { migrate } = await import('../../src/db/migrate.ts')
+  const schema = uniqueName('t')
+  const db = createPostgresDatabase({ url: TEST_DATABASE_URL, schema, poolMax: 2 })
+  tt.teardown(async () => {
+    await db.close()
+    await dropSchema(schema)
+  })
+  await migrate(db)
+  return db
+}

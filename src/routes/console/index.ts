@@ -29,7 +29,18 @@ function policy (formTargets: string): string {
   return `default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; connect-src 'self'; form-action 'self' ${formTargets}; frame-ancestors 'none'; base-uri 'none'`
 }
 
-export async function consoleRoutes (app: FastifyInstance): Promise<void> {
+export async function consoleRoutes (app: FastifyInstance, options: { off: string | null }): Promise<void> {
+  if (options.off !== null) {
+    // No way to sign in here: every console page says why.
+    const reason = options.off
+    app.route({
+      method: ['GET', 'POST'],
+      url: `${CONSOLE_PATH}*`,
+      schema: { hide: true },
+      handler: async () => { throw new ProblemError('CONSOLE_OFF', `${reason}; set CONSOLE_OIDC_ISSUER and CONSOLE_OIDC_CLIENT_SECRET`) },
+    })
+    return
+  }
   await app.register(formbody, { bodyLimit: 1_048_576 })
   app.decorateRequest('consoleSession', null)
 
