@@ -51,6 +51,13 @@ export const NAV: readonly NavItem[] = [
   { key: 'nav.desk', href: `${CONSOLE_PATH}/desk`, roles: ['officer'] },
 ]
 
+// The menu item of the page and of the pages beneath it.
+function current (here: string, href: string): boolean {
+  const path = here.split('?')[0]!
+  if (href === `${CONSOLE_PATH}/`) return path === href
+  return path === href || path.startsWith(`${href}/`)
+}
+
 export function csrfField (ctx: PageContext): Html {
   return html`<input type="hidden" name="_csrf" value="${ctx.csrf ?? ''}">`
 }
@@ -60,7 +67,7 @@ export function page (ctx: PageContext, title: string, body: Html): string {
   const other: Lang = lang === 'mn' ? 'en' : 'mn'
   const nav = identity === null
     ? null
-    : NAV.filter((n) => n.roles.includes(identity.role)).map((n) => html`<li><a href="${n.href}"${ctx.here.split('?')[0] === n.href ? new Html(' aria-current="page"') : ''}>${t(lang, n.key)}</a></li>`)
+    : NAV.filter((n) => n.roles.includes(identity.role)).map((n) => html`<li><a href="${n.href}"${current(ctx.here, n.href) ? new Html(' aria-current="page"') : ''}>${t(lang, n.key)}</a></li>`)
   const doc = html`<!doctype html>
 <html lang="${lang}">
 <head>

@@ -41,5 +41,22 @@ del { background: #fbeeee; } ins { background: #edf7ef; text-decoration: none; }
 code { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: .92em; }
 .scroll { overflow-x: auto; }
 svg { max-width: 100%; height: auto; }
+.stats-block { margin: 1rem 0; }
+.card h3 { font-size: 1rem; margin: 0 0 .4rem; }
+.card > h2:first-child { margin-top: .5rem; }
+.subnav ul { display: flex; flex-wrap: wrap; gap: .25rem 1.25rem; list-style: none; margin: 0 0 1rem; padding: 0; }
+nav.subnav p { margin: 0 0 1rem; }
+.subnav a[aria-current] { font-weight: 600; text-decoration: none; border-bottom: 2px solid var(--accent); }
+.chain-point { display: grid; grid-template-columns: max-content 1fr; gap: .3rem 1rem; margin: .5rem 0 0; }
+.chain-point dd { margin: 0; }
+.chain-point .seq { font-size: 1.4rem; }
+.chain-point .hash { font-size: 1.15rem; word-spacing: .25em; }
+.desk-nav a { margin: 0 .25rem .4rem 0; }
+.hint, p.muted[id$="-hint"] { margin: .1rem 0 .3rem; font-size: .9rem; }
+.cards.sources .card.wide { grid-column: 1 / -1; }
+dl.fields { display: grid; grid-template-columns: minmax(8rem, max-content) 1fr; gap: .2rem 1rem; margin: .4rem 0; }
+dl.fields dt { color: var(--muted); }
+dl.fields dd { margin: 0; }
+@media (max-width: 40rem) { dl.fields { grid-template-columns: 1fr; } dl.fields dd { margin-bottom: .3rem; } }
 @media print { header.top, .noprint { display: none; } body { background: #fff; } }
 `

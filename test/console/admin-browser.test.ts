@@ -38,6 +38,14 @@ t.test('an administrator changes a fee, sees the diff, publishes; logout ends th
   t.equal(await page.getAttribute('html', 'lang'), 'en', 'Accept-Language chose English')
   await shot(page, 'catalogue-en')
 
+  // The keyboard alone reaches the menu: the skip link first, then the items.
+  await page.keyboard.press('Tab')
+  t.equal(await page.evaluate<string | undefined>('document.activeElement?.textContent'), 'Skip to the main content', 'the first Tab lands on the skip link')
+  for (let i = 0; i < 10 && await page.evaluate<string | undefined>('document.activeElement?.textContent') !== 'Home'; i++) await page.keyboard.press('Tab')
+  await page.keyboard.press('Enter')
+  await page.waitForURL(`${base}/console/`)
+  await page.goto(`${base}/console/catalogue`)
+
   // The fee of Child Money, in the draft.
   await page.getByLabel('Search by code or name').fill('child-money')
   await page.getByRole('button', { name: 'Find' }).click()
