@@ -122,7 +122,7 @@ export function headlineSection (lang: Lang, cards: HeadlineCard[]): Html {
 <section aria-labelledby="headline-h">
 <h2 id="headline-h">${t(lang, 'stats.headline')}</h2>
 <div class="cards">${cards.map((c) => html`
-<div class="card"><h3>${c.name}</h3><p><strong>${figureText(c.value)}</strong>${c.value === null || c.unit === '' ? '' : ` ${c.unit}`}</p>${c.note === null ? '' : html`<p class="muted">${c.note}</p>`}</div>`)}
+<div class="card"><h3>${c.name}</h3><p><strong>${figureText(c.value)}</strong>${typeof c.value !== 'number' || c.unit === '' ? '' : ` ${c.unit}`}</p>${c.note === null ? '' : html`<p class="muted">${c.note}</p>`}</div>`)}
 </div>
 </section>`
 }
