@@ -83,7 +83,7 @@ export function createConsoleService (app: FastifyInstance, options: ConsolePlug
       postLogoutRedirectUris: origins.map((o) => `${o}/console/signed-out`),
       page: (ctx: KoaContextWithOIDC, title: string, body: string) => {
         ctx.type = 'html'
-        ctx.set('content-security-policy', "default-src 'none'; style-src 'self'; form-action 'self' http://127.0.0.1:* http://localhost:* http://[::1]:*; frame-ancestors 'none'; base-uri 'none'")
+        ctx.set('content-security-policy', "default-src 'none'; style-src 'self'; form-action 'self' http://127.0.0.1:* http://localhost:*; frame-ancestors 'none'; base-uri 'none'")
         ctx.body = page({ lang: 'en', identity: null, csrf: null, here: '/console/' }, title, new Html(body))
       },
     })

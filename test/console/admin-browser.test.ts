@@ -1,9 +1,6 @@
-import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
 import t from 'tap'
-import type { Page } from 'playwright-core'
 import { buildTestApp } from '../helpers/app.ts'
-import { launchBrowser } from '../helpers/browser.ts'
+import { launchBrowser, watchedPage } from '../helpers/browser.ts'
 
 // The console in Chromium, end to end through the development identity
 // provider: an administrator changes a fee in the draft, sees the change
@@ -11,22 +8,12 @@ import { launchBrowser } from '../helpers/browser.ts'
 // request without the CSRF token is refused; signing out ends the session.
 // Every request the pages make stays on the gateway's origin.
 
-export const SCREENSHOTS = join(import.meta.dirname, '..', '..', '.tap', 'screenshots')
 
 t.test('an administrator changes a fee, sees the diff, publishes; logout ends the session', async (t) => {
   const { app } = await buildTestApp(t)
   const base = await app.listen({ host: '127.0.0.1', port: 0 })
-  const origin = new URL(base).origin
   const browser = await launchBrowser(t)
-  const context = await browser.newContext({ viewport: { width: 1024, height: 768 }, locale: 'en-GB' })
-  t.teardown(() => context.close())
-  const page = await context.newPage()
-  const elsewhere: string[] = []
-  const problems: string[] = []
-  page.on('request', (r) => { if (new URL(r.url()).origin !== origin) elsewhere.push(r.url()) })
-  page.on('pageerror', (e) => problems.push(e.message))
-  mkdirSync(SCREENSHOTS, { recursive: true })
-  const shot = (p: Page, name: string) => p.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true })
+  const { page, elsewhere, problems, shot } = await watchedPage(t, browser, base, { viewport: { width: 1024, height: 768 } })
 
   // Signing in: the console sends the browser to the provider and back.
   await page.goto(`${base}/console/catalogue`)

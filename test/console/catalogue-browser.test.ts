@@ -1,9 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import type { Page } from 'playwright-core'
 import { buildTestApp } from '../helpers/app.ts'
-import { launchBrowser } from '../helpers/browser.ts'
+import { launchBrowser, watchedPage } from '../helpers/browser.ts'
 import { browserSignIn } from '../helpers/console.ts'
 
 // The catalogue's console in Chromium: an administrator imports a file
@@ -11,24 +10,14 @@ import { browserSignIn } from '../helpers/console.ts'
 // soum by its Latin name and reads what it offers through which channel,
 // and restores version 1. Every request stays on the gateway's origin.
 
-const SCREENSHOTS = join(import.meta.dirname, '..', '..', '.tap', 'screenshots')
 
 interface Doc { services: Array<{ code: string, name: { mn: string, en?: string }, guide: { feeMnt: number } }> }
 
 t.test('an administrator imports, browses the tree to a soum and restores a version', async (t) => {
   const { app, token, dataDir } = await buildTestApp(t, { appOptions: { today: () => '2026-12-01' } })
   const base = await app.listen({ host: '127.0.0.1', port: 0 })
-  const origin = new URL(base).origin
   const browser = await launchBrowser(t)
-  const context = await browser.newContext({ viewport: { width: 1024, height: 768 }, locale: 'en-GB' })
-  t.teardown(() => context.close())
-  const page = await context.newPage()
-  const elsewhere: string[] = []
-  const problems: string[] = []
-  page.on('request', (r) => { if (new URL(r.url()).origin !== origin) elsewhere.push(r.url()) })
-  page.on('pageerror', (e) => problems.push(e.message))
-  mkdirSync(SCREENSHOTS, { recursive: true })
-  const shot = (p: Page, name: string) => p.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true })
+  const { page, elsewhere, problems, shot } = await watchedPage(t, browser, base, { viewport: { width: 1024, height: 768 } })
 
   await browserSignIn(page, base, 'admin', '/console/catalogue')
 

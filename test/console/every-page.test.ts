@@ -52,6 +52,7 @@ t.test('every page of the console, for every role', async (t) => {
       const errors: string[] = []
       page.on('request', (r) => { if (new URL(r.url()).origin !== origin) elsewhere.push(`${page.url()} → ${r.url()}`) })
       page.on('pageerror', (e) => errors.push(`${page.url()}: ${e.message}`))
+      page.on('console', (m) => { if (m.type() === 'error' && /Content Security Policy/.test(m.text())) errors.push(`${page.url()}: ${m.text()}`) })
       await browserSignIn(page, base, user)
 
       const seen = new Set<string>()

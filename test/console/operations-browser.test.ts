@@ -1,9 +1,6 @@
-import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
 import t from 'tap'
-import type { Page } from 'playwright-core'
 import { buildTestApp } from '../helpers/app.ts'
-import { launchBrowser } from '../helpers/browser.ts'
+import { launchBrowser, watchedPage } from '../helpers/browser.ts'
 import { browserSignIn } from '../helpers/console.ts'
 import { adults, deliveryKit } from '../helpers/delivery.ts'
 import { eventually } from '../helpers/eventually.ts'
@@ -16,7 +13,6 @@ import { eventually } from '../helpers/eventually.ts'
 // agrees, and the pair written down checks out. Every request stays on the
 // gateway's origin; the pages fit a tablet held upright.
 
-const SCREENSHOTS = join(import.meta.dirname, '..', '..', '.tap', 'screenshots')
 
 t.test('an administrator retries a dead-lettered delivery and checks the audit chain', async (t) => {
   const ctx = await buildTestApp(t, {
@@ -44,19 +40,10 @@ t.test('an administrator retries a dead-lettered delivery and checks the audit c
   }
 
   const base = await app.listen({ host: '127.0.0.1', port: 0 })
-  const origin = new URL(base).origin
   const browser = await launchBrowser(t)
-  const context = await browser.newContext({ viewport: { width: 768, height: 1024 }, locale: 'en-GB' })
-  t.teardown(() => context.close())
-  const page = await context.newPage()
-  const elsewhere: string[] = []
-  const problems: string[] = []
-  page.on('request', (r) => { if (new URL(r.url()).origin !== origin) elsewhere.push(r.url()) })
-  page.on('pageerror', (e) => problems.push(e.message))
+  const { page, elsewhere, problems, shot } = await watchedPage(t, browser, base, { viewport: { width: 768, height: 1024 } })
   // Policy violations are reported on the console.
   page.on('console', (m) => { if (m.type() === 'error' && !m.location().url.endsWith('/favicon.ico')) problems.push(m.text()) })
-  mkdirSync(SCREENSHOTS, { recursive: true })
-  const shot = (p: Page, name: string) => p.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true })
   // Nothing wider than the screen but the tables' own scrolling boxes.
   const fits = async () => Number(await page.evaluate('document.documentElement.scrollWidth')) <= Number(await page.evaluate('document.documentElement.clientWidth'))
 

@@ -1,10 +1,7 @@
-import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
 import t from 'tap'
-import type { Page } from 'playwright-core'
 import { simulate } from '../../src/stats/simulate.ts'
 import { buildTestApp } from '../helpers/app.ts'
-import { launchBrowser } from '../helpers/browser.ts'
+import { launchBrowser, watchedPage } from '../helpers/browser.ts'
 import { browserSignIn } from '../helpers/console.ts'
 import { QUIET_ENV } from '../helpers/stats-history.ts'
 
@@ -14,7 +11,6 @@ import { QUIET_ENV } from '../helpers/stats-history.ts'
 // the printable report, and is refused another aimag with the reason.
 // Every request stays on the gateway's origin.
 
-const SCREENSHOTS = join(import.meta.dirname, '..', '..', '.tap', 'screenshots')
 const TODAY = '2026-11-30'
 
 interface Series { points: Array<{ period: string, value: number | string | null }> }
@@ -25,7 +21,6 @@ t.test('an analyst\'s dashboard in Chromium', async (t) => {
   await simulate(app.db, { applications: 3000, months: 12, end: '2026-11', seed: 5, now: Date.parse(`${TODAY}T04:00:00Z`) })
   await app.stats.fold()
   const base = await app.listen({ host: '127.0.0.1', port: 0 })
-  const origin = new URL(base).origin
 
   // What the API says, for the page to be compared with.
   const token = await ctx.token('analyst', { claims: { sub: 'analyst-62', unit: '62' } })
@@ -35,15 +30,7 @@ t.test('an analyst\'s dashboard in Chromium', async (t) => {
   t.ok(expected.some((p) => typeof p.value === 'number' && p.value > 0), `the simulated history reaches aimag 62: ${JSON.stringify(expected.map((p) => p.value))}`)
 
   const browser = await launchBrowser(t)
-  const context = await browser.newContext({ viewport: { width: 1024, height: 768 }, locale: 'en-GB' })
-  t.teardown(() => context.close())
-  const page = await context.newPage()
-  const elsewhere: string[] = []
-  const problems: string[] = []
-  page.on('request', (r) => { if (new URL(r.url()).origin !== origin) elsewhere.push(r.url()) })
-  page.on('pageerror', (e) => problems.push(e.message))
-  mkdirSync(SCREENSHOTS, { recursive: true })
-  const shot = (p: Page, name: string) => p.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true })
+  const { page, elsewhere, problems, shot } = await watchedPage(t, browser, base, { viewport: { width: 1024, height: 768 } })
 
   await browserSignIn(page, base, 'analyst', '/console/stats')
   // From here on, the console's own pages: a policy violation is an error.

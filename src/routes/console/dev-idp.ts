@@ -13,7 +13,7 @@ import { consoleLanguage } from './shared.ts'
 // The sign-in form's answer redirects to the console's callback, which may be
 // on another loopback origin (localhost against 127.0.0.1): form-action
 // covers redirects after a submission.
-const PAGE_POLICY = "default-src 'none'; style-src 'self'; form-action 'self' http://127.0.0.1:* http://localhost:* http://[::1]:*; frame-ancestors 'none'; base-uri 'none'"
+const PAGE_POLICY = "default-src 'none'; style-src 'self'; form-action 'self' http://127.0.0.1:* http://localhost:*; frame-ancestors 'none'; base-uri 'none'"
 
 export async function devIdpRoutes (app: FastifyInstance): Promise<void> {
   const provider = () => {
