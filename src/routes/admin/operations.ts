@@ -163,7 +163,7 @@ export async function operationsApiRoutes (app: FastifyInstance): Promise<void> 
     const q = request.query as { hours: number, failed: number }
     const since = new Date(Date.now() - q.hours * 3600_000).toISOString()
     // Each side of the OR is a range of the (status, updated_at) index.
-    const counts = app.db.query<CountRow>(
+    const countsQuery = app.db.query<CountRow>(
       `SELECT service, adapter,
          count(*) FILTER (WHERE status IN ('received', 'queued'))::int AS queued,
          count(*) FILTER (WHERE status = 'delivering')::int AS delivering,
@@ -175,20 +175,26 @@ export async function operationsApiRoutes (app: FastifyInstance): Promise<void> 
        WHERE adapter IS NOT NULL
          AND (status IN ('received', 'queued', 'delivering', 'failed') OR (status IN ('delivered', 'decided') AND updated_at >= $1::timestamptz))
        GROUP BY service, adapter`, [since])
-    const failed = q.failed === 0
+    const failedQuery = q.failed === 0
       ? Promise.resolve({ rows: [] as FailedRow[] })
       : app.db.query<FailedRow>(
         `SELECT id, service, adapter, unit, package_id, reason, reason_mn, attempts, updated_at FROM applications
          WHERE status = 'failed' AND adapter IS NOT NULL ORDER BY updated_at DESC, id LIMIT $1`, [q.failed])
-    const outbox = app.db.query<{ n: number }>('SELECT count(*)::int AS n FROM application_outbox')
-    const queues = Promise.all([countJobs(app.applications.queue), countJobs(app.callbacks.queue)])
+    // Together, and all awaited at once: one failing must not leave the
+    // others' rejections unhandled.
+    const [counts, failed, outbox, queues] = await Promise.all([
+      countsQuery,
+      failedQuery,
+      app.db.query<{ n: number }>('SELECT count(*)::int AS n FROM application_outbox'),
+      Promise.all([countJobs(app.applications.queue), countJobs(app.callbacks.queue)]),
+    ])
 
     const providers = new Map(app.adapters.describe().map((a) => [a.operation, a.provider]))
     type Row = { agency: string | null, agencyName: { mn: string, en: string } | null, provider: string, adapter: string } & Record<'queued' | 'delivering' | 'delivered' | 'attempts' | 'failed' | 'deadLettered', number>
     const rows = new Map<string, Row>()
     const zero = () => ({ queued: 0, delivering: 0, delivered: 0, attempts: 0, failed: 0, deadLettered: 0 })
     const totals = zero()
-    for (const r of (await counts).rows) {
+    for (const r of counts.rows) {
       const agency = agencyOf(r.service)
       const key = `${agency?.code ?? ''}\n${r.adapter}`
       const row = rows.get(key) ?? { agency: agency?.code ?? null, agencyName: agency?.name ?? null, provider: providers.get(r.adapter) ?? r.adapter.split('.')[0]!, adapter: r.adapter, ...zero() }
@@ -207,11 +213,11 @@ export async function operationsApiRoutes (app: FastifyInstance): Promise<void> 
     return {
       hours: q.hours,
       since,
-      queues: await queues,
-      outbox: (await outbox).rows[0]?.n ?? 0,
+      queues,
+      outbox: outbox.rows[0]?.n ?? 0,
       agencies,
       totals: { ...totals, attemptsPerDelivery: perDelivery(totals) },
-      failedApplications: (await failed).rows.map((r) => ({
+      failedApplications: failed.rows.map((r) => ({
         id: r.id,
         service: r.service,
         agency: agencyOf(r.service)?.code ?? null,
@@ -358,13 +364,15 @@ export async function operationsApiRoutes (app: FastifyInstance): Promise<void> 
     },
   }, async () => {
     const queue = app.callbacks.queue
-    const registered = app.db.query<{ portal: string, url: string, updated_by: string, updated_at: unknown }>('SELECT portal, url, updated_by, updated_at FROM portal_callbacks ORDER BY portal')
-    // The partial index on notify keeps this to the unsettled changes.
-    const unsettled = app.db.query<{ portal: string, unsettled: number, waiting: number, oldest: unknown }>(
+    const [registered, unsettled, counts] = await Promise.all([
+      app.db.query<{ portal: string, url: string, updated_by: string, updated_at: unknown }>('SELECT portal, url, updated_by, updated_at FROM portal_callbacks ORDER BY portal'),
+      // The partial index on notify keeps this to the unsettled changes.
+      app.db.query<{ portal: string, unsettled: number, waiting: number, oldest: unknown }>(
       `SELECT a.portal, count(*)::int AS unsettled, count(*) FILTER (WHERE e.notify_due_at IS NULL)::int AS waiting, min(e.at) AS oldest
        FROM application_events e JOIN applications a ON a.id = e.application_id
-       WHERE e.notify AND a.portal IS NOT NULL GROUP BY a.portal`)
-    const counts = countJobs(queue)
+       WHERE e.notify AND a.portal IS NOT NULL GROUP BY a.portal`),
+      countJobs(queue),
+    ])
     const finished = async (state: 'completed' | 'failed') => {
       try {
         return await queue.getJobs([state], 0, CALLBACK_SAMPLE - 1, false)
@@ -372,7 +380,7 @@ export async function operationsApiRoutes (app: FastifyInstance): Promise<void> 
         return []
       }
     }
-    const [sent, failed] = (await counts).available ? await Promise.all([finished('completed'), finished('failed')]) : [[], []]
+    const [sent, failed] = counts.available ? await Promise.all([finished('completed'), finished('failed')]) : [[], []]
     const eventIds = [...new Set([...sent, ...failed].map((j) => Number((j.data as { eventId?: unknown }).eventId)).filter(Number.isSafeInteger))]
     const { rows: owners } = eventIds.length === 0
       ? { rows: [] as Array<{ id: string, portal: string }> }
@@ -395,8 +403,8 @@ export async function operationsApiRoutes (app: FastifyInstance): Promise<void> 
       }
       return p
     }
-    for (const r of (await registered).rows) Object.assign(portal(r.portal), { registered: true, url: r.url, updatedBy: r.updated_by, updatedAt: isoTime(r.updated_at) })
-    for (const r of (await unsettled).rows) Object.assign(portal(r.portal), { unsettled: r.unsettled, waitingForQueue: r.waiting, oldestUnsettledAt: r.oldest === null ? null : isoTime(r.oldest) })
+    for (const r of registered.rows) Object.assign(portal(r.portal), { registered: true, url: r.url, updatedBy: r.updated_by, updatedAt: isoTime(r.updated_at) })
+    for (const r of unsettled.rows) Object.assign(portal(r.portal), { unsettled: r.unsettled, waitingForQueue: r.waiting, oldestUnsettledAt: r.oldest === null ? null : isoTime(r.oldest) })
     const at = (ms: number | undefined) => ms === undefined || !Number.isFinite(ms) ? null : new Date(ms).toISOString()
     const later = (a: string | null, b: string | null) => a === null ? b : b === null ? a : a > b ? a : b
     for (const job of sent) {
@@ -422,6 +430,6 @@ export async function operationsApiRoutes (app: FastifyInstance): Promise<void> 
         p.recent.lastFailure = short(job.failedReason ?? null)
       }
     }
-    return { queue: await counts, portals: [...portals.values()].sort((a, b) => a.portal.localeCompare(b.portal)) }
+    return { queue: counts, portals: [...portals.values()].sort((a, b) => a.portal.localeCompare(b.portal)) }
   })
 }
