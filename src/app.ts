@@ -27,6 +27,8 @@ import adapters from './plugins/adapters.ts'
 import catalogue from './plugins/catalogue.ts'
 import audit from './plugins/audit.ts'
 import policies from './plugins/policies.ts'
+import consent from './plugins/consent.ts'
+import { consentRoutes } from './routes/consents.ts'
 import applications from './plugins/applications.ts'
 import stats from './plugins/stats.ts'
 import callbacks from './plugins/callbacks.ts'
@@ -65,6 +67,8 @@ export interface AppOptions {
   logStream?: DestinationStream
   // Today's date for the catalogue (mobile rounds); tests fix it.
   today?: () => string
+  // Epoch milliseconds for consents (expiry, code lifetimes, locks); tests move it.
+  now?: () => number
   // 'worker' (`npm run worker`) serves only /health/* and /metrics.
   surface?: 'gateway' | 'worker'
 }
@@ -125,6 +129,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(adapters, { bus: options.bus, settings: config.bus })
   await app.register(audit, { batchWindowMs: config.audit.batchWindowMs })
   await app.register(policies)
+  await app.register(consent, { settings: config.consent, signingKey: options.bus.identity.signing, memberKeys: options.bus.identity.all, ...(options.now === undefined ? {} : { now: options.now }) })
   await app.register(applications, { redisUrl: config.redis.url, settings: config.delivery })
   await app.register(callbacks, {
     redisUrl: config.redis.url,
@@ -147,6 +152,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(publicCatalogueRoutes)
   await app.register(adminCatalogueRoutes)
   await app.register(citizenRoutes, { limits: config.officers })
+  await app.register(consentRoutes)
   await app.register(adminAuditRoutes)
   await app.register(operationsApiRoutes)
   await app.register(applicationRoutes)

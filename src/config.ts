@@ -77,6 +77,10 @@ const schema = {
     UNIT_LOOKUPS_PER_MINUTE: { type: 'integer', default: 600, minimum: 1 },
     HARVEST_DISTINCT_CITIZENS: { type: 'integer', default: 100, minimum: 1 },
     HARVEST_WINDOW_MINUTES: { type: 'integer', default: 60, minimum: 1, maximum: 10080 },
+    CONSENT_OTP_MAX_FAILURES: { type: 'integer', default: 5, minimum: 1, maximum: 100 },
+    CONSENT_OTP_LOCK_MS: { type: 'integer', default: 900000, minimum: 1000 },
+    CONSENT_OTP_CODE_MS: { type: 'integer', default: 300000, minimum: 10000 },
+    CONSENT_REQUEST_MS: { type: 'integer', default: 86400000, minimum: 60000 },
     EXCHANGE_URL: { type: 'string', pattern: '^https?://' },
     EXCHANGE_PORT: { type: 'integer', default: 3100, minimum: 0, maximum: 65535 },
     EXCHANGE_CITIZENS: { type: 'integer', default: 10000, minimum: 1, maximum: 1000000 },
@@ -202,6 +206,7 @@ export interface Config {
   }
   callbacks: { allowedCidrs: string[], attempts: number, backoffBaseMs: number, backoffMaxMs: number, timeoutMs: number, pollMs: number }
   officers: { perOfficerPerMinute: number, perUnitPerMinute: number, harvestDistinctCitizens: number, harvestWindowMinutes: number }
+  consent: { otpMaxFailures: number, otpLockMs: number, otpCodeMs: number, requestMs: number }
   exchange: { url?: string, port: number, citizens: number }
   bus: {
     memberId: string
@@ -296,6 +301,10 @@ interface RawEnv {
   UNIT_LOOKUPS_PER_MINUTE: number
   HARVEST_DISTINCT_CITIZENS: number
   HARVEST_WINDOW_MINUTES: number
+  CONSENT_OTP_MAX_FAILURES: number
+  CONSENT_OTP_LOCK_MS: number
+  CONSENT_OTP_CODE_MS: number
+  CONSENT_REQUEST_MS: number
   EXCHANGE_URL?: string
   EXCHANGE_PORT: number
   EXCHANGE_CITIZENS: number
@@ -434,6 +443,12 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
       perUnitPerMinute: raw.UNIT_LOOKUPS_PER_MINUTE,
       harvestDistinctCitizens: raw.HARVEST_DISTINCT_CITIZENS,
       harvestWindowMinutes: raw.HARVEST_WINDOW_MINUTES,
+    },
+    consent: {
+      otpMaxFailures: raw.CONSENT_OTP_MAX_FAILURES,
+      otpLockMs: raw.CONSENT_OTP_LOCK_MS,
+      otpCodeMs: raw.CONSENT_OTP_CODE_MS,
+      requestMs: raw.CONSENT_REQUEST_MS,
     },
     exchange: { url: raw.EXCHANGE_URL, port: raw.EXCHANGE_PORT, citizens: raw.EXCHANGE_CITIZENS },
     bus: {

@@ -1,3 +1,5 @@
+import type { XypAuthEntity } from '../bus/xyp-client.ts'
+
 // Canonical names for Mongolian personal names. Registries say surname /
 // lastname / firstname; the gateway says what each one is: the clan name
 // (ургийн овог), the patronymic (эцэг/эхийн нэр) and the given name (нэр).
@@ -39,4 +41,13 @@ export function xypAuth (citizenRegnum: string | undefined, operatorId: string |
     citizen: citizenRegnum === undefined ? {} : { regnum: citizenRegnum },
     operator: operatorId === undefined ? {} : { civilId: operatorId },
   }
+}
+
+// The citizen's one-time code added to an adapter's auth block, so every XYP
+// adapter carries it without each having to. Only with a citizen named: a
+// code proves that citizen's consent, and means nothing without them.
+export function withCitizenOtp (auth: { citizen?: XypAuthEntity, operator?: XypAuthEntity }, citizenOtp: string | undefined) {
+  const citizen = auth.citizen
+  if (citizenOtp === undefined || citizen?.regnum === undefined || citizen.otp !== undefined) return auth
+  return { ...auth, citizen: { ...citizen, otp: citizenOtp } }
 }

@@ -8,6 +8,7 @@ import { XypFaultError, type XypClient } from '../bus/xyp-client.ts'
 import { ProblemError } from '../errors/problem-error.ts'
 import { fieldErrors } from '../plugins/problem.ts'
 import { ValidationProblem } from '../errors/problem-error.ts'
+import { withCitizenOtp } from './mapping.ts'
 import { schemaId, type Adapter, type AdapterContext } from './types.ts'
 
 export interface RetryPolicy {
@@ -143,9 +144,9 @@ export function createAdapterRuntime (options: AdapterRuntimeOptions): AdapterRu
       (first === undefined ? '' : ` (${first.instancePath || '/'} ${first.message ?? ''})`), { cause })
   }
 
-  // One attempt: returns the provider's body, or throws ProblemError (final)
-  // or Transient (may be retried).
-  async function attempt (c: Compiled, request: unknown, ctx: AdapterContext, timeoutMs: number): Promise<unknown> {
+  // One attempt: returns the provider's body (and, on XYP, the envelope's
+  // requestId), or throws ProblemError (final) or Transient (may be retried).
+  async function attempt (c: Compiled, request: unknown, ctx: AdapterContext, timeoutMs: number, answered: { requestId: string }): Promise<unknown> {
     const a = c.adapter
     try {
       if (a.transport === 'rest') {
@@ -171,7 +172,15 @@ export function createAdapterRuntime (options: AdapterRuntimeOptions): AdapterRu
         })
       }
       const { auth, fields } = a.toBus(request, ctx)
-      const answer = await options.xyp.call({ endpoint: a.endpoint, operation: a.service, auth, fields, timeoutMs })
+      const answer = await options.xyp.call({
+        endpoint: a.endpoint,
+        ...(a.namespace === undefined ? {} : { namespace: a.namespace }),
+        operation: a.service,
+        auth: withCitizenOtp(auth, ctx.citizenOtp),
+        fields,
+        timeoutMs,
+      })
+      answered.requestId = answer.requestId
       switch (answer.resultCode) {
         case 0: return answer.response ?? {}
         case 1: throw new ProblemError('UPSTREAM_NOT_FOUND', answer.resultMessage || `${a.provider} has no such record`)
@@ -251,10 +260,11 @@ export function createAdapterRuntime (options: AdapterRuntimeOptions): AdapterRu
             throw new ProblemError('UPSTREAM_TIMEOUT', `no time was left to call ${a.provider}`)
           }
           try {
-            const body = await attempt(c, request, ctx, timeoutMs)
+            const answered = { requestId: '' }
+            const body = await attempt(c, request, ctx, timeoutMs, answered)
             breaker.success()
             if (!c.busResponse(body)) throw invalidResponse(c, c.busResponse.errors)
-            const result = a.fromBus(body as never)
+            const result = a.fromBus(body as never, answered)
             if (!c.result(result)) throw invalidResponse(c, c.result.errors)
             calls.inc({ adapter: operation, outcome: 'ok' })
             return result as T

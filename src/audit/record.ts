@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { canonicalJson } from '../catalogue/document.ts'
 
-export type RecordType = 'citizen_lookup' | 'catalogue_change' | 'partner_change'
+export type RecordType = 'citizen_lookup' | 'catalogue_change' | 'partner_change' | 'consent_change'
 
 export interface AuditEntry {
   recordType: RecordType

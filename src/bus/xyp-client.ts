@@ -11,14 +11,31 @@ export const XYP_NAMESPACE = 'http://citizen.xyp.gov.mn/'
 
 export interface XypAuthEntity {
   regnum?: string
+  // The citizen's checked one-time code (meta-1.5.0 WS100009): consent for
+  // the services it was asked for. An xs:int on the wire.
   otp?: string
   civilId?: string
   fingerprint?: string
 }
 
+// authorizationEntity is an xs:sequence: its elements go in this order.
+const AUTH_ENTITY_ORDER = ['civilId', 'fingerprint', 'otp', 'regnum'] as const
+
+function authEntity (entity: XypAuthEntity | undefined): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const key of AUTH_ENTITY_ORDER) {
+    const value = entity?.[key]
+    if (value !== undefined) out[key] = value
+  }
+  return out
+}
+
 export interface XypCall {
   // Path of the SOAP endpoint on the bus, e.g. /xyp/citizen-1.5.0/ws
   endpoint: string
+  // The service's namespace, http://meta.xyp.gov.mn/ for meta-1.5.0;
+  // citizen-1.5.0's when not given.
+  namespace?: string
   operation: string
   auth: { citizen?: XypAuthEntity, operator?: XypAuthEntity }
   fields: Record<string, string>
@@ -80,10 +97,10 @@ export function createXypClient (options: XypClientOptions): XypClient {
         '?xml': { '@_version': '1.0', '@_encoding': 'UTF-8' },
         'soapenv:Envelope': {
           '@_xmlns:soapenv': 'http://schemas.xmlsoap.org/soap/envelope/',
-          '@_xmlns:cit': XYP_NAMESPACE,
+          '@_xmlns:cit': request.namespace ?? XYP_NAMESPACE,
           'soapenv:Body': {
             [`cit:${request.operation}`]: {
-              request: { auth: { citizen: request.auth.citizen ?? {}, operator: request.auth.operator ?? {} }, ...request.fields },
+              request: { auth: { citizen: authEntity(request.auth.citizen), operator: authEntity(request.auth.operator) }, ...request.fields },
             },
           },
         },

@@ -15,10 +15,27 @@ export interface SourceDef {
   timeoutMs: number
 }
 
+// What the citizen must have agreed to before a look-up: nothing (a legal
+// basis is named instead), a one-time code read out at the counter (KHUR
+// WS100008/WS100009), or an approval in a portal where the citizen signed in.
+export type ConsentLevel = 'none' | 'otp' | 'portal'
+export const CONSENT_LEVELS: readonly ConsentLevel[] = ['none', 'otp', 'portal']
+
+export interface ConsentRule {
+  needs: ConsentLevel
+  // The law that allows the look-up without consent; shown to the citizen.
+  legalBasis?: Text
+  // How long a consent given for this purpose lasts.
+  validForHours?: number
+  // Sources, or fields as "source.field", that need more than the purpose as a whole.
+  stronger?: Record<string, Exclude<ConsentLevel, 'none'>>
+}
+
 export interface PurposeDef {
   name: Text
   agencies: string[]
   sources: Record<string, string[]>
+  consent: ConsentRule
 }
 
 export interface Policies {
@@ -48,12 +65,27 @@ const schema = {
       propertyNames: { pattern: '^[a-z]+\\.[a-z_]+$' },
       additionalProperties: {
         type: 'object',
-        required: ['name', 'agencies', 'sources'],
+        required: ['name', 'agencies', 'sources', 'consent'],
         additionalProperties: false,
         properties: {
           name: text,
           agencies: { type: 'array', minItems: 1, items: { type: 'string' } },
           sources: { type: 'object', minProperties: 1, additionalProperties: { type: 'array', minItems: 1, items: { type: 'string' } } },
+          consent: {
+            type: 'object',
+            required: ['needs'],
+            additionalProperties: false,
+            properties: {
+              needs: { enum: CONSENT_LEVELS },
+              legalBasis: text,
+              validForHours: { type: 'integer', minimum: 1, maximum: 8784 },
+              stronger: { type: 'object', additionalProperties: { enum: ['otp', 'portal'] } },
+            },
+            // No consent: the law that allows it is named. Consent: how long it lasts.
+            if: { properties: { needs: { const: 'none' } } },
+            then: { required: ['legalBasis'] },
+            else: { required: ['validForHours'] },
+          },
         },
       },
     },
@@ -71,6 +103,13 @@ export function loadPolicies (file: string = POLICIES_FILE, operationExists: (op
   for (const [code, purpose] of Object.entries(policies.purposes)) {
     for (const source of Object.keys(purpose.sources)) {
       if (policies.sources[source] === undefined) throw new Error(`${file}: purpose ${code} names an unknown source ${source}`)
+    }
+    for (const [key, level] of Object.entries(purpose.consent.stronger ?? {})) {
+      const [source, field] = key.split('.') as [string, string | undefined]
+      if (purpose.sources[source] === undefined || (field !== undefined && !purpose.sources[source]!.includes(field))) {
+        throw new Error(`${file}: purpose ${code} asks consent for ${key}, which it does not read`)
+      }
+      if (rank(level) <= rank(purpose.consent.needs)) throw new Error(`${file}: purpose ${code}: ${key} needs ${level}, no stronger than the purpose`)
     }
   }
   return policies
@@ -98,4 +137,27 @@ export function minimise (data: Record<string, unknown>, fields: string[]): Reco
   const out: Record<string, unknown> = {}
   for (const f of fields) if (f in data) out[f] = data[f]
   return out
+}
+
+export function rank (level: ConsentLevel): number {
+  return CONSENT_LEVELS.indexOf(level)
+}
+
+export interface ConsentNeed {
+  level: ConsentLevel
+  // What asks for more than the purpose as a whole ("land", "civil.idCard").
+  because: string[]
+}
+
+// The consent a look-up of these sources under this purpose needs: the
+// strongest of the purpose's own and those of the sources and fields read.
+export function consentNeeded (purpose: PurposeDef, sources: string[]): ConsentNeed {
+  let level = purpose.consent.needs
+  const because: string[] = []
+  for (const [key, needs] of Object.entries(purpose.consent.stronger ?? {})) {
+    if (!sources.includes(key.split('.')[0]!)) continue
+    because.push(key)
+    if (rank(needs) > rank(level)) level = needs
+  }
+  return { level, because: level === purpose.consent.needs ? [] : because }
 }

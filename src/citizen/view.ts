@@ -27,6 +27,8 @@ export interface FanOutInput {
   sources: string[]
   officerId: string
   caseRef: string
+  // The code of the citizen's consent, for XYP's auth.citizen.
+  citizenOtp?: string
 }
 
 // Asks every source at once, each under its own deadline; one slow or failing
@@ -41,6 +43,7 @@ export async function fanOut (request: FastifyRequest, policies: Policies, input
       userId: input.officerId,
       issue: input.caseRef,
       deadline,
+      ...(input.citizenOtp === undefined ? {} : { citizenRegnum: input.regnum, citizenOtp: input.citizenOtp }),
     })
     // The adapter honours the deadline itself; this is the backstop.
     const backstop = new Promise<never>((_resolve, reject) => {

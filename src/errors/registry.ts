@@ -40,6 +40,13 @@ export const errorRegistry = {
   ROLE_FORBIDDEN: { status: 403, title: 'Role not allowed' },
   PURPOSE_FORBIDDEN: { status: 403, title: 'Purpose not allowed for this agency' },
   SOURCE_FORBIDDEN: { status: 403, title: 'Source outside the purpose' },
+  // The look-up needs the citizen's consent and none covers it (see `consent` in the problem).
+  CONSENT_REQUIRED: { status: 403, title: 'The citizen\'s consent is needed' },
+  CONSENT_NOT_NEEDED: { status: 422, title: 'This purpose needs no consent' },
+  CONSENT_METHOD_TOO_WEAK: { status: 422, title: 'This consent method is not enough here' },
+  CONSENT_NOT_PENDING: { status: 409, title: 'The consent is not waiting for an answer' },
+  OTP_WRONG: { status: 422, title: 'Wrong one-time code' },
+  OTP_LOCKED: { status: 429, title: 'Too many wrong one-time codes' },
   NOT_FOUND: { status: 404, title: 'Not found' },
   ROUTE_NOT_FOUND: { status: 404, title: 'No such route' },
   METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },

@@ -2,15 +2,19 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import type { ExchangeContext } from './context.ts'
 import { FAULT_SCHEMA, type FaultSettings } from './faults.ts'
+import type { MessageQuery } from './message-log.ts'
+import type { OtpMessage } from './otp.ts'
 import { PROVIDERS, providerByName } from './providers.ts'
 
-// Admin endpoints of the emulator: message log, counters, faults, members.
+// Admin endpoints of the emulator: message log, counters, faults, members,
+// citizens' one-time codes.
 // Protected by a bearer token when one is configured, open otherwise (a
 // development tool on 127.0.0.1).
 //
 //   GET /admin/message-log               { records, size, capacity }: records newest first,
 //                                        shaped as MessageRecord (message-log.ts), one per
-//                                        exchange, including those whose client disconnected
+//                                        exchange, including those whose client disconnected;
+//                                        ?client= &service= &userId= &citizenAuth= &limit=
 //   GET /admin/providers[/:p/counters]   per provider: requestsReceived (requests delivered
 //                                        to it, both transports), applicationsReceived,
 //                                        submissions, idempotentReplays
@@ -18,6 +22,12 @@ import { PROVIDERS, providerByName } from './providers.ts'
 //   PUT /admin/providers/:p/decisions    decisions on demand: {"outcome": "approved" |
 //                                        "rejected" | null}; null restores the usual mix
 //   GET /admin/members
+//   GET /admin/otp-inbox[?regnum=]       { messages }: the one-time codes KHUR meta-1.5.0
+//                                        "sent" (WS100008), newest first, of one citizen or
+//                                        all; each { regnum, code, requestId, channels,
+//                                        services, sentAt, expiresAt, verified, approvedUntil }
+//                                        (ISO times; approvedUntil null until checked). Stands
+//                                        in for the citizen's phone: tests read codes here
 
 function sameSecret (a: string, b: string): boolean {
   return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest())
@@ -25,6 +35,21 @@ function sameSecret (a: string, b: string): boolean {
 
 function adminError (type: string, message: string) {
   return { type, message, detail: '' }
+}
+
+function otpView (m: OtpMessage) {
+  const iso = (ms: number) => new Date(ms).toISOString()
+  return {
+    regnum: m.regnum,
+    code: m.code,
+    requestId: m.requestId,
+    channels: m.channels,
+    services: m.services,
+    sentAt: iso(m.sentAt),
+    expiresAt: iso(m.expiresAt),
+    verified: m.verifiedAt !== null,
+    approvedUntil: m.approvedUntil === null ? null : iso(m.approvedUntil),
+  }
 }
 
 export function adminRoutes (ctx: ExchangeContext, adminToken: string | undefined) {
@@ -55,12 +80,13 @@ export function adminRoutes (ctx: ExchangeContext, adminToken: string | undefine
             client: { type: 'string' },
             service: { type: 'string' },
             userId: { type: 'string' },
+            citizenAuth: { type: 'string', enum: ['otp', 'signature', 'regnum'] },
             limit: { type: 'integer', minimum: 1, maximum: 100_000, default: 100 },
           },
         },
       },
     }, async (request) => {
-      const q = request.query as { client?: string, service?: string, userId?: string, limit?: number }
+      const q = request.query as MessageQuery
       return { records: ctx.log.query(q), size: ctx.log.size, capacity: ctx.log.capacity }
     })
 
@@ -121,5 +147,14 @@ export function adminRoutes (ctx: ExchangeContext, adminToken: string | undefine
         allowedServices: m.allowedServices,
       })),
     }))
+
+    admin.get('/admin/otp-inbox', {
+      schema: {
+        querystring: { type: 'object', additionalProperties: false, properties: { regnum: { type: 'string', minLength: 1 } } },
+      },
+    }, async (request) => {
+      const { regnum } = request.query as { regnum?: string }
+      return { messages: ctx.otp.list(regnum?.toUpperCase()).map(otpView) }
+    })
   }
 }

@@ -6,10 +6,12 @@ import { createValidatorCache, ReplayCache, type ExchangeContext } from './conte
 import { FaultBoard } from './faults.ts'
 import { MemberRegistry, type MemberDefinition } from './members.ts'
 import { MessageLog } from './message-log.ts'
+import { DEFAULT_OTP_APPROVAL_LIFETIME_MS, DEFAULT_OTP_CODE_LIFETIME_MS, OtpInbox } from './otp.ts'
 import { DEFAULT_CITIZENS, DEFAULT_SEED, generatePopulation, type Population } from './population.ts'
 import { createRandom } from './prng.ts'
 import { PROVIDERS } from './providers.ts'
 import { restTransport } from './rest-transport.ts'
+import { xypMetaTransport } from './xyp-meta.ts'
 import { xypTransport } from './xyp-transport.ts'
 
 export interface ExchangeOptions {
@@ -28,7 +30,7 @@ export interface ExchangeOptions {
   // answers say when to ask (expectedDecisionAt), and the gateway asks then.
   decisionDelayMs?: number
   // The bus clock in epoch milliseconds (default Date.now). It drives JWT and
-  // XYP timestamp checks, decisions and message-log times.
+  // XYP timestamp checks, decisions, one-time codes and message-log times.
   now?: () => number
   // Uniform [0, 1) source for fault injection (default: seeded from `seed`).
   random?: () => number
@@ -41,6 +43,11 @@ export interface ExchangeOptions {
   jwtMaxLifetimeSeconds?: number
   // Allowed XYP timestamp drift (default 120).
   xypMaxClockSkewSeconds?: number
+  // KHUR citizen one-time codes (meta-1.5.0): how long a code can be checked
+  // (default 300,000 ms), and how long a checked code then authorises its
+  // services (default 86,400,000 ms).
+  otpCodeLifetimeMs?: number
+  otpApprovalLifetimeMs?: number
   bodyLimitBytes?: number
   logger?: FastifyServerOptions['logger']
 }
@@ -61,6 +68,11 @@ export function buildExchange (options: ExchangeOptions = {}): FastifyInstance {
     desks: new Map(PROVIDERS.map((p) => [p.name, new ApplicationDesk(p.memberCode, { decisionDelayMs, now, population })])),
     faults: new FaultBoard(),
     log: new MessageLog(options.messageLogSize ?? 10_000),
+    otp: new OtpInbox({
+      now,
+      codeLifetimeMs: options.otpCodeLifetimeMs ?? DEFAULT_OTP_CODE_LIFETIME_MS,
+      approvalLifetimeMs: options.otpApprovalLifetimeMs ?? DEFAULT_OTP_APPROVAL_LIFETIME_MS,
+    }),
     deliveries: new Map(),
     now,
     random: options.random ?? faultRandom.next,
@@ -88,6 +100,7 @@ export function buildExchange (options: ExchangeOptions = {}): FastifyInstance {
 
   app.register(restTransport(ctx))
   app.register(xypTransport(ctx))
+  app.register(xypMetaTransport(ctx))
   app.register(adminRoutes(ctx, options.adminToken))
 
   app.setNotFoundHandler(async (request, reply) => {

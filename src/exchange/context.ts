@@ -9,6 +9,7 @@ import type { BusKeys } from './bus-keys.ts'
 import type { FaultBoard, FaultSettings } from './faults.ts'
 import type { MemberRegistry } from './members.ts'
 import type { MessageLog, MessageRecord } from './message-log.ts'
+import type { OtpInbox } from './otp.ts'
 import type { Population } from './population.ts'
 
 // State shared by both transports and the admin routes of one bus instance.
@@ -26,6 +27,8 @@ export interface ExchangeContext {
   desks: ReadonlyMap<string, ApplicationDesk>
   faults: FaultBoard
   log: MessageLog
+  // One-time codes "sent" to citizens (KHUR meta-1.5.0).
+  otp: OtpInbox
   // Requests each provider received, by provider name, on both transports.
   deliveries: Map<string, number>
   now: () => number
@@ -142,6 +145,8 @@ export function track (
       error: null,
       delivered: false,
       requestSize: Number(request.headers['content-length'] ?? 0) || 0,
+      citizenAuth: null,
+      citizenOtpValid: null,
     },
     responseSize: 0,
     dripMs: 0,

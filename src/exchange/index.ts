@@ -14,6 +14,7 @@ export { generatePopulation, DEFAULT_CITIZENS, DEFAULT_SEED, REFERENCE_DATE } fr
 export type { Citizen, Population } from './population.ts'
 export { PROVIDERS } from './providers.ts'
 export { XYP_PATH } from './xyp-transport.ts'
+export { XYP_META_PATH } from './xyp-meta.ts'
 export { loadMembersFile, defaultGatewayMember, DEV_XYP_ACCESS_TOKEN, GATEWAY_MEMBER_ID } from './members-file.ts'
 
 export interface StartExchangeOptions extends ExchangeOptions {

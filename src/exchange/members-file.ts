@@ -18,12 +18,16 @@ import { MemberConfigError, type MemberDefinition } from './members.ts'
 //           "accessToken": "…",
 //           "publicKeyPem": "-----BEGIN PUBLIC KEY-----…"  (or "publicKeyFile": "keys/member-xyp.public.pem")
 //         },
-//         "allowedServices": ["MN/GOV/GASR/civil/*", "MN/GOV/GASI/social-insurance/getPension"]
+//         "allowedServices": ["MN/GOV/GASR/civil/*", "MN/GOV/GASI/social-insurance/getPension",
+//                             "MN/GOV/KHUR/meta/*"]
 //       }
 //     ]
 //   }
 // Relative file paths are resolved from the members file's folder. A
-// jwksFile is re-read when an unknown kid arrives.
+// jwksFile is re-read when an unknown kid arrives. XYP operations are named
+// <provider id>/<operation>: MN/GOV/GASR/civil/WS100101_getCitizenIDCardInfo,
+// and the KHUR platform's one-time codes MN/GOV/KHUR/meta/WS100008_registerOTPRequest
+// and …/WS100009_checkOtp.
 //
 // Without the file, one member is registered: MN/GOV/OSS/gateway, allowed
 // every service, with the JWKS and XYP public key the gateway writes in

@@ -35,12 +35,21 @@ export interface MessageRecord {
   requestSize: number
   // Bytes of the answer, as meant when the client had disconnected.
   responseSize: number
+  // XYP: how auth.citizen identified the citizen, by the strongest proof it
+  // carried: a one-time code, a signature, or the bare registration number.
+  // null on REST, or when the request named no citizen.
+  citizenAuth: 'otp' | 'signature' | 'regnum' | null
+  // XYP with citizenAuth 'otp': whether the bus accepted the code (null when
+  // it was not checked: no code, or the call was refused before). The code
+  // itself is never kept.
+  citizenOtpValid: boolean | null
 }
 
 export interface MessageQuery {
   client?: string
   service?: string
   userId?: string
+  citizenAuth?: 'otp' | 'signature' | 'regnum'
   limit?: number
 }
 
@@ -76,6 +85,7 @@ export class MessageLog {
       if (q.client !== undefined && e.client !== q.client) continue
       if (q.service !== undefined && e.service !== q.service) continue
       if (userId !== undefined && e.userId !== userId) continue
+      if (q.citizenAuth !== undefined && e.citizenAuth !== q.citizenAuth) continue
       out.push(e)
     }
     return out

@@ -15,6 +15,8 @@ import * as reg from './registries.ts'
 //   MNC      Mongolian Notaries' Chamber (Монголын Нотариатчдын Танхим)
 //   GAHI     General Agency for Health Insurance (ЭМДЕГ): takes health
 //            insurance applications on its own desk, so its references are its own
+//   KHUR     the KHUR (ХУР) exchange platform's own XYP meta services: citizen
+//            consent by one-time code (meta-1.5.0); no REST services, no desk work
 // The subsystem code doubles as the provider's short name (`civil`, `land`…),
 // used by the admin endpoints.
 
@@ -245,8 +247,14 @@ export const XYP_CITIZEN_OPERATIONS = [
   'WS100125_checkCitizenRegnum',
 ] as const
 
-function provider (name: string, memberCode: string, title: string, services: ServiceDef[], xypOperations: readonly string[] = []): ProviderDef {
-  const all = [...services, ...writeServices()]
+// The KHUR platform's meta-1.5.0 operations the emulator serves.
+export const XYP_META_OPERATIONS = [
+  'WS100008_registerOTPRequest',
+  'WS100009_checkOtp',
+] as const
+
+function provider (name: string, memberCode: string, title: string, services: ServiceDef[], xypOperations: readonly string[] = [], writes = true): ProviderDef {
+  const all = writes ? [...services, ...writeServices()] : services
   return {
     name,
     id: `MN/GOV/${memberCode}/${name}`,
@@ -266,6 +274,8 @@ export const PROVIDERS: readonly ProviderDef[] = [
   provider('land', 'ALAMGAC', 'Agency for Land Administration and Management, Geodesy and Cartography', landServices),
   provider('notary', 'MNC', "Mongolian Notaries' Chamber", notaryServices),
   provider('health-insurance', 'GAHI', 'General Agency for Health Insurance', []),
+  // Takes no applications: it only sends and checks citizens' one-time codes.
+  provider('meta', 'KHUR', 'KHUR data-exchange platform (XYP meta services)', [], XYP_META_OPERATIONS, false),
 ]
 
 export function providerByName (name: string): ProviderDef | undefined {

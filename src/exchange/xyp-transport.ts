@@ -31,9 +31,17 @@
  *   0 success · 1 not found · 2 invalid request · 3 access denied
  * `request` echoes the request without its auth block.
  *
+ * Citizen consent by one-time code (otp.ts, xyp-meta.ts): when auth.citizen
+ * carries an otp (other than the 0 clients send for none), it must be a code
+ * of auth.citizen.regnum checked by WS100009, whose approval has not run out
+ * and which was asked for this operation (or for every one); otherwise the
+ * answer is resultCode 3 and the registry never sees the request.
+ *
  * A client that disconnects before the answer is written is handled as on the
  * REST transport: what the registry answered stands, a request cut short is not
  * delivered, and the message log records the exchange once either way.
+ *
+ * The SOAP machinery here (xypService) also serves meta-1.5.0 (xyp-meta.ts).
  */
 import { randomUUID, verify } from 'node:crypto'
 import { readFileSync } from 'node:fs'
@@ -45,14 +53,14 @@ import {
   type ExchangeContext, type Tracking,
 } from './context.ts'
 import { isAllowed, type Member } from './members.ts'
+import type { MessageRecord } from './message-log.ts'
 import type { Citizen } from './population.ts'
-import { providerByName } from './providers.ts'
+import { providerByName, type ProviderDef } from './providers.ts'
 import * as reg from './registries.ts'
 
 export const XYP_PATH = '/xyp/citizen-1.5.0/ws'
 export const XYP_NAMESPACE = 'http://citizen.xyp.gov.mn/'
 const SOAP_NS = 'http://schemas.xmlsoap.org/soap/envelope/'
-const WSDL_FILE = join(import.meta.dirname, 'citizen-1.5.0.wsdl')
 
 export type XypFaultCode =
   | 'XYP.MissingHeaders' | 'XYP.UnknownAccessToken' | 'XYP.StaleTimestamp' | 'XYP.InvalidSignature'
@@ -69,17 +77,49 @@ export class XypFault extends Error {
   }
 }
 
+export interface XypResult { readonly code: number, readonly message: string }
+
 export const RESULT = {
   OK: { code: 0, message: 'амжилттай' },
   NOT_FOUND: { code: 1, message: 'Мэдээлэл олдсонгүй' },
   INVALID: { code: 2, message: 'Хүсэлтийн утга буруу байна' },
   DENIED: { code: 3, message: 'Энэ сервисийг ашиглах эрхгүй байна' },
+  OTP_INVALID: { code: 3, message: 'Иргэний нэг удаагийн код (OTP) хүчингүй байна: the citizen\'s one-time password (OTP) is not valid for this service' },
 } as const
 
-interface AuthEntity { regnum?: string, civilId?: string, otp?: string, signature?: string, certFingerprint?: string }
-interface XypRequest { auth?: { citizen?: AuthEntity, operator?: AuthEntity }, regnum?: string, civilId?: string, date?: string }
+// resultCode 2 saying what is wrong.
+export function invalid (detail: string): XypResult {
+  return { code: RESULT.INVALID.code, message: `${RESULT.INVALID.message}: ${detail}` }
+}
 
-type Outcome = { result: typeof RESULT[keyof typeof RESULT], response?: Record<string, unknown>, xsiType?: string }
+// Leaves are text (the parser keeps every value a string), unless a client
+// sent elements where text belongs: check with typeof before use.
+export interface AuthEntity { regnum?: string, civilId?: string, otp?: string, signature?: string, certFingerprint?: string }
+export interface XypRequest {
+  auth?: { citizen?: AuthEntity, operator?: AuthEntity }
+  regnum?: string
+  civilId?: string
+  date?: string
+  [field: string]: unknown
+}
+
+export type Outcome = { result: XypResult, response?: Record<string, unknown>, xsiType?: string }
+
+// The code in auth.citizen.otp, if there is one. The WSDL makes otp a
+// required xs:int, so clients without a code send 0.
+function citizenOtp (citizen: AuthEntity | undefined): string | undefined {
+  const otp = citizen?.otp
+  return typeof otp === 'string' && otp !== '' && otp !== '0' ? otp : undefined
+}
+
+// How auth.citizen identifies the citizen, for the message log.
+function citizenAuthOf (citizen: AuthEntity | undefined): MessageRecord['citizenAuth'] {
+  const given = (v: unknown): boolean => typeof v === 'string' && v !== ''
+  if (citizenOtp(citizen) !== undefined) return 'otp'
+  if (given(citizen?.signature)) return 'signature'
+  if (given(citizen?.regnum)) return 'regnum'
+  return null
+}
 
 const parser = new XMLParser({ removeNSPrefix: true, ignoreAttributes: true, parseTagValue: false, trimValues: true })
 const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@_', suppressEmptyNode: true })
@@ -101,7 +141,7 @@ function compact (value: unknown): unknown {
   return value
 }
 
-function runOperation (ctx: ExchangeContext, op: string, request: XypRequest): Outcome {
+function runCitizenOperation (ctx: ExchangeContext, op: string, request: XypRequest): Outcome {
   const population = ctx.population
   const lookup = (): Citizen | undefined => {
     if (typeof request.regnum === 'string' && request.regnum !== '') return population.byRegnum(request.regnum.toUpperCase())
@@ -222,13 +262,13 @@ export function faultXml (fault: XypFault): string {
   })
 }
 
-function resultXml (op: string, requestId: string, echo: unknown, outcome: Outcome): string {
+function resultXml (namespace: string, op: string, requestId: string, echo: unknown, outcome: Outcome): string {
   const response = outcome.response === undefined
     ? undefined
     : { '@_xsi:type': `ns2:${outcome.xsiType ?? 'anyType'}`, ...(compact(outcome.response) as Record<string, unknown>) }
   return envelope({
     [`ns2:${op}Response`]: {
-      '@_xmlns:ns2': XYP_NAMESPACE,
+      '@_xmlns:ns2': namespace,
       '@_xmlns:xsi': 'http://www.w3.org/2001/XMLSchema-instance',
       return: {
         request: compact(echo),
@@ -296,10 +336,27 @@ function parseEnvelope (xml: string): { op: string, request: XypRequest } {
   return { op, request: (typeof request === 'object' ? request : {}) as XypRequest }
 }
 
-export function xypTransport (ctx: ExchangeContext) {
-  const wsdl = readFileSync(WSDL_FILE, 'utf8')
-  const civil = providerByName('civil')
-  if (civil === undefined) throw new Error('the civil provider is missing')
+// One KHUR SOAP service (citizen-1.5.0, meta-1.5.0): the same headers,
+// faults, access rights, fault injection and message log for each.
+export interface XypServiceDef {
+  // As KHUR names it: citizen-1.5.0
+  name: string
+  path: string
+  namespace: string
+  // The WSDL served at ?wsdl, and the address it gives that is replaced by the caller's.
+  wsdlFile: string
+  wsdlLocation: string
+  // Access rights (`${provider.id}/${op}`), faults and delivery counts are the provider's.
+  provider: ProviderDef
+  // A bus-side refusal of an otherwise allowed call (null lets it through);
+  // refused calls never reach the provider.
+  admit?: (ctx: ExchangeContext, op: string, request: XypRequest, t: Tracking) => Outcome | null
+  run: (ctx: ExchangeContext, op: string, request: XypRequest, requestId: string) => Outcome
+}
+
+export function xypService (ctx: ExchangeContext, def: XypServiceDef) {
+  const wsdl = readFileSync(def.wsdlFile, 'utf8')
+  const provider = def.provider
 
   return async function (xyp: FastifyInstance): Promise<void> {
     xyp.removeAllContentTypeParsers()
@@ -318,11 +375,11 @@ export function xypTransport (ctx: ExchangeContext) {
       return await answer(ctx, reply, t, 500, faultXml(fault), fault.code)
     })
 
-    xyp.get(XYP_PATH, async (request, reply) => {
+    xyp.get(def.path, async (request, reply) => {
       const query = request.query as Record<string, unknown>
       if (!('wsdl' in query) && !('WSDL' in query)) return await reply.code(404).type('text/plain').send('add ?wsdl')
       const host = request.headers.host ?? '127.0.0.1'
-      return await reply.type('text/xml; charset=utf-8').send(wsdl.replace('http://xyp.gov.mn/citizen-1.5.0/ws', `${request.protocol}://${host}${XYP_PATH}`))
+      return await reply.type('text/xml; charset=utf-8').send(wsdl.replace(def.wsdlLocation, `${request.protocol}://${host}${def.path}`))
     })
 
     // Tracked from the headers on, so a request cut short while its body
@@ -335,46 +392,50 @@ export function xypTransport (ctx: ExchangeContext) {
       if (member?.xyp !== undefined) t.record.client = member.id
     }
 
-    xyp.post(XYP_PATH, { onRequest }, async (request: FastifyRequest, reply: FastifyReply) => {
+    xyp.post(def.path, { onRequest }, async (request: FastifyRequest, reply: FastifyReply) => {
       const t = tracking(request) ?? track(ctx, request, reply, 'xyp', randomUUID(), cutShort)
       const requestId = t.record.id
       const xml = typeof request.body === 'string' ? request.body : ''
       t.record.requestSize = Buffer.byteLength(xml)
       const send = async (status: number, text: string, error: string | null): Promise<FastifyReply> => await answer(ctx, reply, t, status, text, error)
       try {
-        if (ctx.faults.get(civil.name).down) {
+        if (ctx.faults.get(provider.name).down) {
           dropConnection(ctx, request, reply, t)
           return reply
         }
         const member = authenticate(ctx, request, t)
         const { op, request: xypRequest } = parseEnvelope(xml)
-        const serviceId = `${civil.id}/${op}`
+        const serviceId = `${provider.id}/${op}`
         t.record.service = serviceId
         const operator = xypRequest.auth?.operator
         t.record.userId = operator?.regnum ?? operator?.civilId ?? null
-        if (!civil.xypOperations.includes(op)) throw new XypFault('XYP.UnknownOperation', `citizen-1.5.0 has no operation ${op}`)
+        t.record.citizenAuth = citizenAuthOf(xypRequest.auth?.citizen)
+        if (!provider.xypOperations.includes(op)) throw new XypFault('XYP.UnknownOperation', `${def.name} has no operation ${op}`)
         const { auth, ...echo } = xypRequest
         void auth
+        const result = (outcome: Outcome): string => resultXml(def.namespace, op, requestId, echo, outcome)
         if (!isAllowed(member.allowedServices, serviceId)) {
-          return await send(200, resultXml(op, requestId, echo, { result: RESULT.DENIED }), `resultCode:${RESULT.DENIED.code}`)
+          return await send(200, result({ result: RESULT.DENIED }), `resultCode:${RESULT.DENIED.code}`)
         }
-        const plan = planFaults(ctx, ctx.faults.get(civil.name))
+        const refused = def.admit?.(ctx, op, xypRequest, t) ?? null
+        if (refused !== null) return await send(200, result(refused), `resultCode:${refused.result.code}`)
+        const plan = planFaults(ctx, ctx.faults.get(provider.name))
         t.dripMs = plan.dripMs
         if (plan.failed) {
           await sleepAtLeast(plan.delayMs, t.gone.signal)
-          throw new XypFault('XYP.ServiceFailed', 'The civil registration service failed (injected fault)', { side: 'Server' })
+          throw new XypFault('XYP.ServiceFailed', `${provider.id} failed to answer (injected fault)`, { side: 'Server' })
         }
-        if (!deliver(ctx, t, civil.name)) {
+        if (!deliver(ctx, t, provider.name)) {
           throw new XypFault('XYP.InvalidRequest', 'The client closed the connection before the request reached the provider')
         }
         let outcome: Outcome
         try {
-          outcome = runOperation(ctx, op, xypRequest)
+          outcome = def.run(ctx, op, xypRequest, requestId)
         } finally {
           // The provider takes this long to answer (see the REST transport).
           await sleepAtLeast(plan.delayMs, t.gone.signal)
         }
-        return await send(200, resultXml(op, requestId, echo, outcome), outcome.result.code === 0 ? null : `resultCode:${outcome.result.code}`)
+        return await send(200, result(outcome), outcome.result.code === 0 ? null : `resultCode:${outcome.result.code}`)
       } catch (err) {
         if (err instanceof XypFault) return await send(500, faultXml(err), err.code)
         request.log.error({ err }, 'XYP request failed')
@@ -382,4 +443,31 @@ export function xypTransport (ctx: ExchangeContext) {
       }
     })
   }
+}
+
+// A citizen-1.5.0 call on a one-time code is let through only while the
+// code's approval covers it.
+function admitCitizenOtp (ctx: ExchangeContext, op: string, request: XypRequest, t: Tracking): Outcome | null {
+  const citizen = request.auth?.citizen
+  const otp = citizenOtp(citizen)
+  if (otp === undefined) return null
+  const regnum = typeof citizen?.regnum === 'string' ? citizen.regnum.toUpperCase() : ''
+  const valid = regnum !== '' && ctx.otp.approves(regnum, otp, op)
+  t.record.citizenOtpValid = valid
+  return valid ? null : { result: RESULT.OTP_INVALID }
+}
+
+export function xypTransport (ctx: ExchangeContext) {
+  const civil = providerByName('civil')
+  if (civil === undefined) throw new Error('the civil provider is missing')
+  return xypService(ctx, {
+    name: 'citizen-1.5.0',
+    path: XYP_PATH,
+    namespace: XYP_NAMESPACE,
+    wsdlFile: join(import.meta.dirname, 'citizen-1.5.0.wsdl'),
+    wsdlLocation: 'http://xyp.gov.mn/citizen-1.5.0/ws',
+    provider: civil,
+    admit: admitCitizenOtp,
+    run: runCitizenOperation,
+  })
 }

@@ -54,7 +54,8 @@ async function openApiPlugin (app: FastifyInstance, options: OpenApiPluginOption
       servers: [{ url: '/', description: 'This gateway' }],
       tags: [
         { name: 'operations', description: 'Health, readiness, metrics and error codes' },
-        { name: 'session', description: 'The caller\'s own identity' },
+        { name: 'session', description: 'The caller\'s own identity; for a citizen, who looked at their data and their consents' },
+        { name: 'consents', description: 'Officers ask citizens for consent before look-ups whose purpose needs it: a KHUR one-time code at the counter, or a request answered in a portal' },
         { name: 'catalogue', description: 'The published national catalogue of OSS services (anonymous)' },
         { name: 'catalogue admin', description: 'Keeping the catalogue: draft, publish, versions, import and export (admin role)' },
         { name: 'citizens', description: 'Officers\' purpose-bound, audited view of a citizen across the registries' },

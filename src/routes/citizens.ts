@@ -9,6 +9,7 @@ import type { Config } from '../config.ts'
 import { parseRegnum } from '../domain/regnum.ts'
 import { ProblemError } from '../errors/problem-error.ts'
 import { storeOutageOf } from '../db/database.ts'
+import type { UsableConsent } from '../consent/consents.ts'
 
 // The officer's one view of a citizen. Each look-up is bound to a purpose and
 // a case, limited to the sources and fields the purpose needs, and written to
@@ -124,9 +125,23 @@ export async function citizenRoutes (app: FastifyInstance, options: CitizenRoute
     }
     // Proof of possession, when the token was DPoP-bound: the proof's jti and the key's thumbprint.
     const dpop = officer.dpop === undefined ? {} : { dpop: { jti: officer.dpop.proofId, jkt: officer.dpop.jkt } }
+    // The citizen's consent, when the purpose (or a source or field read) needs one.
+    let consent: UsableConsent | undefined
+    let consentDetails = {}
+    if (allowed !== undefined) {
+      const found = await app.consents.usable({ citizen: parsed.value, purpose: q.purpose, caseRef: q.case, agency: officer.agency, sources: allowed.sources, requestId: request.id, clientIp: request.ip })
+      if ('consent' in found) {
+        consent = found.consent
+        consentDetails = { consent: consent.id, consentMethod: consent.method }
+      } else if ('needs' in found) {
+        consentDetails = { consentNeeded: found.needs }
+        refusal = consentRequired(q.purpose, parsed.value, allowed.sources, found)
+        allowed = undefined
+      }
+    }
     if (allowed === undefined) {
       // Refusals are audited too: they are what a harvest attempt looks like.
-      await app.audit.append({ ...base, at: new Date().toISOString(), sourcesAsked: asked ?? [], sourcesAnswered: [], result: 'denied', details: { code: (refusal as ProblemError).code, ...dpop } })
+      await app.audit.append({ ...base, at: new Date().toISOString(), sourcesAsked: asked ?? [], sourcesAnswered: [], result: 'denied', details: { code: (refusal as ProblemError).code, ...consentDetails, ...dpop } })
         .catch((auditErr) => storeOutageOf(auditErr) === undefined
           ? request.log.error({ err: auditErr }, 'could not audit a refused look-up')
           : request.log.warn({ err: auditErr }, 'could not audit a refused look-up: the database is unavailable'))
@@ -140,18 +155,38 @@ export async function citizenRoutes (app: FastifyInstance, options: CitizenRoute
       sources: allowed.sources,
       officerId: officer.sub,
       caseRef: q.case,
+      ...(consent?.otp == null ? {} : { citizenOtp: consent.otp }),
     })
     const answered = Object.entries(sources).filter(([, r]) => r.status === 'ok' || r.status === 'not_found').map(([n]) => n)
     const result = answered.length === allowed.sources.length ? 'ok' : answered.length > 0 ? 'partial' : 'failed'
     let seq: number
     try {
-      seq = (await app.audit.append({ ...base, at: new Date().toISOString(), sourcesAsked: allowed.sources, sourcesAnswered: answered, result, details: officer.dpop === undefined ? null : dpop })).seq
+      const details = { ...consentDetails, ...dpop }
+      seq = (await app.audit.append({ ...base, at: new Date().toISOString(), sourcesAsked: allowed.sources, sourcesAnswered: answered, result, details: Object.keys(details).length === 0 ? null : details })).seq
     } catch (err) {
       lookups.inc({ purpose: q.purpose, result: 'unaudited' })
       throw new ProblemError('AUDIT_UNAVAILABLE', 'the look-up could not be recorded, so no data is returned; try again later', { cause: err })
     }
     lookups.inc({ purpose: q.purpose, result })
-    return { parsed, sources, answered, seq }
+    return { parsed, sources, answered, seq, consent: consent?.id ?? null }
+  }
+
+  // What the officer lacks, and how to get it.
+  function consentRequired (purpose: string, regnum: string, sources: string[], found: { needs: string, because: string[] }): ProblemError {
+    const how = found.needs === 'otp'
+      ? 'POST /v1/consents with method "otp" sends the citizen a KHUR code; then POST /v1/consents/{id}/otp with the code the citizen reads out'
+      : 'POST /v1/consents with method "portal"; the citizen approves it in a portal (or has given a standing consent there)'
+    return new ProblemError('CONSENT_REQUIRED', `the look-up needs the citizen's consent by ${found.needs}${found.because.length > 0 ? ` (for ${found.because.join(', ')})` : ''} and none is active for this purpose and case: ${how}`, {
+      extensions: {
+        consent: {
+          needs: found.needs,
+          because: found.because,
+          purpose,
+          sources,
+          request: { method: 'POST', href: '/v1/consents', body: { regnum, purpose, case: '…', method: found.needs, sources } },
+        },
+      },
+    })
   }
 
   function finish (results: Record<string, SourceResult>, answered: string[]): void {
@@ -179,10 +214,10 @@ export async function citizenRoutes (app: FastifyInstance, options: CitizenRoute
   }, async (request) => {
     const { regnum } = request.params as { regnum: string }
     const asked = (request.query as { sources?: string }).sources?.split(',')
-    const { parsed, sources, answered, seq } = await lookup(request, regnum, asked === undefined ? undefined : [...new Set(asked)])
+    const { parsed, sources, answered, seq, consent } = await lookup(request, regnum, asked === undefined ? undefined : [...new Set(asked)])
     finish(sources, answered)
     const q = request.query as { purpose: string, case: string }
-    return { regnum: parsed.value, purpose: q.purpose, case: q.case, auditSeq: seq, sources }
+    return { regnum: parsed.value, purpose: q.purpose, case: q.case, auditSeq: seq, consent, sources }
   })
 
   app.get('/v1/citizens/:regnum/:source', {
@@ -197,9 +232,9 @@ export async function citizenRoutes (app: FastifyInstance, options: CitizenRoute
     },
   }, async (request) => {
     const { regnum, source } = request.params as { regnum: string, source: string }
-    const { parsed, sources, answered, seq } = await lookup(request, regnum, [source])
+    const { parsed, sources, answered, seq, consent } = await lookup(request, regnum, [source])
     finish(sources, answered)
     const q = request.query as { purpose: string, case: string }
-    return { regnum: parsed.value, purpose: q.purpose, case: q.case, auditSeq: seq, sources }
+    return { regnum: parsed.value, purpose: q.purpose, case: q.case, auditSeq: seq, consent, sources }
   })
 }

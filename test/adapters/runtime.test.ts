@@ -144,7 +144,7 @@ t.test('admins see every adapter with its breaker and latency', async (tt) => {
   const res = await app.inject({ method: 'GET', url: '/v1/admin/adapters', headers: { authorization: `Bearer ${await token('admin')}` } })
   tt.equal(res.statusCode, 200)
   const list = res.json().adapters
-  tt.equal(list.length, 37)
+  tt.equal(list.length, 39)
   tt.match(list.find((a: any) => a.operation === 'civil.getIdCard'), {
     transport: 'rest', service: 'MN/GOV/GASR/civil/getIdCard', kind: 'read', breaker: 'closed', latencyMs: { count: 1, p50: Number },
   })

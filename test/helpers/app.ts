@@ -23,7 +23,7 @@ export interface TestAppOptions {
   env?: Record<string, string>
   // Called before the app is ready, to add test-only routes.
   extend?: (app: FastifyInstance) => Promise<void> | void
-  appOptions?: Partial<Pick<AppOptions, 'verifier' | 'logStream' | 'today'>>
+  appOptions?: Partial<Pick<AppOptions, 'verifier' | 'logStream' | 'today' | 'now'>>
   // Start a bus emulator on a free port that trusts this gateway's member keys.
   exchange?: boolean | Omit<ExchangeOptions, 'members'>
   // Another app's DATA_DIR, so both trust the same development issuer.

@@ -17,7 +17,7 @@ export async function adminAuditRoutes (app: FastifyInstance): Promise<void> {
           citizen: { type: 'string', maxLength: 20 },
           officer: { type: 'string', maxLength: 200 },
           unit: { type: 'string', pattern: '^[0-9]{2,6}$' },
-          type: { type: 'string', enum: ['citizen_lookup', 'catalogue_change', 'partner_change'] },
+          type: { type: 'string', enum: ['citizen_lookup', 'catalogue_change', 'partner_change', 'consent_change'] },
           from: { type: 'string', format: 'date-time' },
           to: { type: 'string', format: 'date-time' },
           // audit_log.seq is bigint; JS numbers are exact only up to 2^53 - 1
