@@ -66,10 +66,13 @@ function shows (output: string, expected: string[]): string | null {
 
 t.test('the README walk-through runs as written against `npm start`, which stops when npm is stopped', async (tt) => {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
-  // The walk-through, then a partner system trying the DCI face.
+  // The walk-through, then a citizen's consent at the counter, then a
+  // partner system trying the DCI face.
+  const consent = walkThrough(readme, 'Citizens\' consent')
+  tt.ok(consent.length >= 6, `${consent.length} steps of the consent section`)
   const partner = walkThrough(readme, 'Partner systems through the DCI standard')
   tt.ok(partner.length >= 5, `${partner.length} steps of the DCI section`)
-  const steps = [...walkThrough(readme), ...partner]
+  const steps = [...walkThrough(readme), ...consent, ...partner]
   tt.ok(steps.length >= 5, `${steps.length} steps`)
   tt.ok(steps.some((s) => s.expected.length > 0), 'the walk-through shows what to expect')
 
