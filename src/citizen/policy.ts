@@ -81,10 +81,11 @@ const schema = {
               validForHours: { type: 'integer', minimum: 1, maximum: 8784 },
               stronger: { type: 'object', additionalProperties: { enum: ['otp', 'portal'] } },
             },
-            // No consent: the law that allows it is named. Consent: how long it lasts.
-            if: { properties: { needs: { const: 'none' } } },
-            then: { required: ['legalBasis'] },
-            else: { required: ['validForHours'] },
+            // No consent: the law that allows it is named. Any consent: how long it lasts.
+            allOf: [
+              { if: { properties: { needs: { const: 'none' } } }, then: { required: ['legalBasis'] }, else: { required: ['validForHours'] } },
+              { if: { required: ['stronger'] }, then: { required: ['validForHours'] } },
+            ],
           },
         },
       },

@@ -171,6 +171,12 @@ function planFor (method: string, path: string, roles: Map<string, string>, queu
       const key = { ...generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' }), kid: 'k1' }
       payload = { ...(method === 'POST' ? { id: `walk-${randomUUID().slice(0, 8)}` } : {}), name: 'Walk MIS', jwks: { keys: [key] }, purposes: ['social_protection.eligibility'], recordTypes: ['SRPerson'] }
     }
+  } else if (method === 'POST' && path === '/v1/consents') {
+    payload = { regnum: alice.regnum, purpose: 'welfare.household_assessment', case: 'CASE-1', method: 'portal' }
+  } else if (method === 'POST' && path === '/v1/consents/:id/otp') {
+    payload = { code: '482913' }
+  } else if (method === 'POST' && path === '/v1/me/consents') {
+    payload = { purpose: 'employment.job_matching' }
   } else if (path === '/oauth2/client/token') {
     payload = { grant_type: 'client_credentials', client_id: 'walk-partner', client_secret: 'walk-secret' }
   } else if (path.startsWith('/dci/')) {

@@ -148,6 +148,16 @@ t.test('five wrong codes lock the citizen\'s codes for the configured time, for 
   tt.same(changes.map((r: { result: string }) => r.result).reverse(), ['otp_sent', 'otp_wrong', 'otp_wrong', 'otp_wrong', 'otp_wrong', 'otp_locked', 'otp_sent', 'given'], 'the lock is audited')
 })
 
+t.test('wrong codes sent at once cannot slip past the limit', async (tt) => {
+  const { ask, check, inbox, wrong } = await setup(tt)
+  const pending = (await ask(bob)).json()
+  const code = await inbox(bob.regnum)
+  const answers = await Promise.all(Array.from({ length: 8 }, () => check(pending.id, wrong(code))))
+  const statuses = answers.map((r) => r.statusCode).sort()
+  tt.same(statuses, [422, 422, 422, 422, 429, 429, 429, 429], 'four told to try again, then locked, however they interleave')
+  tt.equal((await check(pending.id, code)).statusCode, 429, 'the right code waits for the lock too')
+})
+
 t.test('consents and their codes expire under the clock', async (tt) => {
   const { app, as, citizen, ask, check, inbox, advance } = await setup(tt)
   // A code not read out in time.
