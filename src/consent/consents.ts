@@ -245,6 +245,14 @@ export function createConsents (deps: ConsentDeps) {
       }
       const pendingUntil = at + (input.method === 'otp' ? settings.otpCodeMs : settings.requestMs)
       return db.transaction(async (tx) => {
+        // KHUR checks only a citizen's latest code: earlier ones waiting are void.
+        if (input.method === 'otp') {
+          const { rows: superseded } = await tx.query<Row>(
+            `UPDATE consents SET state = 'expired', ended_ms = $2 WHERE citizen = $1 AND method = 'otp' AND state = 'pending' RETURNING *`, [input.citizen, at])
+          if (superseded.length > 0) {
+            await deps.appendWithin(tx, superseded.map((r) => entry(toConsent(r), 'superseded', { actor: input.officer.sub, unit: input.officer.unit, agency: input.officer.agency }, input, { by: id })))
+          }
+        }
         const { rows } = await tx.query<Row>(
           `INSERT INTO consents (id, citizen, purpose, sources, fields, method, state, case_ref, asked_agency, asked_unit, asked_officer, bus_request_id, created_ms, pending_until_ms)
            VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9, $10, $11, $12, $13) RETURNING *`,

@@ -51,14 +51,16 @@ export function problemError (p: ApiProblem): ProblemError {
   return new ProblemError(code, p.detail === '' ? p.title : p.detail, p.retryAfter === null ? {} : { headers: { 'retry-after': p.retryAfter } })
 }
 
-const REFUSALS = new Set(['PURPOSE_FORBIDDEN', 'SOURCE_FORBIDDEN', 'RATE_LIMITED', 'INVALID_REGNUM', 'VALIDATION_FAILED', 'AUDIT_UNAVAILABLE', 'ALL_SOURCES_FAILED', 'ALL_SOURCES_TIMED_OUT', 'STORE_UNAVAILABLE'])
+const REFUSALS = new Set(['PURPOSE_FORBIDDEN', 'SOURCE_FORBIDDEN', 'RATE_LIMITED', 'INVALID_REGNUM', 'VALIDATION_FAILED', 'AUDIT_UNAVAILABLE', 'ALL_SOURCES_FAILED', 'ALL_SOURCES_TIMED_OUT', 'STORE_UNAVAILABLE',
+  'CONSENT_REQUIRED', 'CONSENT_METHOD_TOO_WEAK', 'CONSENT_NOT_NEEDED', 'CONSENT_NOT_PENDING', 'OTP_WRONG', 'OTP_LOCKED'])
 
 // The refusal in the officer's words first, then the API's, with the code to quote.
-export function problemNotice (lang: Lang, p: ApiProblem, lead: string | null = null): Html {
+// `more`: what the page adds to it (when a lock ends, say).
+export function problemNotice (lang: Lang, p: ApiProblem, lead: string | null = null, more: Html | null = null): Html {
   const headline = lead ?? t(lang, (REFUSALS.has(p.code) ? `desk.refused.${p.code}` : 'desk.refused.other') as MessageKey)
   const seconds = p.retryAfter !== null && /^[0-9]+$/.test(p.retryAfter) ? p.retryAfter : null
   return html`<div class="notice bad" role="alert"><p><strong>${headline}</strong>${seconds === null ? '' : html` ${[t(lang, 'desk.retry.before'), seconds, t(lang, 'desk.retry.after')].filter((x) => x !== '').join(' ')}`}</p>
-<p class="muted">${t(lang, 'desk.apiSays')}: ${p.status} ${p.title}${p.detail === '' ? '' : html` — ${p.detail}`} · ${t(lang, 'desk.code')}: <code>${p.code}</code></p></div>`
+${more ?? ''}<p class="muted">${t(lang, 'desk.apiSays')}: ${p.status} ${p.title}${p.detail === '' ? '' : html` — ${p.detail}`} · ${t(lang, 'desk.code')}: <code>${p.code}</code></p></div>`
 }
 
 export function fieldLabel (lang: Lang, name: string): string {

@@ -58,5 +58,9 @@ dl.fields { display: grid; grid-template-columns: minmax(8rem, max-content) 1fr;
 dl.fields dt { color: var(--muted); }
 dl.fields dd { margin: 0; }
 @media (max-width: 40rem) { dl.fields { grid-template-columns: 1fr; } dl.fields dd { margin-bottom: .3rem; } }
+fieldset.choices label { display: inline-block; font-weight: normal; margin: .2rem 1.2rem .2rem 0; }
+input.code { max-width: 12rem; font-size: 1.3rem; letter-spacing: .25em; font-variant-numeric: tabular-nums; }
+.consent-offer { margin: .8rem 0; }
+.consent-offer h2 { margin-top: .3rem; }
 @media print { header.top, .noprint { display: none; } body { background: #fff; } }
 `

@@ -152,7 +152,8 @@ export async function consentRoutes (app: FastifyInstance): Promise<void> {
         type: 'object',
         required: ['code'],
         additionalProperties: false,
-        properties: { code: { type: 'string', pattern: '^[0-9]{4,8}$', description: 'The digits the citizen received', examples: ['482913'] } },
+        // KHUR's codes are six digits, the first not 0: anything else is a slip, not a try.
+        properties: { code: { type: 'string', pattern: '^[1-9][0-9]{5}$', description: 'The six digits the citizen received', examples: ['482913'] } },
         examples: [{ code: '482913' }],
       },
       response: {

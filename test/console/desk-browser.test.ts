@@ -38,7 +38,8 @@ t.test('an officer looks a citizen up, takes an application and finds it in the 
 
   // 1. The look-up, bound to a purpose and a case.
   await page.getByLabel(/^Registration number/).fill(citizen.regnum)
-  t.equal(await page.getByLabel('Purpose').inputValue(), 'welfare.eligibility', 'the agency\'s one purpose is chosen')
+  t.equal(await page.getByLabel('Purpose').inputValue(), '', 'the agency has two purposes: none is chosen for the officer')
+  await page.getByLabel('Purpose').selectOption('welfare.eligibility')
   await page.getByLabel('Case reference').fill('CASE-2026-17')
   await page.getByRole('button', { name: 'Look up' }).click()
   await page.getByRole('heading', { name: 'What the registries say' }).waitFor()
@@ -85,6 +86,7 @@ t.test('an officer looks a citizen up, takes an application and finds it in the 
   await page.getByRole('link', { name: 'Иргэний мэдээлэл лавлах' }).click()
   t.equal(await page.getAttribute('html', 'lang'), 'mn')
   await page.getByLabel('Хэргийн дугаар').fill('CASE-2026-18')
+  await page.getByLabel('Зорилго').selectOption('welfare.eligibility')
   const regnum = page.getByLabel(/^Регистрийн дугаар/)
   await regnum.focus()
   await page.keyboard.type(citizen.regnum)

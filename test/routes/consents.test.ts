@@ -65,6 +65,9 @@ t.test('a purpose that needs a one-time code: refused without one, granted throu
   tt.equal(Date.parse(given.json().expiresAt) - Date.parse(given.json().givenAt), 8 * 3_600_000, 'valid for the purpose\'s 8 hours')
   const again = await check(pending.id, code)
   tt.equal(again.statusCode, 409, 'a consent given is not checked again')
+  const slip = await check(pending.id, '012345')
+  tt.equal(slip.statusCode, 400, 'not a KHUR code at all: a slip, not a try')
+  tt.match(slip.json(), { code: 'VALIDATION_FAILED', errors: [{ pointer: '/code' }] })
 
   const view = await app.inject({ method: 'GET', url: lookup(alice.regnum), headers: await as('officer') })
   tt.equal(view.statusCode, 200, view.body)
@@ -145,7 +148,7 @@ t.test('five wrong codes lock the citizen\'s codes for the configured time, for 
   const ok = await check(later.json().id, await inbox(carol.regnum), welfare2)
   tt.equal(ok.statusCode, 200, ok.body)
   const changes = (await app.inject({ method: 'GET', url: `/v1/admin/audit?citizen=${encodeURIComponent(carol.regnum)}&type=consent_change`, headers: await as('admin', {}) })).json().records
-  tt.same(changes.map((r: { result: string }) => r.result).reverse(), ['otp_sent', 'otp_wrong', 'otp_wrong', 'otp_wrong', 'otp_wrong', 'otp_locked', 'otp_sent', 'given'], 'the lock is audited')
+  tt.same(changes.map((r: { result: string }) => r.result).reverse(), ['otp_sent', 'otp_wrong', 'otp_wrong', 'otp_wrong', 'otp_wrong', 'otp_locked', 'superseded', 'otp_sent', 'given'], 'the lock is audited')
 })
 
 t.test('wrong codes sent at once cannot slip past the limit', async (tt) => {
@@ -167,7 +170,11 @@ t.test('consents and their codes expire under the clock', async (tt) => {
   tt.equal(late.statusCode, 409, late.body)
   tt.equal(late.json().code, 'CONSENT_NOT_PENDING')
 
+  const superseded = (await ask(alice)).json()
+  advance(1)
   const pending = (await ask(alice)).json()
+  const voided = await check(superseded.id, await inbox(alice.regnum))
+  tt.equal(voided.statusCode, 409, 'a new code voids the one asked for before, as on KHUR')
   tt.equal((await check(pending.id, await inbox(alice.regnum))).statusCode, 200)
   tt.equal((await app.inject({ method: 'GET', url: lookup(alice.regnum), headers: await as('officer') })).statusCode, 200)
   advance(8 * 3_600_000 + 1)
@@ -177,11 +184,13 @@ t.test('consents and their codes expire under the clock', async (tt) => {
   const unit = await app.inject({ method: 'GET', url: `/v1/consents/${pending.id}`, headers: await as('officer') })
   tt.equal(unit.json().state, 'expired')
   const mine = (await app.inject({ method: 'GET', url: '/v1/me/consents', headers: await citizen(alice) })).json().consents
-  tt.same(mine.map((c: { id: string, state: string }) => [c.id, c.state]), [[pending.id, 'expired'], [slow.id, 'expired']])
+  tt.same(mine.map((c: { id: string, state: string }) => [c.id, c.state]), [[pending.id, 'expired'], [superseded.id, 'expired'], [slow.id, 'expired']])
   tt.equal(mine[0].uses.length, 1, 'its use stays listed')
   const admin = await as('admin', {})
   const changes = (await app.inject({ method: 'GET', url: `/v1/admin/audit?citizen=${encodeURIComponent(alice.regnum)}&type=consent_change`, headers: admin })).json().records
-  tt.same(changes.filter((r: { result: string }) => r.result === 'expired').map((r: { details: { consent: string } }) => r.details.consent).sort(), [pending.id, slow.id].sort(), 'each expiry is audited')
+  const of = (result: string) => changes.filter((r: { result: string }) => r.result === result).map((r: { details: { consent: string } }) => r.details.consent).sort()
+  tt.same(of('expired'), [pending.id], 'the expiry is audited')
+  tt.same(of('superseded'), [slow.id, superseded.id].sort(), 'so are the codes a newer one voided')
 })
 
 t.test('portal consent: a request the citizen approves lets the look-up through; refused and withdrawn ones do not', async (tt) => {

@@ -1,20 +1,26 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { formFields, initialValues, planForm, problemsByField, readForm, type FieldProblems, type FormPlan, type FormValues, describedBy, errorLine, invalid, requiredMark } from '../../console/desk-form.ts'
+import { consentOfferHtml, consentOfferOf, consentPageHtml, lockedHtml, lookupOf, type ConsentPageOptions, type ConsentView, type LookupRequest } from '../../console/desk-consent.ts'
 import { problemError, problemNotice, problemOf, recordHtml, sourcesHtml, timeHtml, valueHtml, type ApiProblem, type SourceAnswer } from '../../console/desk-view.ts'
 import { CONSOLE_PATH, csrfField, html, type Html } from '../../console/html.ts'
 import { t, type Lang, type MessageKey } from '../../console/messages.ts'
 import type { ConsoleIdentity } from '../../console/sessions.ts'
 import { statusLabels } from '../../applications/labels.ts'
 import { ProblemError } from '../../errors/problem-error.ts'
+import type { ApiAnswer } from '../../plugins/console.ts'
 import { identityOf, pageContext, sendPage } from './shared.ts'
 
 // The OSS desk for officers: look a citizen up for a purpose and a case,
 // take an application at the counter, follow the unit's applications. Every
 // step is a call to the public API as the signed-in officer, so purposes,
 // limits, scope, idempotency and the audit log are the API's, unchanged.
-// Registration numbers travel in POST bodies only (never in a console URL),
-// and nothing here logs them.
+// When a look-up needs the citizen's consent, the desk asks for it (a KHUR
+// code read out at the counter, or a request the citizen answers in their
+// portal) and looks up again under it.
+// Registration numbers travel in POST bodies only (never in a console URL;
+// a consent's page is addressed by the consent's id), and nothing here logs
+// them.
 
 const OFFICER = { console: { roles: ['officer'] as const } }
 const DESK = `${CONSOLE_PATH}/desk`
@@ -57,6 +63,12 @@ function text (body: unknown, name: string): string {
   const v = (body as Record<string, unknown> | null | undefined)?.[name]
   if (typeof v === 'string') return v
   return Array.isArray(v) && typeof v[0] === 'string' ? v[0] : ''
+}
+
+function texts (body: unknown, name: string): string[] {
+  const v = (body as Record<string, unknown> | null | undefined)?.[name]
+  if (typeof v === 'string') return [v]
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []
 }
 
 function officerOf (request: FastifyRequest): ConsoleIdentity & { unit: string, agency: string } {
@@ -109,14 +121,23 @@ export async function deskConsoleRoutes (app: FastifyInstance): Promise<void> {
 
   // ---- 1. Look a citizen up ----------------------------------------------
 
-  interface LookupState { regnum: string, purpose: string, caseRef: string, problems: FieldProblems }
+  interface LookupState extends LookupRequest { problems: FieldProblems }
+
+  // The sources the agency's purposes read, in the policies' order: the
+  // officer may narrow a look-up to some of them (a consent may cover less).
+  function sourcesFor (agency: string): string[] {
+    const used = new Set(purposesFor(agency).flatMap((p) => Object.keys(app.policies.purposes[p.code]?.sources ?? {})))
+    return Object.keys(app.policies.sources).filter((s) => used.has(s))
+  }
 
   function lookupForm (request: FastifyRequest, state: LookupState): Html {
     const ctx = pageContext(request)
     const { lang } = ctx
-    const purposes = purposesFor(officerOf(request).agency)
+    const agency = officerOf(request).agency
+    const purposes = purposesFor(agency)
     const chosen = state.purpose !== '' ? state.purpose : purposes.length === 1 ? purposes[0]!.code : ''
     const errs = (field: string) => state.problems.get(field)
+    const name = sourceName(lang)
     return html`
 <p>${t(lang, 'desk.lookup.intro')}</p>
 ${purposes.length === 0 ? html`<div class="notice bad" role="alert">${t(lang, 'desk.purpose.none')}</div>` : ''}
@@ -139,6 +160,10 @@ ${purposes.map((p) => html`<option value="${p.code}"${p.code === chosen ? html` 
 ${chosen !== '' && !purposes.some((p) => p.code === chosen) ? html`<option value="${chosen}" selected>${chosen}</option>` : ''}
 </select>
 ${errorLine('purpose', errs('purpose'))}
+<fieldset class="choices"${describedBy('sources-hint', errs('sources') === undefined ? null : 'sources-error')}><legend>${t(lang, 'desk.sources')}</legend>
+<p class="muted hint" id="sources-hint">${t(lang, 'desk.sources.hint')}</p>
+${sourcesFor(agency).map((s) => html`<label><input type="checkbox" id="sources-${s}" name="sources" value="${s}"${state.sources.includes(s) ? html` checked` : ''}> ${name(s)}</label>`)}
+${errorLine('sources', errs('sources'))}</fieldset>
 <p><button type="submit">${t(lang, 'desk.lookup.submit')}</button></p>
 </form>`
   }
@@ -148,54 +173,155 @@ ${errorLine('purpose', errs('purpose'))}
     return sendPage(request, reply, t(lang, 'desk.nav.lookup'), html`${deskNav(lang, 'lookup')}${result}${lookupForm(request, state)}`, status)
   }
 
+  // The API's refusal of a look-up or of a request for consent: its field
+  // errors beside the fields, and, when consent is lacking, the way to it.
+  function sendRefusal (request: FastifyRequest, reply: FastifyReply, look: LookupRequest, answer: ApiAnswer): FastifyReply {
+    const ctx = pageContext(request)
+    const { lang } = ctx
+    if (answer.status === 401) throw problemError(problemOf(answer))
+    const p = problemOf(answer)
+    if (p.retryAfter !== null) reply.header('retry-after', p.retryAfter)
+    const fields: FieldProblems = new Map()
+    const add = (key: string, detail: string) => fields.set(key, [...(fields.get(key) ?? []), detail])
+    for (const e of p.errors) {
+      const field = (e.pointer ?? '').split('/')[1] ?? ''
+      if (['regnum', 'purpose', 'case', 'sources'].includes(field)) add(field, e.detail ?? p.detail)
+    }
+    if (p.code === 'PURPOSE_FORBIDDEN') fields.set('purpose', [t(lang, 'desk.refused.PURPOSE_FORBIDDEN')])
+    if (p.code === 'SOURCE_FORBIDDEN') {
+      const source = p.extensions.source
+      add('sources', `${t(lang, 'desk.refused.SOURCE_FORBIDDEN')}${typeof source === 'string' ? ` (${sourceName(lang)(source)})` : ''}`)
+    }
+    const offer = consentOfferOf(p)
+    // No source answered: each still says why.
+    const sources = p.extensions.sources
+    const result = html`${problemNotice(lang, p, null, lockedHtml(lang, p))}${offer === null ? '' : consentOfferHtml(ctx, offer, look, sourceName(lang))}${typeof sources === 'object' && sources !== null && !Array.isArray(sources)
+      ? html`<section aria-labelledby="view-title"><h2 id="view-title">${t(lang, 'desk.view.title')}</h2>${sourcesHtml(lang, sources as Record<string, SourceAnswer>, sourceName(lang))}</section>`
+      : ''}`
+    return sendLookup(request, reply, { ...look, problems: fields }, result, answer.status)
+  }
+
+  // The look-up itself, as the officer, with what the page shows first
+  // (`lead`: that a consent was just given, say).
+  async function runLookup (request: FastifyRequest, reply: FastifyReply, look: LookupRequest, lead: Html = html``): Promise<FastifyReply> {
+    const { lang } = pageContext(request)
+    const query = new URLSearchParams({ purpose: look.purpose, case: look.caseRef, ...(look.sources.length === 0 ? {} : { sources: look.sources.join(',') }) })
+    const answer = await app.console.api(officerOf(request), { method: 'GET', url: `/v1/citizens/${encodeURIComponent(look.regnum)}?${query}`, lang })
+    if (answer.status !== 200) return sendRefusal(request, reply, look, answer)
+    const view = answer.json<{ regnum: string, purpose: string, case: string, auditSeq?: number, consent?: string | null, sources: Record<string, SourceAnswer> }>()
+    const purposeName = app.policies.purposes[view.purpose]?.name[lang] ?? view.purpose
+    const consent = typeof view.consent === 'string' ? view.consent : null
+    const result = html`${lead}<section aria-labelledby="view-title"><h2 id="view-title">${t(lang, 'desk.view.title')}</h2>
+<p>${t(lang, 'desk.regnum')}: <strong>${view.regnum}</strong> · ${t(lang, 'desk.purpose')}: ${purposeName} · ${t(lang, 'desk.case')}: <code>${view.case}</code>${view.auditSeq === undefined ? '' : html` · ${t(lang, 'desk.view.audit')}: ${view.auditSeq}`}${consent === null ? '' : html` · ${t(lang, 'desk.view.consent')}: <code id="lookup-consent">${consent}</code>`}</p>
+${sourcesHtml(lang, view.sources, sourceName(lang))}</section>`
+    // The next look-up starts blank; the purpose, the case and the sources stay.
+    return sendLookup(request, reply, { ...look, regnum: '', problems: new Map() }, result, 200)
+  }
+
+  // What a look-up form (or a consent form carrying one) sent.
+  function lookupFrom (body: unknown): LookupRequest {
+    return { regnum: text(body, 'regnum').trim(), purpose: text(body, 'purpose').trim(), caseRef: text(body, 'case').trim(), sources: [...new Set(texts(body, 'sources'))] }
+  }
+
   app.get(DESK, { config: OFFICER }, async (request, reply) => {
-    return sendLookup(request, reply, { regnum: '', purpose: '', caseRef: '', problems: new Map() }, html``, 200)
+    return sendLookup(request, reply, { regnum: '', purpose: '', caseRef: '', sources: [], problems: new Map() }, html``, 200)
   })
 
   // The look-up is a POST: the registration number stays out of URLs,
   // history and access logs.
   app.post(`${DESK}/lookup`, { config: OFFICER }, async (request, reply) => {
     const { lang } = pageContext(request)
-    const regnum = text(request.body, 'regnum').trim()
-    const purpose = text(request.body, 'purpose').trim()
-    const caseRef = text(request.body, 'case').trim()
+    const look = lookupFrom(request.body)
     const problems: FieldProblems = new Map()
-    if (regnum === '') problems.set('regnum', [t(lang, 'desk.lookup.regnumMissing')])
-    else if (encodeURIComponent(regnum).length > MAX_ENCODED_PARAM) problems.set('regnum', [t(lang, 'desk.lookup.tooLong')])
-    if (purpose === '') problems.set('purpose', [t(lang, 'desk.lookup.purposeMissing')])
-    if (caseRef === '') problems.set('case', [t(lang, 'desk.lookup.caseMissing')])
+    if (look.regnum === '') problems.set('regnum', [t(lang, 'desk.lookup.regnumMissing')])
+    else if (encodeURIComponent(look.regnum).length > MAX_ENCODED_PARAM) problems.set('regnum', [t(lang, 'desk.lookup.tooLong')])
+    if (look.purpose === '') problems.set('purpose', [t(lang, 'desk.lookup.purposeMissing')])
+    if (look.caseRef === '') problems.set('case', [t(lang, 'desk.lookup.caseMissing')])
     if (problems.size > 0) {
       const notice = html`<div class="notice bad" role="alert"><p><strong>${t(lang, 'desk.refused.VALIDATION_FAILED')}</strong></p></div>`
-      return sendLookup(request, reply, { regnum, purpose, caseRef, problems }, notice, 400)
+      return sendLookup(request, reply, { ...look, problems }, notice, 400)
     }
+    return runLookup(request, reply, look)
+  })
 
-    const query = new URLSearchParams({ purpose, case: caseRef })
-    const answer = await app.console.api(officerOf(request), { method: 'GET', url: `/v1/citizens/${encodeURIComponent(regnum)}?${query}`, lang })
+  // ---- 1a. The citizen's consent, when a look-up needs it ----------------
+
+  const consentParams = { params: { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: UUID } } } }
+
+  async function consentOf (request: FastifyRequest, id: string, lang: Lang): Promise<ConsentView> {
+    return get<ConsentView>(request, `/v1/consents/${id}`, lang)
+  }
+
+  function sendConsent (request: FastifyRequest, reply: FastifyReply, consent: ConsentView, options: ConsentPageOptions, status = 200): FastifyReply {
+    const ctx = pageContext(request)
+    return sendPage(request, reply, t(ctx.lang, 'desk.consent.title'), html`${deskNav(ctx.lang, 'lookup')}${consentPageHtml(ctx, consent, options, sourceName(ctx.lang))}`, status)
+  }
+
+  // Asks for consent for the look-up the form carries: KHUR sends the
+  // citizen a code now, or the request waits in the citizen's portal. Then
+  // on to the consent's page, whose address names the consent, not the
+  // citizen.
+  app.post(`${DESK}/consents`, { config: OFFICER }, async (request, reply) => {
+    const { lang } = pageContext(request)
+    const look = lookupFrom(request.body)
+    const method = text(request.body, 'method')
+    if (method !== 'otp' && method !== 'portal') throw new ProblemError('VALIDATION_FAILED', 'the form names no way to ask for consent; look the citizen up again')
+    const answer = await app.console.api(officerOf(request), {
+      method: 'POST',
+      url: '/v1/consents',
+      body: { regnum: look.regnum, purpose: look.purpose, case: look.caseRef, method, ...(look.sources.length === 0 ? {} : { sources: look.sources }) },
+      lang,
+    })
+    if (answer.status !== 201) return sendRefusal(request, reply, look, answer)
+    return reply.redirect(`${DESK}/consents/${answer.json<ConsentView>().id}`, 303)
+  })
+
+  // The consent as it stands: the code field while a code waits, the
+  // citizen's answer awaited (refresh), or the look-up once it is given.
+  app.get(`${DESK}/consents/:id`, { config: OFFICER, schema: consentParams }, async (request, reply) => {
+    const { id } = request.params as { id: string }
+    return sendConsent(request, reply, await consentOf(request, id, pageContext(request).lang), {})
+  })
+
+  // The code the citizen reads out; when KHUR says it matches, the look-up
+  // runs at once under the consent.
+  app.post(`${DESK}/consents/:id/otp`, { config: OFFICER, schema: consentParams }, async (request, reply) => {
+    const { lang } = pageContext(request)
+    const { id } = request.params as { id: string }
+    const code = text(request.body, 'code').replace(/\s+/g, '')
+    // Checked here first: a typing slip is not an attempt against the citizen.
+    const slip = code === '' ? t(lang, 'desk.consent.code.missing') : /^[0-9]{4,8}$/.test(code) ? null : t(lang, 'desk.consent.code.format')
+    if (slip !== null) {
+      const notice = html`<div class="notice bad" role="alert"><p><strong>${t(lang, 'desk.refused.VALIDATION_FAILED')}</strong></p></div>`
+      return sendConsent(request, reply, await consentOf(request, id, lang), { notice, code, codeErrors: [slip] }, 400)
+    }
+    const answer = await app.console.api(officerOf(request), { method: 'POST', url: `/v1/consents/${id}/otp`, body: { code }, lang })
     if (answer.status === 200) {
-      const view = answer.json<{ regnum: string, purpose: string, case: string, auditSeq?: number, sources: Record<string, SourceAnswer> }>()
-      const purposeName = app.policies.purposes[view.purpose]?.name[lang] ?? view.purpose
-      const result = html`<section aria-labelledby="view-title"><h2 id="view-title">${t(lang, 'desk.view.title')}</h2>
-<p>${t(lang, 'desk.regnum')}: <strong>${view.regnum}</strong> · ${t(lang, 'desk.purpose')}: ${purposeName} · ${t(lang, 'desk.case')}: <code>${view.case}</code>${view.auditSeq === undefined ? '' : html` · ${t(lang, 'desk.view.audit')}: ${view.auditSeq}`}</p>
-${sourcesHtml(lang, view.sources, sourceName(lang))}</section>`
-      // The next look-up starts blank; the purpose and the case stay.
-      return sendLookup(request, reply, { regnum: '', purpose, caseRef, problems: new Map() }, result, 200)
+      const given = answer.json<ConsentView>()
+      return runLookup(request, reply, lookupOf(given), html`<div class="notice ok" role="status"><p><strong>${t(lang, 'desk.consent.codeAccepted')}</strong></p></div>`)
     }
-    if (answer.status === 401) throw problemError(problemOf(answer))
     const p = problemOf(answer)
+    if (answer.status === 401 || answer.status === 404) throw problemError(p)
     if (p.retryAfter !== null) reply.header('retry-after', p.retryAfter)
-    const fields: FieldProblems = new Map()
-    for (const e of p.errors) {
-      const field = (e.pointer ?? '').split('/')[1] ?? ''
-      const key = ['regnum', 'purpose', 'case'].includes(field) ? field : ''
-      if (key !== '') fields.set(key, [...(fields.get(key) ?? []), e.detail ?? p.detail])
-    }
-    if (p.code === 'PURPOSE_FORBIDDEN') fields.set('purpose', [t(lang, 'desk.refused.PURPOSE_FORBIDDEN')])
-    // No source answered: each still says why.
-    const sources = p.extensions.sources
-    const result = html`${problemNotice(lang, p)}${typeof sources === 'object' && sources !== null
-      ? html`<section aria-labelledby="view-title"><h2 id="view-title">${t(lang, 'desk.view.title')}</h2>${sourcesHtml(lang, sources as Record<string, SourceAnswer>, sourceName(lang))}</section>`
-      : ''}`
-    return sendLookup(request, reply, { regnum, purpose, caseRef, problems: fields }, result, answer.status)
+    // The API's reason beside the field, with the attempts left.
+    const left = p.extensions.attemptsLeft
+    const reasons = p.errors.filter((e) => e.pointer === '/code').map((e) => e.detail ?? p.detail)
+    // The code is the form's one field: whatever the API found invalid is about it.
+    if (reasons.length === 0 && p.code === 'VALIDATION_FAILED') reasons.push(p.detail === '' ? p.title : p.detail)
+    const codeErrors = reasons.length === 0 && typeof left !== 'number'
+      ? []
+      : [[reasons.join('; '), typeof left === 'number' ? `${t(lang, 'desk.consent.attemptsLeft')}: ${left}` : ''].filter((x) => x !== '').join(' — ')]
+    const consent = await consentOf(request, id, lang)
+    return sendConsent(request, reply, consent, { notice: problemNotice(lang, p, null, lockedHtml(lang, p)), code, codeErrors, locked: p.code === 'OTP_LOCKED' }, answer.status)
+  })
+
+  // The look-up under a consent given (in the citizen's portal, say): the
+  // consent says whom, for what, for which case and which sources.
+  app.post(`${DESK}/consents/:id/lookup`, { config: OFFICER, schema: consentParams }, async (request, reply) => {
+    const { id } = request.params as { id: string }
+    const consent = await consentOf(request, id, pageContext(request).lang)
+    if (consent.case === null) throw new ProblemError('VALIDATION_FAILED', 'this consent names no case; look the citizen up from the desk')
+    return runLookup(request, reply, lookupOf(consent))
   })
 
   // ---- 2. Submit an application at the counter ---------------------------
