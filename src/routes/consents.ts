@@ -29,7 +29,9 @@ const consentSchema = {
       type: 'object',
       properties: {
         agency: nullableString,
+        agencyName: { type: ['object', 'null'], properties: { mn: { type: 'string' }, en: { type: 'string' } }, description: 'In GET /v1/me/consents' },
         unit: nullableString,
+        unitName: { ...nullableString, description: 'In GET /v1/me/consents, in the language asked for' },
         // Citizens see the agency and the OSS unit, never the officer.
         officer: nullableString,
         portal: { ...nullableString, description: 'The portal the citizen answered or gave it through' },
@@ -190,16 +192,18 @@ export async function consentRoutes (app: FastifyInstance): Promise<void> {
     const me = request.principal as CitizenPrincipal
     const q = request.query as { limit: number, lang: 'mn' | 'en' }
     const snap = app.catalogue.current()
+    // Agencies in both languages: a citizen may know neither acronym.
+    const names = (agencyCode: string | null, unitCode: string | null) => {
+      const agency = agencyCode === null ? undefined : snap.agency(agencyCode)
+      const unit = unitCode === null ? undefined : snap.unit(unitCode)
+      return { agencyName: agency === undefined ? null : { mn: agency.name.mn, en: agency.name.en }, unitName: unit === undefined ? null : unit.name[q.lang] }
+    }
     const consents = await app.consents.ofCitizen(me.regnum, ctxOf(request), q.limit)
     return {
       consents: consents.map((c) => withName({
         ...c,
-        askedBy: { ...c.askedBy, officer: null },
-        uses: c.uses.map((u) => {
-          const agency = u.agency === null ? undefined : snap.agency(u.agency)
-          const unit = u.unit === null ? undefined : snap.unit(u.unit)
-          return { ...u, agencyName: agency === undefined ? null : { mn: agency.name.mn, en: agency.name.en }, unitName: unit === undefined ? null : unit.name[q.lang] }
-        }),
+        askedBy: { ...c.askedBy, ...names(c.askedBy.agency, c.askedBy.unit), officer: null },
+        uses: c.uses.map((u) => ({ ...u, ...names(u.agency, u.unit) })),
       })),
     }
   })

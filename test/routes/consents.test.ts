@@ -212,7 +212,7 @@ t.test('portal consent: a request the citizen approves lets the look-up through;
   tt.equal(asked.statusCode, 201, asked.body)
   const id = asked.json().id
   const listed = (await app.inject({ method: 'GET', url: '/v1/me/consents?lang=en', headers: await citizen(bob) })).json().consents
-  tt.match(listed[0], { id, state: 'pending', method: 'portal', purpose: 'employment.job_matching', purposeName: { en: 'Matching with job vacancies' }, askedBy: { agency: 'GAEP', unit: '8322', officer: null }, sources: ['civil', 'social_insurance', 'employment'] })
+  tt.match(listed[0], { id, state: 'pending', method: 'portal', purpose: 'employment.job_matching', purposeName: { en: 'Matching with job vacancies' }, askedBy: { agency: 'GAEP', agencyName: { mn: String, en: String }, unit: '8322', unitName: String, officer: null }, sources: ['civil', 'social_insurance', 'employment'] })
   tt.ok(listed[0].fields.employment.includes('desiredOccupation'), 'which data, field by field')
   tt.equal((await app.inject({ method: 'GET', url, headers: await as('officer', jobs) })).statusCode, 403, 'pending is not given')
 
