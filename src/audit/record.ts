@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto'
-import { canonicalJson } from '../catalogue/document.ts'
+import { hash } from 'node:crypto'
 
 export type RecordType = 'citizen_lookup' | 'catalogue_change' | 'partner_change' | 'consent_change'
 
@@ -49,5 +48,22 @@ export function changeRecord (recordType: Exclude<RecordType, 'citizen_lookup'>,
 
 // hash = SHA-256(prevHash + "\n" + canonical JSON of the entry and its seq).
 export function hashRecord (seq: number, prevHash: string, entry: AuditEntry): string {
-  return createHash('sha256').update(prevHash).update('\n').update(canonicalJson({ seq, ...entry })).digest('hex')
+  return hash('sha256', `${prevHash}\n${canonicalRecordJson({ seq, ...entry })}`, 'hex')
+}
+
+// canonicalJson (catalogue/document.ts), the same text, made faster for a
+// record: a copy with every object's keys in order, then plain
+// JSON.stringify, instead of a replacer called for every value.
+export function canonicalRecordJson (value: unknown): string {
+  return JSON.stringify(sortedCopy(value, ''))
+}
+
+function sortedCopy (v: unknown, key: string): unknown {
+  if (v === null || typeof v !== 'object') return v
+  // Dates and the like: what their toJSON gives, as JSON.stringify would take it.
+  if (typeof (v as { toJSON?: unknown }).toJSON === 'function') return sortedCopy((v as { toJSON (key: string): unknown }).toJSON(key), key)
+  if (Array.isArray(v)) return v.some((x) => x !== null && typeof x === 'object') ? v.map((x, i) => sortedCopy(x, String(i))) : v
+  const out: Record<string, unknown> = {}
+  for (const k of Object.keys(v).sort()) out[k] = sortedCopy((v as Record<string, unknown>)[k], k)
+  return out
 }

@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, sign, verify, type KeyObject } from 'node:crypto'
+import { createPublicKey, hash, sign, verify, type KeyObject } from 'node:crypto'
 
 // Compact JWS with Ed25519 straight on node:crypto: the bus path signs one
 // request and verifies one response per call, and jose's generic path costs
@@ -9,7 +9,7 @@ function b64url (data: Buffer | string): string {
 }
 
 export function sha256b64url (data: Buffer | string): string {
-  return createHash('sha256').update(data).digest('base64url')
+  return hash('sha256', data, 'base64url')
 }
 
 export interface Ed25519Signer {
@@ -19,10 +19,14 @@ export interface Ed25519Signer {
 
 export function createEd25519Signer (privateKey: KeyObject, kid: string): Ed25519Signer {
   if (privateKey.asymmetricKeyType !== 'ed25519') throw new TypeError('the bus signing key must be Ed25519')
+  // The protected header of each typ, encoded once.
+  const headers = new Map<string, string>()
   return {
     kid,
     sign (payload, typ) {
-      const input = `${b64url(JSON.stringify({ alg: 'EdDSA', kid, typ }))}.${b64url(JSON.stringify(payload))}`
+      let header = headers.get(typ)
+      if (header === undefined) headers.set(typ, header = b64url(JSON.stringify({ alg: 'EdDSA', kid, typ })))
+      const input = `${header}.${b64url(JSON.stringify(payload))}`
       return `${input}.${b64url(sign(null, Buffer.from(input), privateKey))}`
     },
   }
@@ -50,29 +54,52 @@ export function keySetFromJwks (jwks: { keys: Array<Record<string, unknown>> }):
   return { get: (kid) => keys.get(kid) ?? null }
 }
 
-// Verifies a compact JWS whose algorithm is pinned to EdDSA and whose `typ`
-// must match, and returns its JSON payload.
-export function verifyEd25519 (token: string, keys: Ed25519KeySet, typ: string): { kid: string, payload: Record<string, unknown> } {
-  const parts = token.split('.')
-  if (parts.length !== 3) throw new JwsError('not a compact JWS')
-  const [h, p, s] = parts as [string, string, string]
+// Protected headers that passed the checks below, by typ and encoded header:
+// a signer sends the same few again and again. Bounded; emptied when full.
+const checkedHeaders = new Map<string, string>()
+const MAX_CHECKED_HEADERS = 256
+
+// The kid of an encoded protected header that pins EdDSA and names `typ`.
+function headerKid (h: string, typ: string): string {
+  const cacheKey = `${typ}\n${h}`
+  const known = checkedHeaders.get(cacheKey)
+  if (known !== undefined) return known
   let header: Record<string, unknown>
-  let payload: Record<string, unknown>
   try {
     header = JSON.parse(Buffer.from(h, 'base64url').toString('utf8'))
-    payload = JSON.parse(Buffer.from(p, 'base64url').toString('utf8'))
   } catch {
     throw new JwsError('the JWS header or payload is not JSON')
   }
+  if (typeof header !== 'object' || header === null) throw new JwsError('the JWS algorithm is not EdDSA')
   if (header.alg !== 'EdDSA') throw new JwsError('the JWS algorithm is not EdDSA')
   if (header.typ !== typ) throw new JwsError(`the JWS typ is not ${typ}`)
   if (typeof header.kid !== 'string') throw new JwsError('the JWS has no kid')
   if (header.crit !== undefined) throw new JwsError('the JWS has critical extensions')
-  const key = keys.get(header.kid)
+  if (checkedHeaders.size >= MAX_CHECKED_HEADERS) checkedHeaders.clear()
+  checkedHeaders.set(cacheKey, header.kid)
+  return header.kid
+}
+
+// Verifies a compact JWS whose algorithm is pinned to EdDSA and whose `typ`
+// must match, and returns its JSON payload.
+export function verifyEd25519 (token: string, keys: Ed25519KeySet, typ: string): { kid: string, payload: Record<string, unknown> } {
+  const first = token.indexOf('.')
+  const second = first === -1 ? -1 : token.indexOf('.', first + 1)
+  if (second === -1 || token.indexOf('.', second + 1) !== -1) throw new JwsError('not a compact JWS')
+  const h = token.slice(0, first)
+  const p = token.slice(first + 1, second)
+  let payload: Record<string, unknown>
+  const kid = headerKid(h, typ)
+  try {
+    payload = JSON.parse(Buffer.from(p, 'base64url').toString('utf8'))
+  } catch {
+    throw new JwsError('the JWS header or payload is not JSON')
+  }
+  const key = keys.get(kid)
   if (key === null) throw new JwsError('the JWS was signed with an unknown key')
-  if (!verify(null, Buffer.from(`${h}.${p}`), key, Buffer.from(s, 'base64url'))) {
+  if (!verify(null, Buffer.from(token.slice(0, second)), key, Buffer.from(token.slice(second + 1), 'base64url'))) {
     throw new JwsError('the JWS signature does not verify')
   }
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) throw new JwsError('the JWS payload is not an object')
-  return { kid: header.kid, payload }
+  return { kid, payload }
 }

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto'
 import { Pool, request as undiciRequest } from 'undici'
-import { deadline } from './deadline.ts'
 import { createEd25519Signer, keySetFromJwks, sha256b64url, verifyEd25519, type Ed25519KeySet, type Ed25519Signer } from './jws.ts'
 import type { MemberKey } from './member-keys.ts'
 
@@ -97,8 +96,31 @@ export function createRestClient (options: RestClientOptions): RestClient {
     return keys
   }
 
-  async function verifyAnswer (signature: string | undefined, requestHash: string, status: number, bytes: Buffer): Promise<void> {
+  // Null once verified with the keys held; a promise when the keys must be
+  // fetched (the first answer, or one signed with a key not held).
+  function verifyAnswer (signature: string | undefined, requestHash: string, status: number, bytes: Buffer): Promise<void> | null {
     if (signature === undefined) throw new BusTransportError('BUS_BAD_SIGNATURE', 'the bus answer is not signed')
+    if (keys === undefined) return verifyFetching(signature, requestHash, status, bytes)
+    let payload: Record<string, unknown>
+    try {
+      payload = verifyEd25519(signature, keys, RESPONSE_SIGNATURE_TYP).payload
+    } catch (err) {
+      if ((err as Error).message !== 'the JWS was signed with an unknown key') {
+        throw new BusTransportError('BUS_BAD_SIGNATURE', `the bus answer's signature is invalid: ${(err as Error).message}`, { cause: err })
+      }
+      return verifyFetching(signature, requestHash, status, bytes)
+    }
+    checkAnswer(payload, requestHash, status, bytes)
+    return null
+  }
+
+  function checkAnswer (payload: Record<string, unknown>, requestHash: string, status: number, bytes: Buffer): void {
+    if (payload.rqh !== requestHash) throw new BusTransportError('BUS_BAD_SIGNATURE', 'the bus answer is signed for another request')
+    if (payload.status !== status) throw new BusTransportError('BUS_BAD_SIGNATURE', 'the bus answer\'s status does not match its signature')
+    if (payload.bdh !== sha256b64url(bytes)) throw new BusTransportError('BUS_BAD_SIGNATURE', 'the bus answer\'s body does not match its signature')
+  }
+
+  async function verifyFetching (signature: string, requestHash: string, status: number, bytes: Buffer): Promise<void> {
     let payload: Record<string, unknown>
     try {
       payload = verifyEd25519(signature, await busKeys(false), RESPONSE_SIGNATURE_TYP).payload
@@ -112,14 +134,76 @@ export function createRestClient (options: RestClientOptions): RestClient {
         throw new BusTransportError('BUS_BAD_SIGNATURE', `the bus answer's signature is invalid: ${(again as Error).message}`, { cause: again })
       }
     }
-    if (payload.rqh !== requestHash) throw new BusTransportError('BUS_BAD_SIGNATURE', 'the bus answer is signed for another request')
-    if (payload.status !== status) throw new BusTransportError('BUS_BAD_SIGNATURE', 'the bus answer\'s status does not match its signature')
-    if (payload.bdh !== sha256b64url(bytes)) throw new BusTransportError('BUS_BAD_SIGNATURE', 'the bus answer\'s body does not match its signature')
+    checkAnswer(payload, requestHash, status, bytes)
+  }
+
+  // One POST and its whole answer, on the pool's dispatch API: no stream,
+  // no AbortSignal. Within `timeoutMs` overall (a TimeoutError after it,
+  // the request aborted), and each of headers and body within it too.
+  function exchange (path: string, headers: Record<string, string>, body: Buffer, timeoutMs: number): Promise<{ status: number, headers: Record<string, string | string[] | undefined>, bytes: Buffer }> {
+    return new Promise((resolve, reject) => {
+      let controller: { abort(reason: Error): void } | null = null
+      let late: Error | null = null
+      let settled = false
+      let status = 0
+      let received: Record<string, string | string[] | undefined> = {}
+      const chunks: Buffer[] = []
+      const timer = setTimeout(() => {
+        late = new DOMException(`no answer within ${timeoutMs} ms`, 'TimeoutError')
+        settle(late)
+        // Not started yet (waiting for a connection): aborted when it starts.
+        controller?.abort(late)
+      }, timeoutMs)
+      timer.unref()
+      function settle (err: unknown, answer?: { status: number, headers: Record<string, string | string[] | undefined>, bytes: Buffer }): void {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        if (answer === undefined) reject(err)
+        else resolve(answer)
+      }
+      try {
+        pool.dispatch({ method: 'POST', path, headers, body, headersTimeout: timeoutMs, bodyTimeout: timeoutMs }, {
+          onRequestStart (c: { abort(reason: Error): void }) {
+            if (late !== null) c.abort(late)
+            else controller = c
+          },
+          onResponseStart (_c: unknown, statusCode: number, h: Record<string, string | string[] | undefined>) {
+            // Informational answers (1xx) are not the answer.
+            if (statusCode < 200) return
+            status = statusCode
+            received = h
+          },
+          onResponseData (_c: unknown, chunk: Buffer) {
+            chunks.push(chunk)
+          },
+          onResponseEnd () {
+            settle(null, { status, headers: received, bytes: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) })
+          },
+          onResponseError (_c: unknown, err: Error) {
+            settle(err)
+          },
+        } as unknown as Parameters<Pool['dispatch']>[1])
+      } catch (err) {
+        settle(err)
+      }
+    })
+  }
+
+  // The path of each service called, made once.
+  const paths = new Map<string, string>()
+  const pathOf = (service: string) => {
+    let path = paths.get(service)
+    if (path === undefined) {
+      path = `${prefix}/r1/${service.split('/').map(encodeURIComponent).join('/')}`
+      if (paths.size < 1000) paths.set(service, path)
+    }
+    return path
   }
 
   return {
     async call (request) {
-      const path = `${prefix}/r1/${request.service.split('/').map(encodeURIComponent).join('/')}`
+      const path = pathOf(request.service)
       const body = Buffer.from(JSON.stringify(request.body ?? {}))
       const xRoadId = request.xRoadId ?? randomUUID()
       const iat = Math.floor(now() / 1000)
@@ -145,31 +229,18 @@ export function createRestClient (options: RestClientOptions): RestClient {
       let status: number
       let responseHeaders: Record<string, string | string[] | undefined>
       let bytes: Buffer
-      const limit = deadline(request.timeoutMs)
       try {
-        const res = await pool.request({
-          method: 'POST',
-          path,
-          headers,
-          body,
-          signal: limit.signal,
-          headersTimeout: request.timeoutMs,
-          bodyTimeout: request.timeoutMs,
-        })
-        status = res.statusCode
-        responseHeaders = res.headers
-        bytes = Buffer.from(await res.body.arrayBuffer())
+        ({ status, headers: responseHeaders, bytes } = await exchange(path, headers, body, request.timeoutMs))
       } catch (err) {
         if (isAnswerTimeout(err)) throw new BusTransportError('BUS_TIMEOUT', `no answer from the bus within ${request.timeoutMs} ms`, { cause: err })
         throw new BusTransportError('BUS_NETWORK', `the bus could not be reached: ${(err as Error).message}`, { cause: err })
-      } finally {
-        limit.clear()
       }
       const one = (name: string) => {
         const v = responseHeaders[name]
         return Array.isArray(v) ? v[0] : v
       }
-      await verifyAnswer(one('x-road-signature'), sha256b64url(token), status, bytes)
+      const fetching = verifyAnswer(one('x-road-signature'), sha256b64url(token), status, bytes)
+      if (fetching !== null) await fetching
       let parsed: unknown
       try {
         parsed = bytes.length === 0 ? null : JSON.parse(bytes.toString('utf8'))

@@ -37,6 +37,8 @@ export interface Consent {
   state: ConsentState
   case: string | null
   askedBy: { agency: string | null, unit: string | null, officer: string | null, portal: string | null }
+  // A partner system's purpose: the partner it is for, or null for any granted the purpose.
+  partner: string | null
   busRequestId: string | null
   createdAt: string
   pendingUntil: string | null
@@ -48,6 +50,8 @@ export interface Consent {
 export interface ConsentUse {
   auditSeq: number
   at: string
+  // A partner system's look-up: its id and registered name.
+  partner: { id: string, name: string } | null
   agency: string | null
   unit: string | null
   case: string | null
@@ -70,6 +74,8 @@ export interface ConsentDeps {
   // The KHUR XYP service behind an operation, when it goes over XYP.
   xypServiceOf: (operation: string) => string | undefined
   policies: Policies
+  // Partner systems' purposes (DCI face): consent is given for them from a portal only.
+  partnerPurposes: Record<string, { name: PurposeDef['name'], consent: { needs: 'none' | 'portal', legalBasis?: PurposeDef['name'], validForHours?: number } }>
   secrets: SecretBox
   settings: ConsentSettings
   now?: () => number
@@ -88,6 +94,7 @@ interface Row {
   asked_unit: string | null
   asked_officer: string | null
   asked_portal: string | null
+  partner: string | null
   bus_request_id: string | null
   otp_sealed: string | null
   created_ms: string
@@ -110,6 +117,7 @@ function toConsent (r: Row): Consent {
     state: r.state,
     case: r.case_ref,
     askedBy: { agency: r.asked_agency, unit: r.asked_unit, officer: r.asked_officer, portal: r.asked_portal },
+    partner: r.partner,
     busRequestId: r.bus_request_id,
     createdAt: iso(r.created_ms)!,
     pendingUntil: iso(r.pending_until_ms),
@@ -211,6 +219,10 @@ export function createConsents (deps: ConsentDeps) {
     return rows[0]
   }
 
+  function notNeeded (code: string, law: PurposeDef['name'] | undefined): ProblemError {
+    return new ProblemError('CONSENT_NOT_NEEDED', `the purpose ${code} needs no consent: ${law?.en ?? 'the law allows it'}`, { extensions: { purpose: code } })
+  }
+
   function validForMs (purpose: PurposeDef): number {
     return (purpose.consent.validForHours ?? 0) * 3_600_000
   }
@@ -225,7 +237,7 @@ export function createConsents (deps: ConsentDeps) {
       }
       const sources = checkSources(input.purpose, purpose, input.sources)
       const need = consentNeeded(purpose, sources)
-      if (need.level === 'none') throw new ProblemError('CONSENT_NOT_NEEDED', `the purpose ${input.purpose} needs no consent: ${purpose.consent.legalBasis?.en ?? 'the law allows it'}`, { extensions: { purpose: input.purpose } })
+      if (need.level === 'none') throw notNeeded(input.purpose, purpose.consent.legalBasis)
       if (rank(input.method) < rank(need.level)) {
         throw new ProblemError('CONSENT_METHOD_TOO_WEAK', `${need.because.length > 0 ? need.because.join(', ') : `the purpose ${input.purpose}`} needs consent by ${need.level}, not ${input.method}`, {
           extensions: { needs: need.level, because: need.because, errors: [{ in: 'body', pointer: '/method', detail: `must be ${need.level}` }] },
@@ -349,6 +361,23 @@ export function createConsents (deps: ConsentDeps) {
       return { consent: { id: row.id, method: row.method, otp } }
     },
 
+    // For a partner system's look-up (DCI face): a standing consent for the
+    // purpose, for this partner or for any. Read from the database every time.
+    async usableByPartner (input: { citizen: string, purpose: string, partner: string } & RequestContext): Promise<{ consent: { id: string, givenAt: string } } | { needs: 'portal' } | { none: true }> {
+      const purpose = deps.partnerPurposes[input.purpose]
+      if (purpose === undefined || purpose.consent.needs === 'none') return { none: true }
+      const row = await db.transaction(async (tx) => {
+        await expireDue(tx, input.citizen, input)
+        const { rows } = await tx.query<Row>(
+          `SELECT * FROM consents
+           WHERE citizen = $1 AND purpose = $2 AND state = 'active' AND expires_ms > $3 AND case_ref IS NULL AND (partner IS NULL OR partner = $4)
+           ORDER BY given_ms DESC LIMIT 1`,
+          [input.citizen, input.purpose, now(), input.partner])
+        return rows[0]
+      })
+      return row === undefined ? { needs: 'portal' } : { consent: { id: row.id, givenAt: iso(row.given_ms)! } }
+    },
+
     // The citizen's consents, newest first, each with the look-ups made under it.
     async ofCitizen (citizen: string, ctx: RequestContext, limit: number): Promise<Array<Consent & { uses: ConsentUse[] }>> {
       const rows = await db.transaction(async (tx) => {
@@ -356,8 +385,8 @@ export function createConsents (deps: ConsentDeps) {
         return (await tx.query<Row>('SELECT * FROM consents WHERE citizen = $1 ORDER BY created_ms DESC, id LIMIT $2', [citizen, limit])).rows
       })
       if (rows.length === 0) return []
-      const { rows: uses } = await db.query<{ seq: string, at: string | Date, actor_agency: string | null, actor_unit: string | null, case_ref: string | null, sources_answered: string[], result: string, consent: string }>(
-        `SELECT seq, at, actor_agency, actor_unit, case_ref, sources_answered, result, details->>'consent' AS consent FROM audit_log
+      const { rows: uses } = await db.query<{ seq: string, at: string | Date, actor: string, actor_agency: string | null, actor_unit: string | null, case_ref: string | null, sources_answered: string[], result: string, consent: string, partner_name: string | null }>(
+        `SELECT seq, at, actor, actor_agency, actor_unit, case_ref, sources_answered, result, details->>'consent' AS consent, details->>'partnerName' AS partner_name FROM audit_log
          WHERE citizen = $1 AND record_type = 'citizen_lookup' AND details->>'consent' = ANY($2::text[]) ORDER BY seq DESC`,
         [citizen, rows.map((r) => r.id)])
       return rows.map((r) => ({
@@ -365,6 +394,7 @@ export function createConsents (deps: ConsentDeps) {
         uses: uses.filter((u) => u.consent === r.id).map((u) => ({
           auditSeq: Number(u.seq),
           at: new Date(u.at).toISOString(),
+          partner: u.actor.startsWith('partner:') ? { id: u.actor.slice('partner:'.length), name: u.partner_name ?? '' } : null,
           agency: u.actor_agency,
           unit: u.actor_unit,
           case: u.case_ref,
@@ -392,18 +422,30 @@ export function createConsents (deps: ConsentDeps) {
     },
 
     // A standing consent given from a portal: any case, any agency the purpose allows.
-    async stand (input: { citizen: string, portal: string, purpose: string, sources?: string[] } & RequestContext): Promise<Consent> {
-      const purpose = purposeOf(input.purpose)
-      const sources = checkSources(input.purpose, purpose, input.sources)
-      if (consentNeeded(purpose, sources).level === 'none') {
-        throw new ProblemError('CONSENT_NOT_NEEDED', `the purpose ${input.purpose} needs no consent: ${purpose.consent.legalBasis?.en ?? 'the law allows it'}`, { extensions: { purpose: input.purpose } })
+    // For a partner system's purpose, `partner` narrows it to one partner.
+    async stand (input: { citizen: string, portal: string, purpose: string, sources?: string[], partner?: string } & RequestContext): Promise<Consent> {
+      const forPartners = deps.partnerPurposes[input.purpose]
+      let sources: string[] = []
+      let fields: Record<string, string[]> = {}
+      let lifetimeMs: number
+      if (forPartners !== undefined) {
+        if (forPartners.consent.needs === 'none') throw notNeeded(input.purpose, forPartners.consent.legalBasis)
+        if (input.sources !== undefined) throw new ProblemError('VALIDATION_FAILED', 'a partner system\'s purpose covers its record types, not sources', { extensions: { errors: [{ in: 'body', pointer: '/sources', detail: 'not for a partner system\'s purpose' }] } })
+        lifetimeMs = (forPartners.consent.validForHours ?? 0) * 3_600_000
+      } else {
+        if (input.partner !== undefined) throw new ProblemError('VALIDATION_FAILED', `${input.purpose} is not a partner system's purpose`, { extensions: { errors: [{ in: 'body', pointer: '/partner', detail: 'only with a partner system\'s purpose' }] } })
+        const purpose = purposeOf(input.purpose)
+        sources = checkSources(input.purpose, purpose, input.sources)
+        if (consentNeeded(purpose, sources).level === 'none') throw notNeeded(input.purpose, purpose.consent.legalBasis)
+        fields = coveredFields(purpose, sources)
+        lifetimeMs = validForMs(purpose)
       }
       const at = now()
       return db.transaction(async (tx) => {
         const { rows } = await tx.query<Row>(
-          `INSERT INTO consents (id, citizen, purpose, sources, fields, method, state, asked_portal, created_ms, given_ms, expires_ms)
-           VALUES ($1, $2, $3, $4, $5, 'portal', 'active', $6, $7, $7, $8) RETURNING *`,
-          [randomUUID(), input.citizen, input.purpose, sources, JSON.stringify(coveredFields(purpose, sources)), input.portal, at, at + validForMs(purpose)])
+          `INSERT INTO consents (id, citizen, purpose, sources, fields, method, state, asked_portal, partner, created_ms, given_ms, expires_ms)
+           VALUES ($1, $2, $3, $4, $5, 'portal', 'active', $6, $7, $8, $8, $9) RETURNING *`,
+          [randomUUID(), input.citizen, input.purpose, sources, JSON.stringify(fields), input.portal, input.partner ?? null, at, at + lifetimeMs])
         const c = toConsent(rows[0]!)
         await deps.appendWithin(tx, [entry(c, 'given', { actor: `citizen@${input.portal}` }, input, { standing: true, expiresAt: c.expiresAt })])
         return c

@@ -2,6 +2,7 @@ import { describedBy, errorLine, invalid, requiredMark } from './desk-form.ts'
 import { timeHtml, type ApiProblem } from './desk-view.ts'
 import { CONSOLE_PATH, csrfField, html, type Html, type PageContext } from './html.ts'
 import { t, type Lang } from './messages.ts'
+import type { Consent, ConsentMethod } from '../consent/consents.ts'
 
 // The citizen's consent at the desk: why a look-up needs it, the form that
 // asks for it (a KHUR code or a request in the citizen's portal), and the
@@ -11,26 +12,8 @@ import { t, type Lang } from './messages.ts'
 
 const DESK = `${CONSOLE_PATH}/desk`
 
-export type ConsentMethod = 'otp' | 'portal'
-export type ConsentState = 'pending' | 'active' | 'refused' | 'revoked' | 'expired'
-
 // A consent as GET /v1/consents/{id} answers it.
-export interface ConsentView {
-  id: string
-  citizen: string
-  purpose: string
-  purposeName?: { mn: string, en: string }
-  sources: string[]
-  method: ConsentMethod
-  state: ConsentState
-  case: string | null
-  busRequestId: string | null
-  createdAt: string
-  pendingUntil: string | null
-  givenAt: string | null
-  expiresAt: string | null
-  endedAt: string | null
-}
+export type ConsentView = Consent & { purposeName?: { mn: string, en: string } }
 
 // What a look-up asked for, carried from step to step.
 export interface LookupRequest { regnum: string, purpose: string, caseRef: string, sources: string[] }

@@ -1,4 +1,6 @@
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
+import type { AuditLog, AuditRider } from '../audit/log.ts'
+import type { AuditEntry } from '../audit/record.ts'
 import { storeOutageOf, type Queryable } from '../db/database.ts'
 import { createGrouper } from '../db/grouper.ts'
 import type { DciEnvelope } from './service.ts'
@@ -7,8 +9,9 @@ import type { DciEnvelope } from './service.ts'
 // answer kept for it; another message under that id is a duplicate. An async
 // request claims its id before it is stored and keeps its ACK after; a sync
 // one is checked on arrival (with its partner, see partners.admission) and
-// records its id and answer in one write once answered. The writes of one
-// turn go in one statement each.
+// records its id and answer in one write once answered: the write that also
+// appends the audit records of its look-ups (recordAudited). The writes of
+// one turn go in one statement each.
 
 export type Claim = { fresh: true } | { replay: string } | { duplicate: true }
 
@@ -33,14 +36,44 @@ INSERT INTO dci_messages (sender_id, message_id, digest, response)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
 ON CONFLICT DO NOTHING RETURNING sender_id, message_id`
 
+interface Recorded { senderId: string, messageId: string, digest: string, response: string }
+const recordKey = (r: Pick<Recorded, 'senderId' | 'messageId'>) => `${r.senderId}\n${r.messageId}`
+
+// RECORD_SQL as the rider of an audit append: stored only with the records.
+// Of two items under one id in a group only the first is written; the
+// other is then taken (and read afterwards, as one taken meanwhile is).
+// The rows go as one JSON parameter: the answers are long and full of
+// quotes, which JSON.stringify escapes far faster than a text[] literal.
+const recordRider: AuditRider<Recorded, boolean> = {
+  statement (items, param, guard) {
+    const seen = new Set<string>()
+    const rows: Array<{ s: string, m: string, d: string, r: string }> = []
+    for (const item of items) {
+      const key = recordKey(item)
+      if (seen.has(key)) continue
+      seen.add(key)
+      rows.push({ s: item.senderId, m: item.messageId, d: item.digest, r: item.response })
+    }
+    return 'INSERT INTO dci_messages (sender_id, message_id, digest, response) ' +
+      `SELECT s, m, d, r FROM json_to_recordset(${param(JSON.stringify(rows), 'json')}) AS v(s text, m text, d text, r text) WHERE ${guard} ` +
+      'ON CONFLICT DO NOTHING RETURNING sender_id, message_id'
+  },
+  results (items, rows) {
+    const inserted = new Set(rows.map((r) => `${String(r.sender_id)}\n${String(r.message_id)}`))
+    // delete: the first item under a key takes the row, a later one finds it taken.
+    return items.map((r) => inserted.delete(recordKey(r)))
+  },
+}
+
+// A key lookup each (LIMIT 1 keeps the planner from joining the table whole).
 const KEPT_SQL = `
 SELECT v.n, m.digest, m.response FROM unnest($1::text[], $2::text[], $3::int[]) AS v(sender_id, message_id, n)
-JOIN dci_messages m ON m.sender_id = v.sender_id AND m.message_id = v.message_id`
+CROSS JOIN LATERAL (SELECT digest, response FROM dci_messages WHERE sender_id = v.sender_id AND message_id = v.message_id LIMIT 1) m`
 
 // What makes a retry the same message: its action and message, not its
 // signature or timestamps (a retry may be signed again).
 export function messageDigest (envelope: Pick<DciEnvelope, 'header' | 'message'>): string {
-  return createHash('sha256').update(envelope.header.action).update('\n').update(JSON.stringify(envelope.message)).digest('base64url')
+  return hash('sha256', `${envelope.header.action}\n${JSON.stringify(envelope.message)}`, 'base64url')
 }
 
 // What a message_id already kept means for this message.
@@ -50,7 +83,7 @@ export function priorClaim (prior: { digest: string, response: string | null } |
   return prior.response === null ? { fresh: true } : { replay: prior.response }
 }
 
-export function createMessageStore (db: Queryable) {
+export function createMessageStore (db: Queryable, audit?: Pick<AuditLog, 'appendWith'>) {
   const isolate = (err: unknown) => storeOutageOf(err) === undefined
   // The ids of a group already taken, with what is kept for each; a new
   // statement, so a row committed by another process meanwhile is seen.
@@ -88,25 +121,29 @@ export function createMessageStore (db: Queryable) {
     },
     isolate,
   })
-  const records = createGrouper<{ senderId: string, messageId: string, digest: string, response: string }, Claim>({
+  // Records whose id was taken: what is kept there decides (results[n]
+  // for group[n] in `taken`); a claim never answered takes this answer.
+  async function settle (group: Recorded[], taken: number[], results: Claim[]): Promise<void> {
+    const unanswered: number[] = []
+    for (const [n, k] of await kept(group, taken)) {
+      if (k.digest !== group[n]!.digest) results[n] = { duplicate: true }
+      // Same message, answered first by another try: that answer stands.
+      else if (k.response !== null) results[n] = { replay: k.response }
+      // Claimed, never answered: this answer is kept.
+      else unanswered.push(n)
+    }
+    if (unanswered.length > 0) {
+      await db.query(KEEP_SQL, [unanswered.map((n) => group[n]!.senderId), unanswered.map((n) => group[n]!.messageId), unanswered.map((n) => group[n]!.response)])
+    }
+  }
+  const records = createGrouper<Recorded, Claim>({
     maxGroup: GROUP_MAX,
     maxInFlight: 1,
-    identity: (r) => `${r.senderId}\n${r.messageId}`,
+    identity: recordKey,
     async write (group) {
       const taken = await insert(RECORD_SQL, group, [group.map((r) => r.digest), group.map((r) => r.response)])
       const results = group.map((): Claim => ({ fresh: true }))
-      if (taken.length === 0) return results
-      const unanswered: number[] = []
-      for (const [n, k] of await kept(group, taken)) {
-        if (k.digest !== group[n]!.digest) results[n] = { duplicate: true }
-        // Same message, answered first by another try: that answer stands.
-        else if (k.response !== null) results[n] = { replay: k.response }
-        // Claimed, never answered: this answer is kept.
-        else unanswered.push(n)
-      }
-      if (unanswered.length > 0) {
-        await db.query(KEEP_SQL, [unanswered.map((n) => group[n]!.senderId), unanswered.map((n) => group[n]!.messageId), unanswered.map((n) => group[n]!.response)])
-      }
+      if (taken.length > 0) await settle(group, taken, results)
       return results
     },
     isolate,
@@ -116,6 +153,18 @@ export function createMessageStore (db: Queryable) {
     // try under the same id stored first.
     record: (senderId: string, envelope: Pick<DciEnvelope, 'header' | 'message'>, response: string): Promise<Claim> =>
       records.add({ senderId, messageId: envelope.header.message_id, digest: messageDigest(envelope), response }),
+    // As record, in the statement that appends the audit records of the
+    // answer's look-ups (none, or several): the answer is kept only with its
+    // records, and neither is there until both are. Rejects if they could
+    // not be written.
+    async recordAudited (senderId: string, envelope: Pick<DciEnvelope, 'header' | 'message'>, response: string, entries: AuditEntry[]): Promise<Claim> {
+      if (audit === undefined) throw new Error('this message store was made without the audit log')
+      const item = { senderId, messageId: envelope.header.message_id, digest: messageDigest(envelope), response }
+      const { result: stored } = await audit.appendWith(entries, recordRider, item)
+      const results: Claim[] = [{ fresh: true }]
+      if (!stored) await settle([item], [0], results)
+      return results[0]!
+    },
     claim: (senderId: string, envelope: Pick<DciEnvelope, 'header' | 'message'>): Promise<Claim> =>
       claims.add({ senderId, messageId: envelope.header.message_id, digest: messageDigest(envelope) }),
     keep: (senderId: string, messageId: string, response: string): Promise<void> => answers.add({ senderId, messageId, response }),

@@ -191,25 +191,70 @@ function groupedLookup (db: Queryable): (id: string) => Promise<Partner | null> 
 // What is kept for a message_id already received from the partner.
 export interface PriorMessage { digest: string, response: string | null }
 
+// Partners as last read, by id, with the version (xmin: any change of the
+// row gives it another) they were read at. An admission asks the database
+// whether that version is still the row's, every time: only a partner read
+// anew comes back whole. Shared by every store of this process on the same
+// database; the objects are frozen, as several requests hold them at once.
+const MAX_KNOWN_PARTNERS = 1000
+const knownPartners = new WeakMap<Queryable, Map<string, { version: string, partner: Partner }>>()
+
+function deepFreeze<T> (value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const v of Object.values(value)) deepFreeze(v)
+  }
+  return value
+}
+
+// The partner's row is read whole only when its version is not the one
+// known here; otherwise the known partner is used, as it is still the row.
+// Each look-up a key lookup (LIMIT 1 keeps the planner from joining the
+// tables whole, which it may choose as dci_messages grows).
+const ADMISSION_SQL = `
+SELECT i.n, p.version, m.digest AS "priorDigest", m.response AS "priorResponse", f.*
+FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS i(partner_id, message_id, known, n)
+LEFT JOIN LATERAL (SELECT xmin::text AS version FROM dci_partners WHERE id = i.partner_id LIMIT 1) p ON true
+LEFT JOIN LATERAL (SELECT ${COLUMNS} FROM dci_partners WHERE id = i.partner_id AND p.version IS DISTINCT FROM i.known LIMIT 1) f ON true
+LEFT JOIN LATERAL (SELECT digest, response FROM dci_messages WHERE sender_id = i.partner_id AND message_id = i.message_id LIMIT 1) m ON true`
+
 function groupedAdmission (db: Queryable): (id: string, messageId: string) => Promise<{ partner: Partner | null, prior: PriorMessage | null }> {
+  let known = knownPartners.get(db)
+  if (known === undefined) knownPartners.set(db, known = new Map())
+  const partners = known
   const reads = createGrouper<{ id: string, messageId: string }, { partner: Partner | null, prior: PriorMessage | null }>({
     maxGroup: 200,
+    // What arrives while a read is out waits for it and leaves as the next
+    // group: under load, fewer and larger reads.
+    maxInFlight: 1,
     async write (asked) {
-      const { rows } = await db.query<Record<string, unknown> & { n: number, priorDigest: string | null, priorResponse: string | null }>(
-        `SELECT i.n, m.digest AS "priorDigest", m.response AS "priorResponse", p.*
-         FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS i(partner_id, message_id, n)
-         LEFT JOIN LATERAL (SELECT ${COLUMNS} FROM dci_partners WHERE dci_partners.id = i.partner_id) p ON true
-         LEFT JOIN dci_messages m ON m.sender_id = i.partner_id AND m.message_id = i.message_id`,
-        [asked.map((a) => a.id), asked.map((a) => a.messageId)])
+      // What is known as the read leaves: its answer is about these versions.
+      const held = asked.map((a) => partners.get(a.id))
+      const { rows } = await db.query<Record<string, unknown> & { n: number, version: string | null, priorDigest: string | null, priorResponse: string | null }>(
+        ADMISSION_SQL, [asked.map((a) => a.id), asked.map((a) => a.messageId), held.map((h) => h?.version ?? null)])
       const byN = new Map(rows.map((r) => [Number(r.n), r]))
-      return asked.map((_a, i) => {
+      return asked.map((a, i) => {
         const r = byN.get(i + 1)
         if (r === undefined) return { partner: null, prior: null }
-        const { n: _n, priorDigest, priorResponse, ...partner } = r
-        return {
-          partner: partner.id === null || partner.id === undefined ? null : toPartner(partner),
-          prior: priorDigest === null ? null : { digest: priorDigest, response: priorResponse },
+        const { n: _n, version, priorDigest, priorResponse, ...columns } = r
+        const prior = priorDigest === null ? null : { digest: priorDigest, response: priorResponse }
+        if (version === null) {
+          partners.delete(a.id)
+          return { partner: null, prior }
         }
+        if (columns.id === null || columns.id === undefined) {
+          // Unchanged since it was read here: the row's version is the one asked about.
+          const h = held[i]
+          if (h !== undefined && h.version === version) return { partner: h.partner, prior }
+          throw new Error(`partner ${a.id}: version ${version} was not read whole and is not the one known here`)
+        }
+        const partner = deepFreeze(toPartner(columns))
+        if (!partners.has(a.id) && partners.size >= MAX_KNOWN_PARTNERS) {
+          const oldest = partners.keys().next()
+          if (oldest.done !== true) partners.delete(oldest.value)
+        }
+        partners.set(a.id, { version, partner })
+        return { partner, prior }
       })
     },
     isolate: (err) => storeOutageOf(err) === undefined,

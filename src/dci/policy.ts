@@ -12,6 +12,9 @@ export const DCI_POLICY_FILE = join(import.meta.dirname, '..', '..', 'seed', 'dc
 export interface DciPurpose {
   name: { mn: string, en: string }
   registries: DciRegistry[]
+  // What the citizen must have agreed to: nothing (the law is named), or a
+  // standing consent given from a portal, for this purpose (and partner).
+  consent: { needs: 'none' | 'portal', legalBasis?: { mn: string, en: string }, validForHours?: number }
 }
 
 export type EventSubject = 'newborn' | 'deceased' | 'applicant'
@@ -56,16 +59,31 @@ const schema = {
       propertyNames: { pattern: '^[a-z_]+\\.[a-z_]+$' },
       additionalProperties: {
         type: 'object',
-        required: ['name', 'registries'],
+        required: ['name', 'registries', 'consent'],
         additionalProperties: false,
         properties: {
-          name: { type: 'object', required: ['mn', 'en'], additionalProperties: false, properties: { mn: { type: 'string', minLength: 1 }, en: { type: 'string', minLength: 1 } } },
+          name: { $ref: '#/$defs/text' },
           registries: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: ['social', 'crvs'] } },
+          consent: {
+            type: 'object',
+            required: ['needs'],
+            additionalProperties: false,
+            properties: {
+              // A partner system cannot stand at a counter: a citizen's consent is given from a portal.
+              needs: { enum: ['none', 'portal'] },
+              legalBasis: { $ref: '#/$defs/text' },
+              validForHours: { type: 'integer', minimum: 1, maximum: 87840 },
+            },
+            if: { properties: { needs: { const: 'none' } } },
+            then: { required: ['legalBasis'] },
+            else: { required: ['validForHours'] },
+          },
         },
       },
     },
   },
   $defs: {
+    text: { type: 'object', required: ['mn', 'en'], additionalProperties: false, properties: { mn: { type: 'string', minLength: 1 }, en: { type: 'string', minLength: 1 } } },
     events: {
       type: 'object',
       propertyNames: { pattern: '^[A-Za-z]+$' },

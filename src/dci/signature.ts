@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, sign, verify, type JsonWebKey, type KeyObject } from 'node:crypto'
+import { createPublicKey, hash, sign, verify, type JsonWebKey, type KeyObject } from 'node:crypto'
 import type { DciErrorCode } from './spec.ts'
 
 // DCI message signatures (the spec's MsgSignature): the Beckn/ONDC authorization-header
@@ -58,8 +58,12 @@ export interface VerifyDciMessageOptions {
 // Compact JSON in the objects' own key order: a receiver that JSON.parses the body and
 // stringifies it again gets the sender's bytes back. An absent part contributes nothing.
 export function dciDigest (header: unknown, message: unknown): string {
-  const content = (JSON.stringify(header) ?? '') + (JSON.stringify(message) ?? '')
-  return `BLAKE-512=${createHash('blake2b512').update(content, 'utf8').digest('base64')}`
+  return contentDigest((JSON.stringify(header) ?? '') + (JSON.stringify(message) ?? ''))
+}
+
+// The digest of the header's and the message's compact JSON, concatenated.
+function contentDigest (content: string): string {
+  return `BLAKE-512=${hash('blake2b512', content, 'base64')}`
 }
 
 export function dciSigningString (created: number, expires: number, digest: string): string {
@@ -140,7 +144,13 @@ function rawVerify (algorithm: DciSignatureAlgorithm, data: Buffer, publicKey: K
 }
 
 export function signDciMessage (options: SignDciMessageOptions): string {
-  const { header, message, senderId, key } = options
+  return signDciContent((JSON.stringify(options.header) ?? '') + (JSON.stringify(options.message) ?? ''), options)
+}
+
+// As signDciMessage, for a header and message already in compact JSON: the
+// texts of the two, concatenated (a sender that sends those very texts).
+export function signDciContent (content: string, options: Omit<SignDciMessageOptions, 'header' | 'message'>): string {
+  const { senderId, key } = options
   if (key.privateKey.type !== 'private') throw new TypeError('a DCI signing key must be a private key')
   const algorithm = algorithmOf(key.privateKey)
   if (algorithm === undefined) throw new TypeError('a DCI signing key must be Ed25519 or EC P-256')
@@ -152,7 +162,7 @@ export function signDciMessage (options: SignDciMessageOptions): string {
   if (!Number.isInteger(ttl) || ttl <= 0) throw new TypeError('ttlSeconds must be a positive integer')
   const created = Math.floor((options.now ?? Date.now)() / 1000)
   const expires = created + ttl
-  const data = Buffer.from(dciSigningString(created, expires, dciDigest(header, message)), 'utf8')
+  const data = Buffer.from(dciSigningString(created, expires, contentDigest(content)), 'utf8')
   const signature = rawSign(algorithm, data, key.privateKey).toString('base64')
   return formatDciSignature({ senderId, kid: key.kid, algorithm, created, expires, headers: DCI_SIGNED_HEADERS, signature })
 }

@@ -155,6 +155,8 @@ export function planSubscription (item: SubscribeItem, registry: DciRegistry, re
   if (purpose === undefined) throw new SubscribeRefusal('rjct.notify_types.invalid', 'name the purpose in subscribe_criteria.authorize.purpose.code', true)
   if (!partner.purposes.includes(purpose)) throw new SubscribeRefusal('rjct.notify_types.invalid', `the purpose ${purpose} is not granted to this partner`, true)
   if (!(policy.purposes[purpose]?.registries ?? []).includes(registry)) throw new SubscribeRefusal('rjct.notify_types.invalid', `the purpose ${purpose} does not cover the ${registry} registry`, true)
+  // A notify carries people the partner never named: none of them consented.
+  if (policy.purposes[purpose]?.consent.needs !== 'none') throw new SubscribeRefusal('rjct.notify_types.invalid', `the purpose ${purpose} needs each person's own consent, which a subscription cannot carry; search for each person instead`, true)
 
   const events = policy.events[registry]
   const eventType = bareRecordType(c.reg_event_type)

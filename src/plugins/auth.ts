@@ -155,7 +155,15 @@ export function createAuthenticate ({ verifier, realm = 'oss-gateway', catalogue
 async function authPlugin (app: FastifyInstance, options: AuthPluginOptions): Promise<void> {
   app.decorateRequest('principal', null)
   app.decorate('tokenVerifier', options.verifier)
-  app.addHook('onRequest', createUrlTokenGuard(options))
+  // Most URLs have no query at all: those pass without a promise made for them.
+  const refuseTokenInUrl = createUrlTokenGuard(options)
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (!request.url.includes('?')) {
+      done()
+      return
+    }
+    refuseTokenInUrl(request).then(() => done(), done)
+  })
   // The catalogue plugin registers after this one; it is there by the first request.
   const catalogue = () => app.hasDecorator('catalogue') ? app.catalogue.current() : null
   app.addHook('onRequest', createAuthenticate({ catalogue, ...options }))

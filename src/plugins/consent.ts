@@ -4,6 +4,7 @@ import type { Config } from '../config.ts'
 import type { MemberKey } from '../bus/member-keys.ts'
 import { createConsents, type Consents } from '../consent/consents.ts'
 import { createSecretBox } from '../secrets/sealed.ts'
+import { loadDciPolicy } from '../dci/policy.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -31,6 +32,7 @@ async function consentPlugin (app: FastifyInstance, options: ConsentPluginOption
     invoke: (operation, body, ctx) => app.adapters.invoke(operation, body, ctx),
     xypServiceOf: (operation) => xyp.get(operation),
     policies: app.policies,
+    partnerPurposes: loadDciPolicy().purposes,
     secrets: createSecretBox(options.signingKey, options.memberKeys),
     settings: options.settings,
     ...(options.now === undefined ? {} : { now: options.now }),

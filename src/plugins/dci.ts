@@ -75,6 +75,7 @@ async function dciPlugin (app: FastifyInstance, options: DciPluginOptions): Prom
     settings: options.settings,
     signingKey: options.signingKey,
     subscriptions,
+    consent: (input) => app.consents.usableByPartner(input),
   })
   const prefix = `${app.redisKeyPrefix}:bull`
   const queueConnection = createRedisConnection({ url: options.redisUrl, role: 'queue', connectionName: 'oss-gateway:dci' })
@@ -139,7 +140,7 @@ async function dciPlugin (app: FastifyInstance, options: DciPluginOptions): Prom
       if (gone > 0) app.log.info({ gone, retentionDays: options.settings.retentionDays }, 'expired DCI message ids, settled transactions and look-ups in partners\' registries')
     },
   })
-  app.decorate('dci', { partners, secrets, transactions, subscriptions, messages: createMessageStore(app.db), policy, service, signingKey: options.signingKey, settings: options.settings, queue, enqueue, client, outbound, searches, partnerSubscriptions })
+  app.decorate('dci', { partners, secrets, transactions, subscriptions, messages: createMessageStore(app.db, app.audit), policy, service, signingKey: options.signingKey, settings: options.settings, queue, enqueue, client, outbound, searches, partnerSubscriptions })
   app.addHook('onReady', async () => {
     const resealed = await partners.reseal()
     if (resealed > 0) app.log.info({ resealed }, 'partner registry client secrets sealed again with the current member key')
@@ -171,4 +172,4 @@ async function dciPlugin (app: FastifyInstance, options: DciPluginOptions): Prom
   })
 }
 
-export default fp(dciPlugin, { name: 'dci', fastify: '5.x', dependencies: ['storage', 'redis', 'audit', 'adapters', 'callbacks'] })
+export default fp(dciPlugin, { name: 'dci', fastify: '5.x', dependencies: ['storage', 'redis', 'audit', 'adapters', 'callbacks', 'consent'] })

@@ -25,6 +25,7 @@ const consentSchema = {
     method: { type: 'string', enum: ['otp', 'portal'], description: 'otp: a KHUR one-time code read out at the counter; portal: approved by the signed-in citizen' },
     state: { type: 'string', enum: ['pending', 'active', 'refused', 'revoked', 'expired'] },
     case: { ...nullableString, description: 'The case it was asked for; null for a standing consent given from a portal' },
+    partner: { ...nullableString, description: 'For a partner system\'s purpose: the one partner it is for; null: any partner granted the purpose' },
     askedBy: {
       type: 'object',
       properties: {
@@ -51,6 +52,7 @@ const consentSchema = {
         properties: {
           auditSeq: { type: 'integer' },
           at: { type: 'string', format: 'date-time' },
+          partner: { type: ['object', 'null'], properties: { id: { type: 'string' }, name: { type: 'string' } }, description: 'A partner system\'s look-up (DCI face)' },
           agency: nullableString,
           agencyName: { type: ['object', 'null'], properties: { mn: { type: 'string' }, en: { type: 'string' } } },
           unit: nullableString,
@@ -82,8 +84,11 @@ export async function consentRoutes (app: FastifyInstance): Promise<void> {
   app.addSchema(consentSchema)
   const purposes = app.policies.purposes
   const needing = Object.keys(purposes).filter((p) => purposes[p]!.consent.needs !== 'none' || Object.keys(purposes[p]!.consent.stronger ?? {}).length > 0)
+  // Partner systems' purposes (DCI face) a citizen may consent to from a portal.
+  const partnerPurposes = app.dci.policy.purposes
+  const partnerNeeding = Object.keys(partnerPurposes).filter((p) => partnerPurposes[p]!.consent.needs !== 'none')
   const sourceNames = Object.keys(app.policies.sources)
-  const withName = <T extends { purpose: string }>(c: T) => ({ ...c, purposeName: purposes[c.purpose]!.name })
+  const withName = <T extends { purpose: string }>(c: T) => ({ ...c, purposeName: (purposes[c.purpose] ?? partnerPurposes[c.purpose])?.name ?? { mn: c.purpose, en: c.purpose } })
   const officer = { auth: { roles: ['officer'] as const } }
   const citizen = { auth: { roles: ['citizen'] as const } }
 
@@ -219,8 +224,9 @@ export async function consentRoutes (app: FastifyInstance): Promise<void> {
         required: ['purpose'],
         additionalProperties: false,
         properties: {
-          purpose: { type: 'string', enum: needing, examples: ['employment.job_matching'] },
-          sources: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', enum: sourceNames } },
+          purpose: { type: 'string', enum: [...needing, ...partnerNeeding], description: 'An officers\' purpose, or a partner system\'s (DCI face) that needs consent', examples: ['employment.job_matching'] },
+          sources: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', enum: sourceNames }, description: 'Officers\' purposes only; default: every source of the purpose' },
+          partner: { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,100}$', description: 'Partner systems\' purposes only: the one partner the consent is for (default: any partner granted the purpose)', examples: ['spmis.example.org'] },
         },
         examples: [{ purpose: 'employment.job_matching' }],
       },
@@ -229,8 +235,12 @@ export async function consentRoutes (app: FastifyInstance): Promise<void> {
     links: { 201: { revoke: { operationId: 'revokeConsent', parameters: { id: '$response.body#/id' } } } },
   }, async (request, reply) => {
     const me = request.principal as CitizenPrincipal
-    const body = request.body as { purpose: string, sources?: string[] }
-    const consent = await app.consents.stand({ citizen: me.regnum, portal: me.portal, purpose: body.purpose, ...ctxOf(request), ...(body.sources === undefined ? {} : { sources: body.sources }) })
+    const body = request.body as { purpose: string, sources?: string[], partner?: string }
+    const consent = await app.consents.stand({
+      citizen: me.regnum, portal: me.portal, purpose: body.purpose, ...ctxOf(request),
+      ...(body.sources === undefined ? {} : { sources: body.sources }),
+      ...(body.partner === undefined ? {} : { partner: body.partner }),
+    })
     return reply.code(201).send(withName(consent))
   })
 

@@ -54,8 +54,7 @@ export async function meRoutes (app: FastifyInstance): Promise<void> {
         const unit = r.actorUnit === null ? undefined : snap.unit(r.actorUnit)
         // A partner system (DCI face) appears by its registered name, with its own purposes.
         const partner = r.actor.startsWith('partner:') ? { id: r.actor.slice('partner:'.length), name: String(r.details?.partnerName ?? '') } : null
-        const officerPurpose = r.purpose === null || partner !== null ? undefined : app.policies.purposes[r.purpose]
-        const purpose = r.purpose === null ? undefined : partner === null ? officerPurpose : app.dci.policy.purposes[r.purpose]
+        const purpose = r.purpose === null ? undefined : partner === null ? app.policies.purposes[r.purpose] : app.dci.policy.purposes[r.purpose]
         const agency = r.actorAgency === null ? undefined : snap.agency(r.actorAgency)
         return {
           id: r.seq,
@@ -73,8 +72,8 @@ export async function meRoutes (app: FastifyInstance): Promise<void> {
           result: r.result,
           // Under which consent of mine (GET /v1/me/consents), or the law that needs none.
           consent: typeof r.details?.consent === 'string' ? { id: r.details.consent, method: String(r.details.consentMethod ?? '') } : null,
-          ...(partner === null && typeof r.details?.consent !== 'string' && officerPurpose?.consent.legalBasis !== undefined
-            ? { legalBasis: { mn: officerPurpose.consent.legalBasis.mn, en: officerPurpose.consent.legalBasis.en } }
+          ...(typeof r.details?.consent !== 'string' && purpose?.consent.legalBasis !== undefined
+            ? { legalBasis: { mn: purpose.consent.legalBasis.mn, en: purpose.consent.legalBasis.en } }
             : {}),
         }
       }),

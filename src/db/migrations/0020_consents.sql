@@ -1,5 +1,5 @@
--- Citizens' consents to look-ups (seed/policies.yaml says which purposes
--- need one). A row is asked for by an officer (with a case) or given
+-- Citizens' consents to look-ups (seed/policies.yaml and seed/dci.yaml say
+-- which purposes need one). A row is asked for by an officer (with a case) or given
 -- standing by the citizen in a portal (no case). Times are epoch
 -- milliseconds from the gateway's clock (tests inject one).
 CREATE TABLE consents (
@@ -15,6 +15,8 @@ CREATE TABLE consents (
   asked_unit text,
   asked_officer text,
   asked_portal text,
+  -- For a partner system's purpose (DCI face): the one partner it is for; null: any granted it.
+  partner text,
   -- KHUR's request id of the one-time code (WS100008).
   bus_request_id text,
   -- The code the citizen read out, sealed: XYP calls carry it in auth.citizen.

@@ -165,13 +165,19 @@ export async function dciRegistryRoutes (app: FastifyInstance, options: DciRegis
     const before = priorClaim(prior, envelope)
     if ('duplicate' in before) return reject('rjct.message_id.duplicate', `message_id ${header.message_id} was used for another message`)
     if ('replay' in before) return reply.type('application/json').send(before.replay)
-    const responses = await service.search(registry, partner, envelope, { requestId: request.id, clientIp: request.ip })
-    const body = service.envelope(partner.id, 'on-search', { transaction_id: message.transaction_id, correlation_id: randomUUID(), search_response: responses }, { status: 'succ', total: items.length, completed: items.length })
-    const text = JSON.stringify(checked(path, body))
-    // The message_id is taken with the answer, in one write. Two tries of one
-    // message at once: the first stored answers both. Another message under
-    // the same id at once: refused, its look-up audited though nothing left.
-    const stored = await app.dci.messages.record(partner.id, envelope, text)
+    const { responses, audit } = await service.answer(registry, partner, envelope, { requestId: request.id, clientIp: request.ip })
+    const { body, text } = service.signed(partner.id, 'on-search', { transaction_id: message.transaction_id, correlation_id: randomUUID(), search_response: responses }, { status: 'succ', total: items.length, completed: items.length })
+    checked(path, body)
+    // The look-ups' audit records and the message_id with the answer, in one
+    // write, before anything leaves: no audit record, no data. Two tries of
+    // one message at once: the first stored answers both. Another message
+    // under the same id at once: refused, its look-up audited though nothing left.
+    let stored: Awaited<ReturnType<typeof app.dci.messages.recordAudited>>
+    try {
+      stored = await app.dci.messages.recordAudited(partner.id, envelope, text, audit)
+    } catch (err) {
+      throw service.unrecorded(err)
+    }
     if ('duplicate' in stored) return reject('rjct.message_id.duplicate', `message_id ${header.message_id} was used for another message`)
     return reply.type('application/json').send('replay' in stored ? stored.replay : text)
   })

@@ -246,3 +246,39 @@ t.test('an async search for a partner without a callback URL is kept for txn/sta
   t.match(read.message.txnstatus_response.txn_status.search_response[0], { status: 'succ', data: { reg_record_type: 'Person', reg_records: { identifier: [{ identifier_value: alice!.regnum }] } } })
   t.match((await status('no-such-transaction')).header, { status: 'rjct' })
 })
+
+t.test('a change to the partner (grants, keys, active, removal) holds from the next message on', async (t) => {
+  const { app, bearer, key, admin } = await setup(t)
+  const url = '/dci/social/registry/sync/search'
+  const eligibility = { authorize: { purpose: { code: 'social_protection.eligibility' } } }
+  const search = (signWith: { kid: string, privateKey: KeyObject }) => app.inject({ method: 'POST', url, headers: bearer, payload: envelope([searchItem(uin(alice!.regnum), eligibility)], signWith) })
+  t.equal((await search(key)).json().message.search_response[0].status, 'succ', 'answered (the partner now read by this process)')
+  const current = (await app.inject({ method: 'GET', url: `/v1/admin/partners/${PARTNER}`, headers: admin })).json()
+  const change = async (payload: Record<string, unknown>) => {
+    const res = await app.inject({ method: 'PUT', url: `/v1/admin/partners/${PARTNER}`, headers: admin, payload: { name: current.name, jwks: current.jwks, purposes: current.purposes, recordTypes: current.recordTypes, active: true, ...payload } })
+    t.equal(res.statusCode, 200, res.body)
+  }
+
+  await change({ purposes: ['social_protection.portability'] })
+  t.match((await search(key)).json().message.search_response[0], { status: 'rjct', status_reason_message: /not granted/ }, 'a purpose taken away')
+
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519')
+  const next = { kid: 'k2', privateKey }
+  await change({ purposes: ['social_protection.eligibility'], jwks: { keys: [{ ...publicKey.export({ format: 'jwk' }), kid: 'k2' }] } })
+  const old = await search(key)
+  t.equal(old.statusCode, 401, 'a key taken away')
+  t.equal(old.json().errors[0].code, 'err.signature.invalid')
+  t.equal((await search(next)).json().message.search_response[0].status, 'succ', 'a new key')
+
+  await change({ purposes: ['social_protection.eligibility'], jwks: { keys: [{ ...publicKey.export({ format: 'jwk' }), kid: 'k2' }] }, active: false })
+  const off = await search(next)
+  t.equal(off.statusCode, 403, 'deactivated')
+  t.equal(off.json().errors[0].code, 'err.request.forbidden')
+
+  await change({ purposes: ['social_protection.eligibility'], jwks: { keys: [{ ...publicKey.export({ format: 'jwk' }), kid: 'k2' }] } })
+  t.equal((await search(next)).statusCode, 200, 'active again')
+  t.equal((await app.inject({ method: 'DELETE', url: `/v1/admin/partners/${PARTNER}`, headers: admin })).statusCode, 204)
+  const gone = await search(next)
+  t.equal(gone.statusCode, 403, 'removed')
+  t.equal(gone.json().errors[0].code, 'err.request.forbidden')
+})
