@@ -86,7 +86,8 @@ try {
   const citizens = generatePopulation().livingAdults().slice(0, 1000)
   const policies = loadPolicies()
   const adapters = new Map((await loadAdapters()).map((a) => [a.operation, a]))
-  const sources = Object.values(policies.sources).map((s) => adapters.get(s.operation)!)
+  // The bus calls of the view the gateway is asked for (its purpose's sources).
+  const sources = Object.keys(policies.purposes['welfare.eligibility']!.sources).map((name) => adapters.get(policies.sources[name]!.operation)!)
 
   // Officer tokens, signed on node:crypto so the driver keeps up.
   const jwk = JSON.parse(readFileSync(devIssuerFiles(dataDir).privateJwkFile, 'utf8'))

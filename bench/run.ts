@@ -227,7 +227,9 @@ const authorization = () => {
 }
 const adapters = new Map((await loadAdapters()).map((a) => [a.operation, a]))
 const policies = loadPolicies()
-const sources = Object.values(policies.sources).map((s) => adapters.get(s.operation)!.service)
+// The bus calls of the gateway's view: the sources of the purpose it is asked for.
+const LOOKUP_PURPOSE = new URLSearchParams(LOOKUP_QUERY).get('purpose')!
+const sources = Object.keys(policies.purposes[LOOKUP_PURPOSE]!.sources).map((name) => adapters.get(policies.sources[name]!.operation)!.service)
 const civil = adapters.get(policies.sources.civil!.operation)!.service
 const intake = await intakeTarget()
 let n = 0
