@@ -7,6 +7,7 @@ import pg from 'pg'
 import t, { type Test } from 'tap'
 import { runStats } from '../../src/cli/stats.ts'
 import { ROLLUP_TABLES } from '../../src/stats/rollup.ts'
+import { eventually } from '../helpers/eventually.ts'
 import { dropSchema, TEST_DATABASE_URL, uniqueName } from '../helpers/services.ts'
 
 // `npm run stats`: a simulated history written through the gateway's
@@ -166,9 +167,18 @@ t.test('an older transaction still running: the fold takes what committed after 
   const [ahead] = await query<{ n: number }>(cli.schema, 'SELECT count(*)::int AS n FROM stats_folded_ahead')
   tt.ok(ahead!.n > 0, 'remembered as folded ahead of the horizon')
   await other.query('COMMIT')
-  const folded = await cli.run('fold')
-  tt.equal(folded.code, 0, folded.err)
-  tt.equal(await received(), 40, 'and not again once the horizon passes them')
+  // The horizon is the oldest transaction running anywhere on the server:
+  // on a shared, busy server another one may hold it a moment longer, so
+  // fold until it has passed them, and never count them again meanwhile.
+  const counts: number[] = []
+  await eventually(async () => {
+    const folded = await cli.run('fold')
+    if (folded.code !== 0) throw new Error(folded.err)
+    counts.push(await received())
+    const [left] = await query<{ n: number }>(cli.schema, 'SELECT count(*)::int AS n FROM stats_folded_ahead')
+    return left!.n === 0 || undefined
+  }, 60_000, 100)
+  tt.same([...new Set(counts)], [40], 'and not again once the horizon passes them, however many folds it takes')
   const [left] = await query<{ n: number }>(cli.schema, 'SELECT count(*)::int AS n FROM stats_folded_ahead')
   tt.equal(left!.n, 0, 'nothing is left to remember')
 })
