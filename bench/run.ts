@@ -26,7 +26,9 @@
 // one's, against the same emulator, baseline and nginx: before and after),
 // BENCH_RESULTS (where the tables go instead of bench/results/latest.md),
 // BENCH_TOKENS=fresh (a new officer token on every request, instead of one
-// per officer reused as clients do).
+// per officer reused as clients do), BENCH_ROUNDS (1: each path's direct,
+// nginx, baseline and gateway variants run that many times, every other round
+// in reverse order, so a machine's drift falls on both sides of a ratio).
 import { generateKeyPairSync, randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
@@ -52,6 +54,8 @@ const PATHS = ['one-source', 'five-source', 'intake', 'delivery', 'catalogue', '
 type PathName = typeof PATHS[number]
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1)
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error('BENCH_ROUNDS must be a positive integer')
 const WARM_UP_SECONDS = 1
 // A gateway just started runs cold code (interpreted, not yet optimised):
 // this long of the first path's load, unmeasured, before its first variant.
@@ -148,7 +152,33 @@ async function cpuWindow (involved: Involved): Promise<(requests: number) => Pro
   }
 }
 
-interface Row { variant: string, rps?: number, p50?: number, p99?: number, errors?: number, cpu?: Cpu, note?: string }
+interface Row { variant: string, rps?: number, p50?: number, p99?: number, errors?: number, cpu?: Cpu, note?: string, rounds?: number[] }
+
+// One row of a variant's rounds (each as long as the others): req/s the mean,
+// p50 and p99 the median, CPU per request weighted by each round's requests.
+function combineRounds (runs: Row[]): Row {
+  const measured = runs.filter((r) => r.note === undefined && r.rps !== undefined)
+  if (measured.length === 0 || runs.length === 1) return runs[0]!
+  const median = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b)
+    return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
+  }
+  const total = measured.reduce((n, r) => n + r.rps!, 0)
+  const cpu: Cpu = {}
+  for (const k of PROCS) {
+    const with_ = measured.filter((r) => r.cpu?.[k] !== undefined)
+    if (with_.length > 0) cpu[k] = with_.reduce((n, r) => n + r.cpu![k]! * r.rps!, 0) / Math.max(1, with_.reduce((n, r) => n + r.rps!, 0))
+  }
+  return {
+    variant: runs[0]!.variant,
+    rps: total / measured.length,
+    p50: median(measured.map((r) => r.p50!)),
+    p99: median(measured.map((r) => r.p99!)),
+    errors: measured.reduce((n, r) => n + (r.errors ?? 0), 0),
+    cpu,
+    rounds: measured.map((r) => r.rps!),
+  }
+}
 
 // A variant: a warm-up, then the measured window (its CPU read across it and
 // across `tail`, work the window left behind, such as the outbox relay).
@@ -427,11 +457,20 @@ try {
 
   // 1. Everything but the gateway ×2, with the single-process gateway.
   for (const p of active) {
-    const list: Row[] = []
-    list.push(p.direct === undefined ? skipped('direct', p.directNote ?? 'n/a') : await variant(`${p.name}: direct`, involved('direct', p.bus), p.direct))
-    list.push(p.nginx === undefined ? skipped('nginx', nginxNote) : await variant(`${p.name}: nginx`, involved('nginx', p.bus), p.nginx))
-    list.push(p.baseline === null ? skipped('baseline', p.baselineNote ?? 'n/a') : await variant(`${p.name}: baseline`, involved('baseline', p.bus), p.baseline))
-    list.push(await variant(`${p.name}: gateway`, involved('gateway', p.bus), p.gateway(gateway.url), p.tail, p.prepare))
+    const g = gateway
+    const steps: Array<() => Promise<Row>> = [
+      async () => (p.direct === undefined ? skipped('direct', p.directNote ?? 'n/a') : await variant(`${p.name}: direct`, involved('direct', p.bus), p.direct)),
+      async () => (p.nginx === undefined ? skipped('nginx', nginxNote) : await variant(`${p.name}: nginx`, involved('nginx', p.bus), p.nginx)),
+      async () => (p.baseline === null ? skipped('baseline', p.baselineNote ?? 'n/a') : await variant(`${p.name}: baseline`, involved('baseline', p.bus), p.baseline)),
+      async () => await variant(`${p.name}: gateway`, involved('gateway', p.bus), p.gateway(g.url), p.tail, p.prepare),
+    ]
+    const runs: Row[][] = steps.map(() => [])
+    for (let round = 0; round < ROUNDS; round++) {
+      if (ROUNDS > 1) progress(`${p.name}: round ${round + 1} of ${ROUNDS}`)
+      const order = round % 2 === 0 ? steps.map((_, i) => i) : steps.map((_, i) => steps.length - 1 - i)
+      for (const i of order) runs[i]!.push(await steps[i]!())
+    }
+    const list = runs.map(combineRounds)
     for (const r of list) r.variant = r.variant.replace(`${p.name}: `, '')
     rows.set(p.name, list)
   }
@@ -536,7 +575,7 @@ try {
   say()
   say(`${startedAt.toISOString()}; Node ${process.version}; ${cores.length} cores (${cores[0]?.model.trim() ?? '?'}); load average ${loadBefore.map((x) => x.toFixed(2)).join(' ')} before the run, ${loadavg().map((x) => x.toFixed(2)).join(' ')} at the end`)
   say(`machine CPU in use before the run (machineBusy): ${busyBefore === null ? 'unknown' : `${Math.round(busyBefore * 100)}%`}${busyBefore !== null && busyBefore > 0.1 ? ' — other work is running: compare CPU ms per request rather than req/s' : ''}`)
-  say(`settings: BENCH_SECONDS=${SECONDS} per variant after a ${WARM_UP_SECONDS} s warm-up (and ${GATEWAY_WARM_UP_SECONDS} s of the first path's load after each gateway start), BENCH_CONNECTIONS=${CONNECTIONS}, paths ${selected.join(', ')}; emulator latency 0 ms; ` +
+  say(`settings: BENCH_SECONDS=${SECONDS} per variant${ROUNDS > 1 ? ` in each of BENCH_ROUNDS=${ROUNDS} rounds (every other in reverse order; req/s the mean of the rounds, p50 and p99 their median, CPU over all of them)` : ''} after a ${WARM_UP_SECONDS} s warm-up (and ${GATEWAY_WARM_UP_SECONDS} s of the first path's load after each gateway start), BENCH_CONNECTIONS=${CONNECTIONS}, paths ${selected.join(', ')}; emulator latency 0 ms; ` +
     `nginx ${nginx === null ? `skipped (${nginxNote})` : `${nginx.version}, worker_processes ${nginx.workers}, keepalive upstream, access_log off`}; ` +
     `${FRESH_TOKENS ? 'a new officer token on every request' : `${CONNECTIONS} officers, each reusing its token`}; gateways${GATEWAY_ROOT === ROOT ? '' : ` from ${GATEWAY_ROOT}`} with WORKER=off, no statistics fold, no reconciler, logs at warn, look-up and DCI message limits lifted, other settings default; PostgreSQL schema ${schema}, Redis prefix ${keyPrefix}; whole run ${totalSeconds.toFixed(0)} s`)
   say('CPU ms per request: each process\'s CPU time over the measured window (from /proc) divided by the successful requests in it; "–": not part of that variant. ' +
@@ -579,6 +618,10 @@ try {
     const g = find(p.name, 'gateway')
     say(`ratios: gateway/baseline = ${ratio(g?.rps, find(p.name, 'baseline')?.rps)}, gateway/direct = ${p.direct === undefined ? 'n/a' : ratio(g?.rps, find(p.name, 'direct')?.rps)}, ` +
       `gateway/nginx = ${ratio(g?.rps, find(p.name, 'nginx')?.rps)}, gateway ×2/gateway = ${ratio(find(p.name, 'gateway ×2')?.rps, g?.rps)}`)
+    const d = find(p.name, 'direct')
+    if (g?.rounds !== undefined && d?.rounds !== undefined && g.rounds.length === d.rounds.length) {
+      say(`gateway/direct per round: ${g.rounds.map((x, i) => ratio(x, d.rounds![i])).join(', ')}`)
+    }
   }
 
   // Against the issue's goals.
