@@ -1,5 +1,6 @@
 import { createPublicKey, hash, sign, verify, type JsonWebKey, type KeyObject } from 'node:crypto'
 import type { DciErrorCode } from './spec.ts'
+import { ed25519Sign, ed25519Verify } from '../crypto/ed25519.ts'
 
 // DCI message signatures (the spec's MsgSignature): the Beckn/ONDC authorization-header
 // scheme over {header}+{message}. A BLAKE2b-512 digest of the compact JSON is signed with
@@ -133,13 +134,13 @@ function algorithmOf (key: KeyObject): DciSignatureAlgorithm | undefined {
 
 function rawSign (algorithm: DciSignatureAlgorithm, data: Buffer, privateKey: KeyObject): Buffer {
   return algorithm === 'ed25519'
-    ? sign(null, data, privateKey)
+    ? ed25519Sign(data, privateKey)
     : sign('sha256', data, { key: privateKey, dsaEncoding: 'ieee-p1363' })
 }
 
 function rawVerify (algorithm: DciSignatureAlgorithm, data: Buffer, publicKey: KeyObject, signature: Buffer): boolean {
   return algorithm === 'ed25519'
-    ? verify(null, data, publicKey, signature)
+    ? ed25519Verify(data, publicKey, signature)
     : verify('sha256', data, { key: publicKey, dsaEncoding: 'ieee-p1363' }, signature)
 }
 

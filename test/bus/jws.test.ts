@@ -3,7 +3,7 @@ import t from 'tap'
 import { compactVerify, exportJWK, importJWK } from 'jose'
 import { createEd25519Signer, keySetFromJwks, verifyEd25519 } from '../../src/bus/jws.ts'
 
-t.test('tokens signed on node:crypto verify with jose, and back', async (tt) => {
+t.test('tokens signed here verify with jose, and back', async (tt) => {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519')
   const signer = createEd25519Signer(privateKey, 'k1')
   const token = signer.sign({ iss: 'MN/GOV/OSS/gateway', n: 1 }, 'JWT')
